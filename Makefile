@@ -1,0 +1,49 @@
+# Kontor: two front doors. `make demo` runs the product, `make test` proves it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KONTOR := $(BIN)/kontor
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install lint typecheck migrations-check pytest bench clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	mkdir -p var
+	$(KONTOR) migrate --noinput
+	$(KONTOR) load_demo
+	$(KONTOR) run_demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy kontor
+
+migrations-check: install
+	$(KONTOR) makemigrations --check --dry-run
+
+# The suite runs on SQLite always, and on PostgreSQL too when KONTOR_TEST_DATABASE_URL is set.
+pytest: install
+	DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -n "$$KONTOR_TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL: $$KONTOR_TEST_DATABASE_URL"; \
+		DATABASE_URL="$$KONTOR_TEST_DATABASE_URL" $(BIN)/pytest $(PYTEST_ARGS); \
+	else echo "== KONTOR_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+test: lint typecheck migrations-check pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* var/mail

@@ -1,0 +1,1 @@
+"""Kontor: the back office of an SMS and telecom service provider."""

@@ -1,0 +1,141 @@
+"""Password login with brute-force throttling that an attacker cannot turn against the owner.
+
+Failures are counted per address, per (email, address) pair and per email. The per-email limit, the one
+that would let someone lock a victim out from many addresses, is waived for a browser holding a device
+cookie: a signed mark left by an earlier successful login of that user (OWASP's "device cookies").
+Unknown emails are counted exactly like known ones, so no answer or timing tells them apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core import signing
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from kontor.access.models import LoginThrottle, User, normalise_email
+from kontor.audit.services import record
+from kontor.core.netaddr import address_allowed
+
+DEVICE_COOKIE = "kontor_device"
+DEVICE_SALT = "kontor.access.device"
+DEVICE_MAX_AGE = 60 * 60 * 24 * 180
+GENERIC_FAILURE = "The email or password is not correct."
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    error: str = ""
+    code: str = ""  # "", "invalid", "throttled", "ip_not_allowed"
+
+
+def _keys(email: str, ip: str | None) -> dict[str, str]:
+    addr = ip or "unknown"
+    return {"ip": f"ip:{addr}", "pair": f"pair:{email}|{addr}", "user": f"user:{email}"}
+
+
+def _limits() -> dict[str, int]:
+    per_user = settings.KONTOR_LOGIN_MAX_PER_USER
+    return {"ip": settings.KONTOR_LOGIN_MAX_PER_ADDRESS, "pair": per_user, "user": per_user * 3}
+
+
+def _window_start() -> timezone.datetime:
+    return timezone.now() - timedelta(seconds=settings.KONTOR_LOGIN_WINDOW_SECONDS)
+
+
+def device_email(request: HttpRequest) -> str | None:
+    raw = request.COOKIES.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        return str(signing.loads(raw, salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE))
+    except signing.BadSignature:
+        return None
+
+
+def set_device_cookie(response: HttpResponse, email: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signing.dumps(email, salt=DEVICE_SALT),
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+
+
+def _throttled(keys: dict[str, str], trusted_device: bool) -> bool:
+    limits = _limits()
+    rows = LoginThrottle.objects.filter(key__in=keys.values(), window_start__gte=_window_start())
+    counts = {row.key: row.failures for row in rows}
+    for kind, key in keys.items():
+        if kind == "user" and trusted_device:
+            continue
+        if counts.get(key, 0) >= limits[kind]:
+            return True
+    return False
+
+
+def _count_failure(keys: dict[str, str]) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        for key in keys.values():
+            row, created = LoginThrottle.objects.select_for_update().get_or_create(
+                key=key, defaults={"failures": 1, "window_start": now}
+            )
+            if created:
+                continue
+            if row.window_start < _window_start():
+                LoginThrottle.objects.filter(pk=row.pk).update(failures=1, window_start=now)
+            else:
+                LoginThrottle.objects.filter(pk=row.pk).update(failures=F("failures") + 1)
+
+
+def clear_failures(email: str, ip: str | None) -> None:
+    keys = _keys(normalise_email(email), ip)
+    LoginThrottle.objects.filter(key__in=[keys["pair"], keys["user"]]).delete()
+
+
+def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResult:
+    email = normalise_email(email)
+    ip: str | None = getattr(request, "client_ip", None)
+    keys = _keys(email, ip)
+    trusted = device_email(request) == email
+    if _throttled(keys, trusted):
+        # Hash anyway: a throttled answer must cost the same time as any other.
+        User().set_password(password or "x")
+        minutes = max(1, settings.KONTOR_LOGIN_WINDOW_SECONDS // 60)
+        return LoginResult(
+            None,
+            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes, or reset your password.",
+            "throttled",
+        )
+    user = authenticate(request, username=email, password=password)
+    if user is None:
+        _count_failure(keys)
+        return LoginResult(None, GENERIC_FAILURE, "invalid")
+    assert isinstance(user, User)
+    customer = user.customer
+    if customer is not None and not address_allowed(ip, customer.ip_allowlist):
+        with transaction.atomic():
+            record(
+                "user.login_refused",
+                user,
+                actor=user,
+                customer=customer,
+                after={"reason": "ip_not_allowed", "ip": ip},
+            )
+        return LoginResult(
+            None,
+            f"Your organisation only allows sign-in from approved addresses, and {ip or 'your address'} "
+            "is not one of them. Ask your administrator.",
+            "ip_not_allowed",
+        )
+    clear_failures(email, ip)
+    return LoginResult(user)

@@ -1,0 +1,89 @@
+"""Reads about access: which accounts a user reaches, with which permissions, as a Scope."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from kontor.access.models import ApiKey, Role, User
+from kontor.access.perms import CUSTOMER_PERMS, Perm
+from kontor.core.scope import Scope
+from kontor.tenancy.models import Account, Customer, Membership
+
+
+def accounts_for(user: User) -> QuerySet[Account]:
+    """The active accounts a customer user can switch to: every one for a master user."""
+    if user.customer_id is None or not user.is_active:
+        return Account.objects.none()
+    qs = Account.objects.filter(customer_id=user.customer_id, status=Account.Status.ACTIVE)
+    if not user.is_master:
+        qs = qs.filter(memberships__user=user)
+    return qs.order_by("name")
+
+
+def perms_in_account(user: User, account: Account) -> frozenset[Perm]:
+    if not user.is_active or user.customer_id != account.customer_id:
+        return frozenset()
+    if user.is_master:
+        return CUSTOMER_PERMS
+    membership = Membership.objects.filter(user=user, account=account).select_related("role").first()
+    return membership.role.perm_set if membership else frozenset()
+
+
+def scope_for_user(user: User, account: Account | None) -> Scope | None:
+    """The scope of a customer user in `account` (which must be one of theirs), else None."""
+    if user.customer_id is None or account is None or account.customer_id != user.customer_id:
+        return None
+    if not account.is_active:
+        return None
+    perms = perms_in_account(user, account)
+    if (
+        not perms
+        and not user.is_master
+        and not Membership.objects.filter(user=user, account=account).exists()
+    ):
+        return None
+    return Scope(
+        user=user, customer=account.customer, account=account, perms=frozenset(str(p) for p in perms)
+    )
+
+
+def scope_for_api_key(key: ApiKey) -> Scope:
+    perms = key.perm_set
+    creator = key.created_by
+    # A key never exceeds what its creator may still do in that account.
+    if creator is not None:
+        perms = perms & perms_in_account(creator, key.account)
+    return Scope(
+        user=creator,
+        customer=key.account.customer,
+        account=key.account,
+        perms=frozenset(str(p) for p in perms),
+        api_key=key,
+    )
+
+
+def staff_scope(user: User, customer: Customer) -> Scope:
+    """Provider staff looking at one customer: all of its accounts, with their staff permissions."""
+    return Scope(
+        user=user,
+        customer=customer,
+        account=None,
+        perms=frozenset(str(p) for p in user.staff_perms),
+        staff=True,
+    )
+
+
+def roles_for(customer: Customer) -> QuerySet[Role]:
+    return Role.objects.in_scope(Scope(user=None, customer=customer, account=None)).order_by(
+        "customer_id", "name"
+    )
+
+
+def send_sms_users(customer: Customer) -> QuerySet[User]:
+    """Active users with 'Send SMS' in at least one account (master users always)."""
+    role_ids = [r.pk for r in roles_for(customer) if Perm.SEND_SMS in r.perm_set]
+    return (
+        User.objects.filter(customer=customer, is_active=True)
+        .filter(is_master=True)
+        .union(User.objects.filter(customer=customer, is_active=True, memberships__role_id__in=role_ids))
+    )

@@ -1,0 +1,180 @@
+"""The NinjaAPI root: authentication (API key or session), scope, and problem+json errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from kontor.access.models import User
+from kontor.access.selectors import scope_for_api_key
+from kontor.access.services import authenticate_api_key
+from kontor.core.errors import DomainError, ErrorCode, Forbidden
+from kontor.core.netaddr import address_allowed
+from kontor.core.scope import Scope
+
+log = logging.getLogger(__name__)
+
+
+class IpRefused(Exception):
+    pass
+
+
+class ApiKeyAuth(HttpBearer):
+    """`Authorization: Bearer kon_…`: binds the request to the key's one account."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        key = authenticate_api_key(token)
+        if key is None:
+            return None
+        if not address_allowed(getattr(request, "client_ip", None), key.account.customer.ip_allowlist):
+            raise IpRefused()
+        request.scope = scope_for_api_key(key)  # type: ignore[attr-defined]
+        return key
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser session (CSRF-checked), with the account chosen in the web app."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = request.user
+        if user.is_authenticated and user.is_active:
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="Kontor API",
+    version="1",
+    description=(
+        "The Kontor back office API. Authenticate with an account's API key "
+        "(`Authorization: Bearer kon_…`) or a browser session. Errors are `application/problem+json` "
+        "with a stable `code`."
+    ),
+    auth=[ApiKeyAuth(), SessionAuth(csrf=True)],
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+def problem(status: int, code: str, detail: str, *, title: str = "", **extra: Any) -> HttpResponse:
+    body = {
+        "type": "about:blank",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return HttpResponse(json.dumps(body, default=str), status=status, content_type="application/problem+json")
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal error",
+}
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    extra = {"errors": exc.fields} if exc.fields else {}
+    return problem(exc.status, exc.code.value, exc.message, **extra)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields: dict[str, list[str]] = {}
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "data")]
+        fields.setdefault(".".join(loc) or "body", []).append(str(err.get("msg", "invalid")))
+    return problem(422, ErrorCode.VALIDATION.value, "The request is not valid.", errors=fields)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem(401, ErrorCode.NOT_AUTHENTICATED.value, "Send a valid API key (Bearer) or sign in.")
+
+
+@api.exception_handler(IpRefused)
+def _ip_refused(request: HttpRequest, exc: IpRefused) -> HttpResponse:
+    return problem(
+        403,
+        ErrorCode.IP_NOT_ALLOWED.value,
+        f"This customer does not allow API access from {getattr(request, 'client_ip', None)}.",
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem(404, ErrorCode.NOT_FOUND.value, "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def _denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return problem(403, ErrorCode.PERMISSION_DENIED.value, str(exc) or "You may not do this.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    status = exc.status_code
+    code = {405: "method_not_allowed", 400: "bad_request"}.get(status, ErrorCode.VALIDATION.value)
+    return problem(status, code, str(exc))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unhandled API error")
+    return problem(500, ErrorCode.INTERNAL.value, "Something went wrong on our side; it has been logged.")
+
+
+def scope_of(request: HttpRequest, *perms: str) -> Scope:
+    """The caller's customer scope (API key or session account), with `perms` required."""
+    scope: Scope | None = getattr(request, "scope", None)
+    if scope is None:
+        user = request.user
+        if isinstance(user, User) and user.is_staff:
+            raise Forbidden("Provider staff use the /staff operations; this one is for customer users.")
+        raise Forbidden("You have no account to work in.")
+    scope.require(*perms)
+    return scope
+
+
+def user_of(request: HttpRequest) -> User:
+    """The acting user: the session user, or the creator of the API key."""
+    scope: Scope | None = getattr(request, "scope", None)
+    if scope is not None and scope.api_key is not None:
+        if scope.user is None:
+            raise Forbidden("This API key has no owner any more; create a new one.")
+        return scope.user
+    user = request.user
+    if not isinstance(user, User):
+        raise Forbidden("Sign in first.")
+    return user
+
+
+def staff_of(request: HttpRequest, *perms: str) -> User:
+    """Provider staff with `perms` (sessions only: API keys belong to customers)."""
+    scope: Scope | None = getattr(request, "scope", None)
+    user = request.user
+    if (scope is not None and scope.api_key is not None) or not isinstance(user, User) or not user.is_staff:
+        raise Forbidden("Only provider staff can do this.")
+    missing = [p for p in perms if p not in {q.value for q in user.staff_perms}]
+    if missing:
+        raise Forbidden(f"You need the permission “{missing[0]}” for this.")
+    return user

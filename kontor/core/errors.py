@@ -1,0 +1,72 @@
+"""Error codes (stable, part of the API contract) and the domain exceptions services raise."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    NOT_FOUND = "not_found"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    IP_NOT_ALLOWED = "ip_not_allowed"
+    VALIDATION = "validation_error"
+    CONFLICT = "conflict"
+    DUPLICATE = "duplicate"
+    LOCKOUT_RISK = "allowlist_excludes_current_address"
+    THROTTLED = "throttled"
+    TOKEN_INVALID = "token_invalid"
+    ACCOUNT_ARCHIVED = "account_archived"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
+    IDEMPOTENCY_IN_FLIGHT = "idempotency_key_in_flight"
+    INTERNAL = "internal_error"
+
+
+class DomainError(Exception):
+    """A refusal a person can act on. Views show `message` (and field errors inline); the API
+    answers with `status` and a problem+json body carrying `code`."""
+
+    status = 400
+    code = ErrorCode.VALIDATION
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.fields = fields or {}
+
+
+class Invalid(DomainError):
+    status = 422
+    code = ErrorCode.VALIDATION
+
+    @classmethod
+    def field(cls, name: str, message: str, *, code: ErrorCode | None = None) -> Invalid:
+        return cls(message, code=code, fields={name: [message]})
+
+
+class NotFound(DomainError):
+    status = 404
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, what: str = "object") -> None:
+        super().__init__(f"No such {what}.")
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class Conflict(DomainError):
+    status = 409
+    code = ErrorCode.CONFLICT

@@ -1,0 +1,47 @@
+"""Small shared validators that turn bad input into Invalid errors naming the field."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import phonenumbers
+
+from kontor.core.errors import Invalid
+
+
+def e164(value: str, *, region: str | None = None, field: str = "phone") -> str:
+    """A phone number in E.164 (+46701234567), or Invalid naming the field."""
+    text = (value or "").strip()
+    try:
+        number = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        raise Invalid.field(
+            field, f"“{text}” is not a phone number; use international form, e.g. +46701234567."
+        )
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid.field(field, f"“{text}” is not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def time_zone(value: str, *, field: str = "time_zone") -> str:
+    text = (value or "").strip()
+    if text not in zoneinfo.available_timezones():
+        raise Invalid.field(field, f"“{text}” is not an IANA time zone (e.g. Europe/Stockholm).")
+    return text
+
+
+def required_text(value: str | None, *, field: str, label: str, max_length: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise Invalid.field(field, f"{label} is required.")
+    if len(text) > max_length:
+        raise Invalid.field(field, f"{label} can be at most {max_length} characters.")
+    return text
+
+
+def merge(*errors: Invalid) -> Invalid:
+    fields: dict[str, list[str]] = {}
+    for err in errors:
+        for name, messages in err.fields.items():
+            fields.setdefault(name, []).extend(messages)
+    return Invalid("Please correct the errors below.", fields=fields)

@@ -1,0 +1,620 @@
+"""Every write to customers, accounts, custom columns, offices, teams and memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kontor.audit.services import record, snapshot
+from kontor.core import validation
+from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
+from kontor.core.netaddr import address_allowed, parse_network
+from kontor.tenancy.models import (
+    MAX_CUSTOM_COLUMNS,
+    Account,
+    CostCenter,
+    CreditMode,
+    Customer,
+    CustomColumn,
+    Feature,
+    Membership,
+    Office,
+    Team,
+)
+from kontor.tenancy.registry import account_data
+
+if TYPE_CHECKING:
+    from kontor.access.models import Role, User
+
+CUSTOMER_FIELDS = ["name", "billing_id", "time_zone", "country", "status", "credit_mode"]
+ACCOUNT_FIELDS = ["name", "cost_center", "office_hours_only", "status"]
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+def _country(value: str) -> str:
+    import pycountry
+
+    code = (value or "").strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise Invalid.field("country", f"“{value}” is not an ISO 3166 country code (e.g. SE, GB, US).")
+    return code
+
+
+@transaction.atomic
+def update_customer(
+    customer: Customer,
+    *,
+    actor: User,
+    name: str | None = None,
+    billing_id: str | None = None,
+    time_zone: str | None = None,
+    country: str | None = None,
+    status: str | None = None,
+) -> Customer:
+    before = snapshot(customer, CUSTOMER_FIELDS)
+    if name is not None:
+        customer.name = validation.required_text(name, field="name", label="Company name", max_length=200)
+    if billing_id is not None:
+        customer.billing_id = validation.required_text(
+            billing_id, field="billing_id", label="Billing ID", max_length=100
+        )
+    if time_zone is not None:
+        customer.time_zone = validation.time_zone(time_zone)
+    if country is not None:
+        customer.country = _country(country)
+    if status is not None:
+        if status not in Customer.Status.values:
+            raise Invalid.field("status", f"“{status}” is not a customer status.")
+        customer.status = status
+    after = snapshot(customer, CUSTOMER_FIELDS)
+    if after == before:
+        return customer
+    customer.save()
+    record("customer.update", customer, actor=actor, customer=customer, before=before, after=after)
+    return customer
+
+
+@transaction.atomic
+def set_credit_mode(customer: Customer, mode: str, *, actor: User) -> Customer:
+    if mode not in CreditMode.values:
+        raise Invalid.field("credit_mode", f"“{mode}” is not a credit mode.")
+    if customer.credit_mode == mode:
+        return customer
+    before = {"credit_mode": customer.credit_mode}
+    customer.credit_mode = mode
+    customer.save(update_fields=["credit_mode", "updated_at"])
+    record(
+        "customer.credit_mode",
+        customer,
+        actor=actor,
+        customer=customer,
+        before=before,
+        after={"credit_mode": mode},
+    )
+    return customer
+
+
+@transaction.atomic
+def set_features(customer: Customer, codes: Sequence[str], *, actor: User) -> Customer:
+    wanted = set(codes)
+    features = list(Feature.objects.filter(code__in=wanted))
+    unknown = wanted - {f.code for f in features}
+    if unknown:
+        raise Invalid.field("features", f"Unknown feature: {', '.join(sorted(unknown))}.")
+    before = sorted(customer.features.values_list("code", flat=True))
+    if before == sorted(wanted):
+        return customer
+    customer.features.set(features)
+    record(
+        "customer.features",
+        customer,
+        actor=actor,
+        customer=customer,
+        before={"features": before},
+        after={"features": sorted(wanted)},
+    )
+    return customer
+
+
+@transaction.atomic
+def set_ip_allowlist(
+    customer: Customer,
+    entries: Sequence[str],
+    *,
+    actor: User,
+    current_ip: str | None,
+    confirm_lockout: bool = False,
+) -> Customer:
+    """Replace the allowlist. A list that would shut out the address this change comes from is only
+    saved with `confirm_lockout`, so nobody locks their own organisation out by a slip."""
+    networks: list[str] = []
+    errors: list[str] = []
+    for line_no, raw in enumerate(entries, start=1):
+        text = raw.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            net = str(parse_network(text))
+        except ValueError as exc:
+            errors.append(f"Entry {line_no}: {exc}.")
+            continue
+        if net not in networks:
+            networks.append(net)
+    if errors:
+        raise Invalid("The allowlist has invalid entries.", fields={"entries": errors})
+    if len(networks) > 200:
+        raise Invalid.field("entries", "An allowlist can hold at most 200 entries.")
+    excludes_me = (
+        bool(networks) and actor.customer_id == customer.pk and not address_allowed(current_ip, networks)
+    )
+    if excludes_me and not confirm_lockout:
+        raise Conflict(
+            f"This list does not include your current address ({current_ip or 'unknown'}): saving it would "
+            "log you out and keep you out. Add your address, or confirm that you mean it.",
+            code=ErrorCode.LOCKOUT_RISK,
+            fields={"entries": [f"Your current address {current_ip or '(unknown)'} is not in the list."]},
+        )
+    before = list(customer.ip_allowlist)
+    if before == networks:
+        return customer
+    customer.ip_allowlist = networks
+    customer.save(update_fields=["ip_allowlist", "updated_at"])
+    record(
+        "customer.ip_allowlist",
+        customer,
+        actor=actor,
+        customer=customer,
+        before={"ip_allowlist": before},
+        after={"ip_allowlist": networks},
+    )
+    return customer
+
+
+# --- cost centers and features (provider catalogue) ----------------------------------------------
+
+
+@transaction.atomic
+def save_cost_center(
+    cost_center: CostCenter | None, *, actor: User, code: str, name: str, customer: Customer | None
+) -> CostCenter:
+    code = validation.required_text(code, field="code", label="Code", max_length=32)
+    name = validation.required_text(name, field="name", label="Name", max_length=120)
+    clash = CostCenter.objects.filter(code__iexact=code)
+    if cost_center is not None:
+        clash = clash.exclude(pk=cost_center.pk)
+    if clash.exists():
+        raise Invalid.field(
+            "code", f"A cost center with code “{code}” already exists.", code=ErrorCode.DUPLICATE
+        )
+    fields = ["code", "name", "customer"]
+    before = snapshot(cost_center, fields) if cost_center else None
+    obj = cost_center or CostCenter()
+    obj.code, obj.name, obj.customer = code, name, customer
+    obj.save()
+    record(
+        "cost_center.update" if before else "cost_center.create",
+        obj,
+        actor=actor,
+        customer=customer,
+        before=before,
+        after=snapshot(obj, fields),
+    )
+    return obj
+
+
+@transaction.atomic
+def save_feature(
+    feature: Feature | None, *, actor: User, code: str, name: str, description: str = ""
+) -> Feature:
+    from django.utils.text import slugify
+
+    code = slugify(validation.required_text(code, field="code", label="Code", max_length=64))
+    name = validation.required_text(name, field="name", label="Name", max_length=120)
+    clash = Feature.objects.filter(code=code)
+    if feature is not None:
+        clash = clash.exclude(pk=feature.pk)
+    if clash.exists():
+        raise Invalid.field("code", f"A feature with code “{code}” already exists.", code=ErrorCode.DUPLICATE)
+    before = snapshot(feature, ["code", "name", "description"]) if feature else None
+    obj = feature or Feature()
+    obj.code, obj.name, obj.description = code, name, description.strip()
+    obj.save()
+    record(
+        "feature.update" if before else "feature.create",
+        obj,
+        actor=actor,
+        customer=None,
+        before=before,
+        after=snapshot(obj, ["code", "name", "description"]),
+    )
+    return obj
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str = CustomColumn.Type.TEXT
+
+
+def _clean_columns(columns: Sequence[ColumnSpec]) -> list[ColumnSpec]:
+    cleaned: list[ColumnSpec] = []
+    seen: set[str] = set()
+    errors: list[str] = []
+    for index, col in enumerate(columns, start=1):
+        name = (col.name or "").strip()
+        if not name:
+            continue
+        if len(name) > 40:
+            errors.append(f"Column {index}: a name can be at most 40 characters.")
+        if name.lower() in {"phone", "phone number", "mobile", "msisdn"}:
+            errors.append(
+                f"Column {index}: “{name}” is the built-in phone number column; choose another name."
+            )
+        if name.lower() in seen:
+            errors.append(f"Column {index}: “{name}” is used twice.")
+        if col.type not in CustomColumn.Type.values:
+            errors.append(f"Column {index}: “{col.type}” is not a column type.")
+        seen.add(name.lower())
+        cleaned.append(ColumnSpec(name=name, type=col.type))
+    if len(cleaned) > MAX_CUSTOM_COLUMNS:
+        errors.append(f"An account can have at most {MAX_CUSTOM_COLUMNS} custom columns.")
+    if errors:
+        raise Invalid("The custom columns are not valid.", fields={"custom_columns": errors})
+    return cleaned
+
+
+def _check_cost_center(customer: Customer, cost_center: CostCenter | None) -> None:
+    if cost_center is not None and cost_center.customer_id not in (None, customer.pk):
+        raise Invalid.field("cost_center", "That cost center is not available to this customer.")
+
+
+def shared_cost_center_accounts(account: Account) -> list[Account]:
+    """Other active accounts of the customer billed to the same cost center (so not billed separately)."""
+    if account.cost_center_id is None:
+        return []
+    return list(
+        Account.objects.filter(
+            customer_id=account.customer_id,
+            cost_center_id=account.cost_center_id,
+            status=Account.Status.ACTIVE,
+        ).exclude(pk=account.pk)
+    )
+
+
+def _account_after(account: Account) -> dict[str, object]:
+    data = snapshot(account, ACCOUNT_FIELDS)
+    data["custom_columns"] = [
+        f"{c.name}:{c.type}" for c in CustomColumn.objects.filter(account=account).order_by("position")
+    ]
+    return data
+
+
+@transaction.atomic
+def create_account(
+    customer: Customer,
+    *,
+    actor: User,
+    name: str,
+    cost_center: CostCenter | None = None,
+    office_hours_only: bool = False,
+    custom_columns: Sequence[ColumnSpec] = (),
+    creator_role: Role | None = None,
+) -> Account:
+    name = validation.required_text(name, field="name", label="Account name", max_length=120)
+    _check_cost_center(customer, cost_center)
+    columns = _clean_columns(custom_columns)
+    if Account.objects.filter(customer=customer, name__iexact=name).exists():
+        raise Invalid.field("name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE)
+    account = Account.objects.create(
+        customer=customer, name=name, cost_center=cost_center, office_hours_only=office_hours_only
+    )
+    for position, col in enumerate(columns, start=1):
+        CustomColumn.objects.create(
+            customer=customer, account=account, position=position, name=col.name, type=col.type
+        )
+    # Whoever creates an account can work in it; master users reach every account anyway.
+    if creator_role is not None and not actor.is_master and actor.customer_id == customer.pk:
+        Membership.objects.create(customer=customer, account=account, user=actor, role=creator_role)
+    record(
+        "account.create",
+        account,
+        actor=actor,
+        customer=customer,
+        after=_account_after(account),
+        account_id=account.pk,
+    )
+    return account
+
+
+@transaction.atomic
+def update_account(
+    account: Account,
+    *,
+    actor: User,
+    name: str | None = None,
+    cost_center: CostCenter | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+    office_hours_only: bool | None = None,
+    custom_columns: Sequence[ColumnSpec] | None = None,
+) -> Account:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if not account.is_active:
+        raise Conflict(
+            "This account is archived; restore it before changing it.", code=ErrorCode.ACCOUNT_ARCHIVED
+        )
+    before = _account_after(account)
+    if name is not None:
+        name = validation.required_text(name, field="name", label="Account name", max_length=120)
+        if (
+            Account.objects.filter(customer_id=account.customer_id, name__iexact=name)
+            .exclude(pk=account.pk)
+            .exists()
+        ):
+            raise Invalid.field(
+                "name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE
+            )
+        account.name = name
+    if cost_center is not ...:
+        _check_cost_center(account.customer, cost_center)  # type: ignore[arg-type]
+        account.cost_center = cost_center  # type: ignore[assignment]
+    if office_hours_only is not None:
+        account.office_hours_only = office_hours_only
+    account.save()
+    if custom_columns is not None:
+        _replace_columns(account, _clean_columns(custom_columns))
+    after = _account_after(account)
+    if after != before:
+        record(
+            "account.update",
+            account,
+            actor=actor,
+            customer=account.customer_id,
+            before=before,
+            after=after,
+            account_id=account.pk,
+        )
+    return account
+
+
+def _replace_columns(account: Account, columns: list[ColumnSpec]) -> None:
+    """Columns whose name survives keep their row (and so the contact data keyed to them); the rest
+    are removed, new ones added, and all renumbered in the given order."""
+    existing = {c.name.lower(): c for c in CustomColumn.objects.filter(account=account)}
+    keep = {spec.name.lower() for spec in columns}
+    CustomColumn.objects.filter(account=account).exclude(
+        pk__in=[c.pk for key, c in existing.items() if key in keep]
+    ).delete()
+    for position, spec in enumerate(columns, start=1):
+        col = existing.get(spec.name.lower())
+        if col is not None:
+            CustomColumn.objects.filter(pk=col.pk).update(position=position, name=spec.name, type=spec.type)
+        else:
+            CustomColumn.objects.create(
+                customer_id=account.customer_id,
+                account=account,
+                position=position,
+                name=spec.name,
+                type=spec.type,
+            )
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    deleted: bool  # False: archived because it holds data
+    held: list[tuple[str, int]]
+
+
+@transaction.atomic
+def delete_account(account: Account, *, actor: User) -> DeleteOutcome:
+    """Delete an empty account; one that holds data is archived instead, so nothing is lost."""
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    before = _account_after(account)
+    held = account_data(account)
+    if held:
+        if account.status == Account.Status.ARCHIVED:
+            return DeleteOutcome(deleted=False, held=held)
+        account.status = Account.Status.ARCHIVED
+        account.archived_at = timezone.now()
+        account.save(update_fields=["status", "archived_at", "updated_at"])
+        record(
+            "account.archive",
+            account,
+            actor=actor,
+            customer=account.customer_id,
+            before=before,
+            after=_account_after(account),
+            account_id=account.pk,
+        )
+        return DeleteOutcome(deleted=False, held=held)
+    pk = account.pk
+    record("account.delete", account, actor=actor, customer=account.customer_id, before=before, account_id=pk)
+    account.delete()
+    return DeleteOutcome(deleted=True, held=[])
+
+
+@transaction.atomic
+def restore_account(account: Account, *, actor: User) -> Account:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if account.is_active:
+        return account
+    if (
+        Account.objects.filter(
+            customer_id=account.customer_id, name__iexact=account.name, status=Account.Status.ACTIVE
+        )
+        .exclude(pk=account.pk)
+        .exists()
+    ):
+        raise Invalid.field("name", "An active account already has this name; rename that one first.")
+    before = _account_after(account)
+    account.status = Account.Status.ACTIVE
+    account.archived_at = None
+    account.save(update_fields=["status", "archived_at", "updated_at"])
+    record(
+        "account.restore",
+        account,
+        actor=actor,
+        customer=account.customer_id,
+        before=before,
+        after=_account_after(account),
+        account_id=account.pk,
+    )
+    return account
+
+
+# --- offices and teams ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_office(
+    customer: Customer, office: Office | None, *, actor: User, name: str, address: str = ""
+) -> Office:
+    name = validation.required_text(name, field="name", label="Office name", max_length=120)
+    clash = Office.objects.filter(customer=customer, name__iexact=name)
+    if office is not None:
+        clash = clash.exclude(pk=office.pk)
+    if clash.exists():
+        raise Invalid.field("name", f"An office named “{name}” already exists.", code=ErrorCode.DUPLICATE)
+    before = snapshot(office, ["name", "address"]) if office else None
+    obj = office or Office(customer=customer)
+    obj.name, obj.address = name, (address or "").strip()
+    obj.save()
+    record(
+        "office.update" if before else "office.create",
+        obj,
+        actor=actor,
+        customer=customer,
+        before=before,
+        after=snapshot(obj, ["name", "address"]),
+    )
+    return obj
+
+
+@transaction.atomic
+def delete_office(office: Office, *, actor: User) -> None:
+    users = office.primary_users.count()
+    if users:
+        raise Conflict(f"{users} user(s) have this as their primary office; move them first.")
+    record(
+        "office.delete",
+        office,
+        actor=actor,
+        customer=office.customer_id,
+        before=snapshot(office, ["name", "address"]),
+    )
+    office.delete()
+
+
+@transaction.atomic
+def save_team(
+    customer: Customer, team: Team | None, *, actor: User, name: str, office: Office | None = None
+) -> Team:
+    name = validation.required_text(name, field="name", label="Team name", max_length=120)
+    if office is not None and office.customer_id != customer.pk:
+        raise Invalid.field("office", "No such office.")
+    clash = Team.objects.filter(customer=customer, name__iexact=name)
+    if team is not None:
+        clash = clash.exclude(pk=team.pk)
+    if clash.exists():
+        raise Invalid.field("name", f"A team named “{name}” already exists.", code=ErrorCode.DUPLICATE)
+    before = snapshot(team, ["name", "office"]) if team else None
+    obj = team or Team(customer=customer)
+    obj.name, obj.office = name, office
+    obj.save()
+    record(
+        "team.update" if before else "team.create",
+        obj,
+        actor=actor,
+        customer=customer,
+        before=before,
+        after=snapshot(obj, ["name", "office"]),
+    )
+    return obj
+
+
+@transaction.atomic
+def delete_team(team: Team, *, actor: User) -> None:
+    record(
+        "team.delete", team, actor=actor, customer=team.customer_id, before=snapshot(team, ["name", "office"])
+    )
+    team.delete()
+
+
+# --- memberships ---------------------------------------------------------------------------------
+
+
+def _check_role(customer_id: int, role: Role, actor: User) -> None:
+    from kontor.access.selectors import perms_in_account  # noqa: F401  (import cycle guard)
+
+    if role.customer_id not in (None, customer_id):
+        raise Invalid.field("role", "No such role.")
+    if role.slug == "master":
+        raise Invalid.field("role", "The Master user role comes with the master-user flag; set that instead.")
+
+
+@transaction.atomic
+def set_membership(account: Account, user: User, role: Role, *, actor: User) -> Membership:
+    """Give `user` access to `account` with `role`, or change the role they have there."""
+    from kontor.access.selectors import perms_in_account
+
+    if user.customer_id != account.customer_id:
+        raise Invalid.field("user", "No such user.")
+    if not account.is_active:
+        raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
+    _check_role(account.customer_id, role, actor)
+    granted = perms_in_account(actor, account)
+    missing = role.perm_set - granted
+    if not actor.is_staff and missing:
+        raise Forbidden(
+            f"You cannot grant the role “{role.name}” in {account.name}: it includes permissions you do not "
+            f"have there ({', '.join(sorted(p.label for p in missing))})."
+        )
+    membership = Membership.objects.filter(account=account, user=user).first()
+    if membership is not None and membership.role_id == role.pk:
+        return membership
+    before = {"role": membership.role.name} if membership else None
+    try:
+        with transaction.atomic():
+            if membership is None:
+                membership = Membership.objects.create(
+                    customer_id=account.customer_id, account=account, user=user, role=role
+                )
+            else:
+                membership.role = role
+                membership.save(update_fields=["role", "updated_at"])
+    except IntegrityError:
+        raise Conflict("That membership changed meanwhile; try again.") from None
+    record(
+        "membership.update" if before else "membership.create",
+        membership,
+        actor=actor,
+        customer=account.customer_id,
+        before=before,
+        after={"user": user.email, "account": account.name, "role": role.name},
+        account_id=account.pk,
+    )
+    return membership
+
+
+@transaction.atomic
+def remove_membership(membership: Membership, *, actor: User) -> None:
+    record(
+        "membership.delete",
+        membership,
+        actor=actor,
+        customer=membership.customer_id,
+        before={
+            "user": membership.user.email,
+            "account": membership.account.name,
+            "role": membership.role.name,
+        },
+        account_id=membership.account_id,
+    )
+    membership.delete()

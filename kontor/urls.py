@@ -1,0 +1,16 @@
+from django.urls import include, path
+
+from kontor.api.urls import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("kontor.web.urls")),
+    path("", include("kontor.access.urls")),
+    path("", include("kontor.tenancy.urls")),
+    path("audit/", include("kontor.audit.urls")),
+    path("staff/", include("kontor.staff.urls")),
+]
+
+handler404 = "kontor.web.errors.not_found"
+handler403 = "kontor.web.errors.forbidden"
+handler500 = "kontor.web.errors.server_error"

@@ -1,0 +1,76 @@
+"""Every web view declares what it needs: a customer scope with permissions, or staff permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+
+from kontor.core.errors import Forbidden
+
+View = Callable[..., HttpResponse]
+
+
+def customer_view(*perms: str) -> Callable[[View], View]:
+    """A page inside the user's current account; `request.scope` is set and holds `perms`."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            scope = getattr(request, "scope", None)
+            if scope is None:
+                raise Forbidden(
+                    "This page belongs to a customer account, and you have none to work in."
+                    if not getattr(request.user, "is_staff", False)
+                    else "Provider staff see customers through the Staff pages."
+                )
+            scope.require(*perms)
+            return view(request, *args, **kwargs)
+
+        wrapper.required_perms = perms  # type: ignore[attr-defined]
+        wrapper.kind = "customer"  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def staff_view(*perms: str) -> Callable[[View], View]:
+    """A provider staff page; the signed-in user must be staff with `perms`."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not getattr(user, "is_staff", False):
+                raise Forbidden("Only provider staff can open this page.")
+            have = {p.value for p in user.staff_perms}  # type: ignore[union-attr]
+            missing = [p for p in perms if p not in have]
+            if missing:
+                raise Forbidden(f"You need the staff permission “{missing[0]}” for this page.")
+            return view(request, *args, **kwargs)
+
+        wrapper.required_perms = perms  # type: ignore[attr-defined]
+        wrapper.kind = "staff"  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def signed_in_view(view: View) -> View:
+    """Any signed-in user (profile, password change, account switch)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    wrapper.kind = "signed_in"  # type: ignore[attr-defined]
+    return wrapper
