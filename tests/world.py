@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from kontor.access.models import ApiKey, Role, User
 from kontor.access.perms import BUILTIN_ROLES, StaffRole
 from kontor.access.services import create_api_key
-from kontor.tenancy.models import Account, CostCenter, Customer, CustomColumn, Membership, Office, Team
+from kontor.tenancy.models import Account, CostCenter, CustomColumn, Customer, Membership, Office, Team
 from tests.factories import PASSWORD
 
 ROLE_SLUGS = [slug for slug in BUILTIN_ROLES if slug != "master"]

@@ -8,7 +8,7 @@ Unknown emails are counted exactly like known ones, so no answer or timing tells
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -45,7 +45,7 @@ def _limits() -> dict[str, int]:
     return {"ip": settings.KONTOR_LOGIN_MAX_PER_ADDRESS, "pair": per_user, "user": per_user * 3}
 
 
-def _window_start() -> timezone.datetime:
+def _window_start() -> datetime:
     return timezone.now() - timedelta(seconds=settings.KONTOR_LOGIN_WINDOW_SECONDS)
 
 
@@ -113,7 +113,8 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResul
         minutes = max(1, settings.KONTOR_LOGIN_WINDOW_SECONDS // 60)
         return LoginResult(
             None,
-            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes, or reset your password.",
+            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes, "
+            "or reset your password.",
             "throttled",
         )
     user = authenticate(request, username=email, password=password)

@@ -240,3 +240,6 @@ class LoginThrottle(models.Model):
     key = models.CharField(max_length=400, unique=True)
     failures = models.PositiveIntegerField(default=0)
     window_start = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"

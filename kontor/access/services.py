@@ -404,9 +404,9 @@ def update_user(
     phone: str | None = None,
     time_zone: str | None = None,
     is_master: bool | None = None,
-    primary_office: Office | None | object = _UNSET,
+    primary_office: Office | object | None = _UNSET,
     additional_offices: Sequence[Office] | None = None,
-    team: Team | None | object = _UNSET,
+    team: Team | object | None = _UNSET,
 ) -> User:
     customer = user.customer
     assert customer is not None

@@ -93,7 +93,7 @@ _TITLES = {
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    extra = {"errors": exc.fields} if exc.fields else {}
+    extra: dict[str, Any] = {"errors": exc.fields} if exc.fields else {}
     return problem(exc.status, exc.code.value, exc.message, **extra)
 
 

@@ -37,9 +37,9 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     for name in fields:
         field = obj._meta.get_field(name)
         if field.many_to_many:
-            out[name] = sorted(obj.pk and getattr(obj, name).values_list("pk", flat=True) or [])
+            out[name] = sorted((obj.pk and getattr(obj, name).values_list("pk", flat=True)) or [])
         elif field.is_relation:
-            out[name] = getattr(obj, field.attname)
+            out[name] = getattr(obj, f"{name}_id")
         else:
             out[name] = _jsonable(getattr(obj, name))
     return out
@@ -67,7 +67,7 @@ def record(
         actor=actor,
         actor_label=(actor.email if actor is not None else origin.source),
         action=action,
-        object_type=object_type or (obj._meta.model_name if obj is not None else ""),
+        object_type=object_type or (str(obj._meta.model_name) if obj is not None else ""),
         object_id=str(object_id if object_id is not None else (obj.pk if obj is not None else "")),
         object_repr=(object_repr if object_repr is not None else (str(obj) if obj is not None else ""))[:200],
         before=_jsonable(before) if before is not None else None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 
 from kontor.core.errors import Forbidden, NotFound
@@ -51,5 +51,5 @@ def get_scoped(scope: Scope, model: type[M] | models.QuerySet[M], **lookup: Any)
     qs = scoped(scope, model) if isinstance(model, type) else model
     try:
         return qs.get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
-        raise NotFound(qs.model._meta.verbose_name) from None
+    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
+        raise NotFound(str(qs.model._meta.verbose_name)) from None

@@ -43,11 +43,11 @@ def make_append_only(table: str):  # type: ignore[no-untyped-def]
 
     def forward(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:  # type: ignore[no-untyped-def]
         for sql in append_only_sql(table, schema_editor.connection.vendor)[0]:
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)
 
     def backward(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:  # type: ignore[no-untyped-def]
         for sql in append_only_sql(table, schema_editor.connection.vendor)[1]:
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)
 
     return forward, backward
 

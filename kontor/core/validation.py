@@ -17,7 +17,7 @@ def e164(value: str, *, region: str | None = None, field: str = "phone") -> str:
     except phonenumbers.NumberParseException:
         raise Invalid.field(
             field, f"“{text}” is not a phone number; use international form, e.g. +46701234567."
-        )
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise Invalid.field(field, f"“{text}” is not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

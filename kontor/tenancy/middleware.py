@@ -43,7 +43,7 @@ class TenancyMiddleware:
         if user.is_authenticated and getattr(user, "customer_id", None) is not None:
             customer = user.customer  # type: ignore[union-attr]
             address = getattr(request, "client_ip", None)
-            if not address_allowed(address, customer.ip_allowlist):
+            if customer is not None and not address_allowed(address, customer.ip_allowlist):
                 logout(request)
                 return ip_refused_response(request, address)
             accounts = list(accounts_for(user))  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ from kontor.tenancy.models import (
     Account,
     CostCenter,
     CreditMode,
-    Customer,
     CustomColumn,
+    Customer,
     Feature,
     Membership,
     Office,
@@ -30,6 +30,7 @@ from kontor.tenancy.registry import account_data
 if TYPE_CHECKING:
     from kontor.access.models import Role, User
 
+_KEEP = object()  # "leave unchanged" where None is a meaningful value
 CUSTOMER_FIELDS = ["name", "billing_id", "time_zone", "country", "status", "credit_mode"]
 ACCOUNT_FIELDS = ["name", "cost_center", "office_hours_only", "status"]
 
@@ -341,7 +342,7 @@ def update_account(
     *,
     actor: User,
     name: str | None = None,
-    cost_center: CostCenter | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+    cost_center: CostCenter | object | None = _KEEP,
     office_hours_only: bool | None = None,
     custom_columns: Sequence[ColumnSpec] | None = None,
 ) -> Account:
@@ -362,7 +363,7 @@ def update_account(
                 "name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE
             )
         account.name = name
-    if cost_center is not ...:
+    if cost_center is not _KEEP:
         _check_cost_center(account.customer, cost_center)  # type: ignore[arg-type]
         account.cost_center = cost_center  # type: ignore[assignment]
     if office_hours_only is not None:

@@ -1,10 +1,10 @@
-from kontor.audit.models import AuditEntry
-from kontor.core.scope import get_scoped, scoped
-from kontor.access.selectors import scope_for_user
-from kontor.core.errors import NotFound
-from kontor.tenancy.models import Account
-
 import pytest
+
+from kontor.access.selectors import scope_for_user
+from kontor.audit.models import AuditEntry
+from kontor.core.errors import NotFound
+from kontor.core.scope import get_scoped, scoped
+from kontor.tenancy.models import Account
 
 
 def test_world_scopes_do_not_cross(world):
