@@ -1,0 +1,120 @@
+"""One way to show a list: a FilterSet drives the page, its htmx partial and the CSV export, so what
+people filter is exactly what they download."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import django_filters
+import django_tables2 as tables
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    url: str
+
+
+def filtered(
+    request: HttpRequest, queryset: QuerySet, filterset_class: type[django_filters.FilterSet] | None
+):
+    """(filterset or None, the filtered queryset). Invalid filter input filters nothing out and shows
+    the error beside the field."""
+    if filterset_class is None:
+        return None, queryset
+    fs = filterset_class(request.GET or None, queryset=queryset, request=request)
+    qs = fs.qs if fs.is_valid() else queryset.none() if fs.is_bound and fs.errors else fs.queryset
+    return fs, qs
+
+
+def list_page(
+    request: HttpRequest,
+    *,
+    title: str,
+    queryset: QuerySet,
+    table_class: type[tables.Table],
+    filterset_class: type[django_filters.FilterSet] | None = None,
+    actions: Sequence[Action] = (),
+    export_url: str | None = None,
+    intro: str = "",
+    per_page: int = 25,
+    template: str = "web/list.html",
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
+    fs, qs = filtered(request, queryset, filterset_class)
+    table = table_class(qs, request=request)
+    tables.RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+    context = {
+        "title": title,
+        "table": table,
+        "filter": fs,
+        "actions": actions,
+        "export_url": export_url,
+        "intro": intro,
+        **(extra or {}),
+    }
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> StreamingHttpResponse:
+    """A CSV download that streams row by row, so exports of any size use constant memory."""
+    writer = csv.writer(_Echo())
+
+    def generate() -> Iterator[str]:
+        yield "\ufeff"  # lets spreadsheet programs read UTF-8
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(["" if v is None else _safe_cell(v) for v in row])
+
+    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _safe_cell(value: Any) -> Any:
+    # A cell starting with =, +, - or @ would run as a formula in a spreadsheet (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_csv(
+    request: HttpRequest,
+    *,
+    queryset: QuerySet,
+    filterset_class: type[django_filters.FilterSet] | None,
+    filename: str,
+    columns: Sequence[tuple[str, Callable[[Any], Any]]],
+) -> HttpResponse:
+    """The same filtered rows as the list page, as a streamed CSV."""
+    _, qs = filtered(request, queryset, filterset_class)
+    header = [name for name, _ in columns]
+    rows = ([getter(obj) for _, getter in columns] for obj in qs.iterator(chunk_size=2000))
+    return stream_csv(filename, header, rows)
+
+
+def form_errors_from(form: Any, exc: Any) -> None:
+    """Put a service's Invalid/DomainError field errors beside the form's fields (inline)."""
+    fields = getattr(exc, "fields", {}) or {}
+    placed = False
+    for name, messages in fields.items():
+        for message in messages:
+            if name in form.fields:
+                form.add_error(name, message)
+                placed = True
+            else:
+                form.add_error(None, message)
+                placed = True
+    if not placed:
+        form.add_error(None, getattr(exc, "message", str(exc)))
