@@ -29,7 +29,7 @@ def filtered(
     if filterset_class is None:
         return None, queryset
     fs = filterset_class(request.GET or None, queryset=queryset, request=request)
-    qs = fs.qs if fs.is_valid() else queryset.none() if fs.is_bound and fs.errors else fs.queryset
+    qs = fs.qs if fs.is_valid() else queryset.none()
     return fs, qs
 
 
