@@ -96,7 +96,7 @@ def export_csv(
     filterset_class: type[django_filters.FilterSet] | None,
     filename: str,
     columns: Sequence[tuple[str, Callable[[Any], Any]]],
-) -> HttpResponse:
+) -> StreamingHttpResponse:
     """The same filtered rows as the list page, as a streamed CSV."""
     _, qs = filtered(request, queryset, filterset_class)
     header = [name for name, _ in columns]
