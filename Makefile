@@ -19,6 +19,7 @@ install: $(STAMP)
 demo: install
 	mkdir -p var
 	$(KONTOR) migrate --noinput
+	$(KONTOR) collectstatic --noinput -v0
 	$(KONTOR) load_demo
 	$(KONTOR) run_demo
 

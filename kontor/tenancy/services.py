@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kontor.audit.services import record, snapshot
@@ -288,6 +290,27 @@ def shared_cost_center_accounts(account: Account) -> list[Account]:
             cost_center_id=account.cost_center_id,
             status=Account.Status.ACTIVE,
         ).exclude(pk=account.pk)
+    )
+
+
+def with_overview(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """An (already scoped) account queryset annotated for list pages: `column_count` and
+    `shares_cost_center` (another active account of the customer uses the same cost center)."""
+    columns = (
+        CustomColumn.objects.filter(account_id=OuterRef("pk"))
+        .order_by()
+        .values("account_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    sharing = Account.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        cost_center_id=OuterRef("cost_center_id"),
+        status=Account.Status.ACTIVE,
+    ).exclude(pk=OuterRef("pk"))
+    return accounts.select_related("cost_center").annotate(
+        column_count=Coalesce(Subquery(columns, output_field=IntegerField()), Value(0)),
+        shares_cost_center=Exists(sharing),
     )
 
 

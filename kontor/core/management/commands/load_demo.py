@@ -1,0 +1,193 @@
+"""Loads the demo world through the services (so it is audited like any change); a second run finds it
+there and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from kontor.access.models import User
+from kontor.access.perms import BUILTIN_ROLES, StaffRole
+from kontor.access.roles import builtin_role, sync_builtin_roles
+from kontor.access.services import create_staff_user, create_user
+from kontor.core.management.base import KontorCommand
+from kontor.tenancy import services as tenancy
+from kontor.tenancy.models import Account, CostCenter, Customer
+
+DEMO_PASSWORD = "kontor-demo-2026"
+STAFF = [
+    ("admin@provider.demo", "Ada", "Admin", StaffRole.ADMIN),
+    ("csr@provider.demo", "Cecilia", "Service", StaffRole.CSR),
+    ("tam@provider.demo", "Tomas", "Manager", StaffRole.TAM),
+    ("billing@provider.demo", "Bill", "Ing", StaffRole.BILLING),
+]
+FEATURES = [
+    ("two-way-sms", "Two-way SMS", "Receive replies and MO messages on an activated number."),
+    ("premium-sms", "Premium SMS", "Charge consumers through their phone bill or prepaid card."),
+    ("campaigns", "Campaigns", "Send templated campaigns to phonebooks."),
+    ("api-access", "API access", "Integrate through the REST API with API keys."),
+    ("ivr", "IVR", "Voice menus for prepaid service accounts."),
+]
+COST_CENTERS = [("CC-MKT", "Marketing"), ("CC-OPS", "Operations"), ("CC-SUP", "Customer support")]
+CUSTOMERS = [
+    {
+        "name": "Nordlys AB",
+        "billing_id": "NL-1001",
+        "time_zone": "Europe/Stockholm",
+        "country": "SE",
+        "domain": "nordlys.demo",
+        "accounts": [
+            ("Marketing", "CC-MKT", False, ["Name", "Surname", "Customer number"]),
+            ("Customer care", "CC-SUP", True, ["Name", "Case number"]),
+            ("Operations", "CC-MKT", False, []),
+        ],
+        "offices": ["Stockholm", "Göteborg"],
+        "teams": [("Campaign team", "Stockholm"), ("Care team", "Göteborg")],
+        "features": ["two-way-sms", "campaigns", "api-access"],
+    },
+    {
+        "name": "Thames Telecom Ltd",
+        "billing_id": "not_used",
+        "time_zone": "Europe/London",
+        "country": "GB",
+        "domain": "thames.demo",
+        "accounts": [
+            ("Retail", "CC-OPS", False, ["Name", "Store"]),
+            ("Wholesale", "CC-OPS", True, ["Company"]),
+        ],
+        "offices": ["London", "Leeds"],
+        "teams": [("Retail desk", "London")],
+        "features": ["premium-sms", "api-access"],
+    },
+]
+
+
+class Command(KontorCommand):
+    help = (
+        "Load the demo provider, staff, two customers with accounts, offices, teams and users (idempotent)."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        sync_builtin_roles()
+        with transaction.atomic():
+            created = self._load()
+        self.stdout.write(
+            self.style.SUCCESS("Demo data loaded." if created else "Demo data already present.")
+        )
+
+    def _load(self) -> bool:
+        if User.objects.filter(email=STAFF[0][0]).exists():
+            return False
+        staff: dict[str, User] = {}
+        for email, first, last, role in STAFF:
+            staff[role.value] = create_staff_user(
+                actor=None,
+                email=email,
+                first_name=first,
+                last_name=last,
+                staff_role=role.value,
+                password=DEMO_PASSWORD,
+            )
+        admin = staff["admin"]
+        for code, name, description in FEATURES:
+            tenancy.save_feature(None, actor=admin, code=code, name=name, description=description)
+        for code, name in COST_CENTERS:
+            tenancy.save_cost_center(None, actor=admin, code=code, name=name, customer=None)
+        for spec in CUSTOMERS:
+            self._customer(spec, admin)
+        return True
+
+    def _customer(self, spec: dict[str, Any], admin: User) -> None:
+        customer = Customer.objects.create(
+            name=spec["name"],
+            billing_id=spec["billing_id"],
+            time_zone=spec["time_zone"],
+            country=spec["country"],
+        )
+        tenancy.set_features(customer, spec["features"], actor=admin)
+        domain = spec["domain"]
+        offices = {
+            name: tenancy.save_office(customer, None, actor=admin, name=name) for name in spec["offices"]
+        }
+        teams = {
+            name: tenancy.save_team(customer, None, actor=admin, name=name, office=offices[office])
+            for name, office in spec["teams"]
+        }
+        first_office = next(iter(offices.values()))
+        first_team = next(iter(teams.values()))
+        master = create_user(
+            customer,
+            actor=admin,
+            first_name="Maja",
+            last_name="Master",
+            email=f"master@{domain}",
+            phone="",
+            is_master=True,
+            primary_office=first_office,
+            send_welcome=False,
+        )
+        self._credentials(master)
+        accounts: list[Account] = []
+        for name, cc_code, office_hours, columns in spec["accounts"]:
+            accounts.append(
+                tenancy.create_account(
+                    customer,
+                    actor=master,
+                    name=name,
+                    cost_center=CostCenter.objects.get(code=cc_code),
+                    office_hours_only=office_hours,
+                    custom_columns=[tenancy.ColumnSpec(name=c) for c in columns],
+                )
+            )
+        names = {
+            "administrator": ("Alex", "Administrator"),
+            "sender": ("Sam", "Sender"),
+            "office_credit_manager": ("Olga", "Officecredit"),
+            "support": ("Sune", "Support"),
+            "technician": ("Tea", "Technician"),
+            "read_only": ("Rolf", "Readonly"),
+        }
+        for slug, (first, last) in names.items():
+            role = builtin_role(slug)
+            memberships = [(accounts[0], role)]
+            if slug in {"administrator", "support"}:
+                memberships.append((accounts[1], role))
+            user = create_user(
+                customer,
+                actor=master,
+                first_name=first,
+                last_name=last,
+                email=f"{slug.replace('_', '-')}@{domain}",
+                primary_office=first_office,
+                team=first_team,
+                memberships=memberships,
+                send_welcome=False,
+                additional_offices=list(offices.values())[1:] if slug == "office_credit_manager" else [],
+            )
+            self._credentials(user)
+
+    @staticmethod
+    def _credentials(user: User) -> None:
+        # Demo users skip the welcome mail: they get the demo password, PIN 1234 and a known answer.
+        user.set_password(DEMO_PASSWORD)
+        user.set_pin("1234")
+        user.security_question = "What is the name of the demo city?"
+        user.set_security_answer("Kontorstad")
+        user.save()
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(who, email) for the demo banner."""
+    rows = [(f"Provider {role.label}", email) for email, _, _, role in STAFF]
+    for spec in CUSTOMERS:
+        rows.append((f"{spec['name']}: master user", f"master@{spec['domain']}"))
+        for slug in BUILTIN_ROLES:
+            if slug != "master":
+                rows.append(
+                    (
+                        f"{spec['name']}: {BUILTIN_ROLES[slug][0]}",
+                        f"{slug.replace('_', '-')}@{spec['domain']}",
+                    )
+                )
+    return rows

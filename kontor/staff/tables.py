@@ -1,0 +1,106 @@
+"""Tables of the staff lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from kontor.audit.models import AuditEntry
+from kontor.tenancy.models import CostCenter, Customer, Feature
+
+COPY_ONCLICK = "navigator.clipboard.writeText(this.dataset.copy);this.textContent='Copied';"
+
+
+def subscriber_id_html(customer_id: int) -> str:
+    value = f"S{customer_id:06d}"
+    return format_html(
+        '<code>{}</code> <button type="button" class="copy linklike" data-copy="{}" onclick="{}" '
+        'title="Copy the subscriber ID">Copy</button>',
+        value,
+        value,
+        COPY_ONCLICK,
+    )
+
+
+class CustomerTable(tables.Table):
+    subscriber_id = tables.Column("Subscriber ID", accessor="pk", order_by=("id",))
+    name = tables.Column("Company", linkify=("staff:customer", [tables.A("pk")]))
+    master_email = tables.Column("Master user", default="—")
+    status = tables.Column("Status")
+    country = tables.Column("Country")
+    created_at = tables.DateTimeColumn("Created", format="Y-m-d")
+
+    class Meta:
+        model = Customer
+        fields = ("subscriber_id", "name", "master_email", "status", "country", "created_at")
+        order_by = ("name",)
+
+    def render_subscriber_id(self, value: int) -> str:
+        return subscriber_id_html(value)
+
+    def render_status(self, record: Customer) -> str:
+        css = {"active": "ok", "suspended": "warn"}.get(record.status, "off")
+        return format_html('<span class="badge {}">{}</span>', css, record.get_status_display())
+
+
+class CostCenterTable(tables.Table):
+    code = tables.Column("Code", linkify=("staff:cost_center_edit", [tables.A("pk")]))
+    name = tables.Column("Name")
+    customer = tables.Column("Only for customer", default="Any customer")
+
+    class Meta:
+        model = CostCenter
+        fields = ("code", "name", "customer")
+
+
+class FeatureTable(tables.Table):
+    code = tables.Column("Code", linkify=("staff:feature_edit", [tables.A("pk")]))
+    name = tables.Column("Name")
+    description = tables.Column("Description", default="")
+    customers = tables.Column("Customers", accessor="customer_count", orderable=True)
+
+    class Meta:
+        model = Feature
+        fields = ("code", "name", "description", "customers")
+
+
+class StaffUserTable(tables.Table):
+    email = tables.Column("Email")
+    name = tables.Column("Name", accessor="full_name", order_by=("last_name", "first_name"))
+    staff_role = tables.Column("Staff role")
+    is_active = tables.Column("Status")
+    last_login = tables.DateTimeColumn("Last login", format="Y-m-d H:i", default="never")
+    toggle = tables.Column("", empty_values=(), orderable=False)
+
+    def render_staff_role(self, record: Any) -> str:
+        return str(record.get_staff_role_display() or "—")
+
+    def render_is_active(self, value: bool) -> str:
+        return format_html('<span class="badge {}">{}</span>', "ok" if value else "off", "active" if value else "disabled")
+
+    def render_toggle(self, record: Any) -> str:
+        url = reverse("staff:staff_user_active", args=[record.pk])
+        return format_html('<a href="{}">{}</a>', url, "Disable" if record.is_active else "Enable")
+
+
+class AuditTable(tables.Table):
+    created_at = tables.DateTimeColumn("Time", format="Y-m-d H:i:s", linkify=("staff:audit_entry", [tables.A("pk")]))
+    customer_id = tables.Column("Customer", default="provider")
+    actor_label = tables.Column("Actor")
+    action = tables.Column("Action")
+    object_type = tables.Column("Object type")
+    object_repr = tables.Column("Object", default="")
+    source = tables.Column("Source")
+    ip = tables.Column("Address", default="")
+
+    class Meta:
+        model = AuditEntry
+        fields = ("created_at", "customer_id", "actor_label", "action", "object_type", "object_repr", "source", "ip")
+        order_by = ("-created_at",)
+
+    def render_customer_id(self, value: int) -> str:
+        url = reverse("staff:customer", args=[value])
+        return format_html('<a href="{}"><code>S{:06d}</code></a>', url, value)
