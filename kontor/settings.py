@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "kontor.audit",
     "kontor.tenancy",
     "kontor.access",
+    "kontor.ledger",
     "kontor.staff",
     "kontor.web",
 ]

@@ -1,14 +1,34 @@
 from django.urls import path
 
-from kontor.web.views import home
+from kontor.access import views_auth, views_roles, views_users
 
 app_name = "access"
 urlpatterns = [
-    path("login/", home, name="login"),
-    path("logout/", home, name="logout"),
-    path("users/", home, name="users"),
-    path("roles/", home, name="roles"),
-    path("api-keys/", home, name="api_keys"),
-    path("profile/", home, name="profile"),
-    path("password/change/", home, name="password_change"),
+    path("login/", views_auth.login_view, name="login"),
+    path("logout/", views_auth.logout_view, name="logout"),
+    path("welcome/<str:token>/", views_auth.welcome, name="welcome"),
+    path("password/reset/", views_auth.password_reset, name="password_reset"),
+    path("password/reset/<str:token>/", views_auth.password_reset_confirm, name="password_reset_confirm"),
+    path("password/change/", views_auth.password_change, name="password_change"),
+    path("profile/", views_auth.profile, name="profile"),
+    path("users/", views_users.user_list, name="users"),
+    path("users/export.csv", views_users.user_export, name="users_export"),
+    path("users/add/", views_users.user_add, name="user_add"),
+    path("users/<int:pk>/", views_users.user_detail, name="user_detail"),
+    path("users/<int:pk>/edit/", views_users.user_edit, name="user_edit"),
+    path("users/<int:pk>/disable/", views_users.user_set_active, {"active": False}, name="user_disable"),
+    path("users/<int:pk>/enable/", views_users.user_set_active, {"active": True}, name="user_enable"),
+    path("users/<int:pk>/resend-welcome/", views_users.user_resend_welcome, name="user_resend_welcome"),
+    path("users/<int:pk>/memberships/add/", views_users.membership_add, name="membership_add"),
+    path("users/<int:pk>/memberships/<int:mpk>/role/", views_users.membership_role, name="membership_role"),
+    path(
+        "users/<int:pk>/memberships/<int:mpk>/remove/", views_users.membership_remove, name="membership_remove"
+    ),
+    path("roles/", views_roles.role_list, name="roles"),
+    path("roles/add/", views_roles.role_add, name="role_add"),
+    path("roles/<int:pk>/edit/", views_roles.role_edit, name="role_edit"),
+    path("roles/<int:pk>/delete/", views_roles.role_delete, name="role_delete"),
+    path("api-keys/", views_roles.api_key_list, name="api_keys"),
+    path("api-keys/add/", views_roles.api_key_add, name="api_key_add"),
+    path("api-keys/<int:pk>/revoke/", views_roles.api_key_revoke, name="api_key_revoke"),
 ]

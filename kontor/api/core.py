@@ -45,6 +45,13 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Only a signed-in browser needs the CSRF check; without a session the caller is simply
+        # unauthenticated (401), not refused for a missing CSRF token (403).
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = request.user
         if user.is_authenticated and user.is_active:
@@ -133,7 +140,11 @@ def _denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     status = exc.status_code
-    code = {405: "method_not_allowed", 400: "bad_request"}.get(status, ErrorCode.VALIDATION.value)
+    code = {
+        405: "method_not_allowed",
+        400: "bad_request",
+        403: ErrorCode.PERMISSION_DENIED.value,  # the session's CSRF check
+    }.get(status, ErrorCode.VALIDATION.value)
     return problem(status, code, str(exc))
 
 
@@ -152,6 +163,14 @@ def scope_of(request: HttpRequest, *perms: str) -> Scope:
             raise Forbidden("Provider staff use the /staff operations; this one is for customer users.")
         raise Forbidden("You have no account to work in.")
     scope.require(*perms)
+    return scope
+
+
+def scope_of_any(request: HttpRequest, *perms: str) -> Scope:
+    """Like scope_of, for reads that any one of `perms` allows."""
+    scope = scope_of(request)
+    if not any(scope.has(p) for p in perms):
+        raise Forbidden(f"You need one of the permissions {', '.join(f'“{p}”' for p in perms)} for this.")
     return scope
 
 

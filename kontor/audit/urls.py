@@ -1,6 +1,10 @@
 from django.urls import path
 
-from kontor.web.views import home
+from kontor.audit import views
 
 app_name = "audit"
-urlpatterns = [path("", home, name="log")]
+urlpatterns = [
+    path("", views.log, name="log"),
+    path("export.csv", views.export, name="export"),
+    path("<int:pk>/", views.detail, name="detail"),
+]

@@ -53,7 +53,7 @@ def make_append_only(table: str):  # type: ignore[no-untyped-def]
 
 
 # Tables made append-only by migrations; tests' database flush has to step around their triggers.
-APPEND_ONLY_TABLES: list[str] = ["audit_auditentry"]
+APPEND_ONLY_TABLES: list[str] = ["audit_auditentry", "ledger_posting", "ledger_journaltransaction"]
 
 
 def flush_wrapper(vendor: str, tables: list[str]) -> tuple[list[str], list[str]]:

@@ -1,3 +1,241 @@
-from ninja import Router
+"""The provider staff API (`/api/v1/staff/...`): session of a staff user only; customer users and API
+keys get 403. Lists use the same FilterSets as the staff pages."""
 
-router = Router()
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from kontor.access.models import User
+from kontor.access.perms import Perm
+from kontor.access.selectors import staff_scope
+from kontor.access.services import onboard_enterprise, verify_caller
+from kontor.api.core import staff_of
+from kontor.audit.models import AuditEntry
+from kontor.core.errors import Invalid, NotFound
+from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.staff.filters import AuditFilter, CustomerFilter
+from kontor.staff.schemas import (
+    AuditOut,
+    AuditPage,
+    AuditQuery,
+    CostCenterIn,
+    CostCenterOut,
+    CostCenterPage,
+    CreditModeIn,
+    CustomerDetailOut,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatch,
+    CustomerQuery,
+    FeatureIn,
+    FeatureOut,
+    FeaturePage,
+    FeaturesIn,
+    OnboardIn,
+    OnboardOut,
+    PageQuery,
+    VerifyCallerIn,
+    VerifyCallerOut,
+)
+from kontor.staff.views.customers import customers_with_master
+from kontor.tenancy.models import Account, CostCenter, Customer, Feature
+from kontor.tenancy.services import save_cost_center, save_feature, set_credit_mode, set_features, update_customer
+
+router = Router(tags=["staff"])
+
+
+def _filtered(filterset_class: Any, queryset: QuerySet, params: dict[str, Any]) -> QuerySet:
+    data = {k: ("" if v is None else str(v)) for k, v in params.items() if k not in ("limit", "offset")}
+    fs = filterset_class(data, queryset=queryset)
+    if not fs.is_valid():
+        raise Invalid("The filters are not valid.", fields={k: [str(m) for m in v] for k, v in fs.errors.items()})
+    return fs.qs
+
+
+def _page(qs: QuerySet, query: PageQuery) -> dict[str, Any]:
+    return {
+        "count": qs.count(),
+        "limit": query.limit,
+        "offset": query.offset,
+        "items": list(qs[query.offset : query.offset + query.limit]),
+    }
+
+
+def _customer(pk: int) -> Customer:
+    customer = customers_with_master().filter(pk=pk).first()
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+def _customer_out(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.pk,
+        "subscriber_id": customer.subscriber_id,
+        "name": customer.name,
+        "billing_id": customer.billing_id,
+        "time_zone": customer.time_zone,
+        "country": customer.country,
+        "status": customer.status,
+        "credit_mode": customer.credit_mode,
+        "ip_allowlist": list(customer.ip_allowlist or []),
+        "features": sorted(f.code for f in customer.features.all()),
+        "master_email": getattr(customer, "master_email", None),
+        "created_at": customer.created_at,
+    }
+
+
+def _detail_out(customer: Customer, scope: Scope) -> dict[str, Any]:
+    accounts = scoped(scope, Account).select_related("cost_center").order_by("name")
+    users = scoped(scope, User).order_by("-is_master", "email")
+    return {
+        **_customer_out(customer),
+        "accounts": [
+            {
+                "id": a.pk,
+                "name": a.name,
+                "cost_center": a.cost_center.code if a.cost_center else None,
+                "office_hours_only": a.office_hours_only,
+                "status": a.status,
+            }
+            for a in accounts
+        ],
+        "users": [
+            {
+                "id": u.pk,
+                "email": u.email,
+                "first_name": u.first_name,
+                "last_name": u.last_name,
+                "is_master": u.is_master,
+                "is_active": u.is_active,
+                "welcome_completed": u.has_usable_password() and u.has_pin,
+                "security_question": u.security_question,
+            }
+            for u in users
+        ],
+    }
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+@router.get("/customers", response=CustomerPage, operation_id="staff_list_customers")
+def list_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
+    """Subscriber lookup: search and filter customers."""
+    staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
+    qs = _filtered(CustomerFilter, customers_with_master().prefetch_related("features"), query.dict())
+    page = _page(qs, query)
+    page["items"] = [_customer_out(c) for c in page["items"]]
+    return page
+
+
+@router.get("/customers/{int:customer_id}", response=CustomerDetailOut, operation_id="staff_get_customer")
+def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
+    customer = _customer(customer_id)
+    return _detail_out(customer, staff_scope(actor, customer))
+
+
+@router.post("/customers", response={201: OnboardOut}, operation_id="staff_onboard_customer")
+def onboard_customer(request: HttpRequest, payload: OnboardIn) -> tuple[int, dict[str, Any]]:
+    """Add Enterprise Account: the customer, its "Main" account and master user; a welcome email goes out."""
+    actor = staff_of(request, Perm.STAFF_ONBOARD)
+    done = onboard_enterprise(actor=actor, **payload.dict())
+    return 201, {
+        "customer_id": done.customer.pk,
+        "subscriber_id": done.customer.subscriber_id,
+        "master_user_id": done.master.pk,
+        "account_id": done.account.pk,
+    }
+
+
+@router.patch("/customers/{int:customer_id}", response=CustomerOut, operation_id="staff_update_customer")
+def patch_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> dict[str, Any]:
+    actor = staff_of(request, Perm.STAFF_MANAGE_CUSTOMERS)
+    customer = _customer(customer_id)
+    update_customer(customer, actor=actor, **payload.dict(exclude_unset=True))
+    return _customer_out(_customer(customer_id))
+
+
+@router.put("/customers/{int:customer_id}/features", response=CustomerOut, operation_id="staff_set_customer_features")
+def put_features(request: HttpRequest, customer_id: int, payload: FeaturesIn) -> dict[str, Any]:
+    """Replace the customer's enabled features with exactly these codes."""
+    actor = staff_of(request, Perm.STAFF_MANAGE_FEATURES)
+    customer = _customer(customer_id)
+    set_features(customer, payload.features, actor=actor)
+    return _customer_out(_customer(customer_id))
+
+
+@router.put("/customers/{int:customer_id}/credit-mode", response=CustomerOut, operation_id="staff_set_credit_mode")
+def put_credit_mode(request: HttpRequest, customer_id: int, payload: CreditModeIn) -> dict[str, Any]:
+    actor = staff_of(request, Perm.STAFF_MANAGE_BILLING)
+    customer = _customer(customer_id)
+    set_credit_mode(customer, payload.credit_mode, actor=actor)
+    return _customer_out(_customer(customer_id))
+
+
+@router.post(
+    "/customers/{int:customer_id}/verify-caller",
+    response=VerifyCallerOut,
+    operation_id="staff_verify_caller",
+)
+def post_verify_caller(request: HttpRequest, customer_id: int, payload: VerifyCallerIn) -> dict[str, bool]:
+    """Does the caller's PIN or security answer match? Neither stored value is ever returned."""
+    actor = staff_of(request, Perm.STAFF_VERIFY_CALLER)
+    customer = _customer(customer_id)
+    pin, answer = payload.pin.strip(), payload.answer.strip()
+    if pin and answer:
+        raise Invalid("Send either a PIN or a security answer, not both.", fields={"pin": ["Send one only."]})
+    caller = get_scoped(staff_scope(actor, customer), User, pk=payload.user_id)
+    return {"matched": verify_caller(caller, actor=actor, pin=pin, answer=answer)}
+
+
+# --- catalogue -----------------------------------------------------------------------------------
+
+
+@router.get("/cost-centers", response=CostCenterPage, operation_id="staff_list_cost_centers")
+def list_cost_centers(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    staff_of(request, Perm.STAFF_MANAGE_COST_CENTERS)
+    return _page(CostCenter.objects.order_by("code"), query)
+
+
+@router.post("/cost-centers", response={201: CostCenterOut}, operation_id="staff_create_cost_center")
+def create_cost_center(request: HttpRequest, payload: CostCenterIn) -> tuple[int, CostCenter]:
+    actor = staff_of(request, Perm.STAFF_MANAGE_COST_CENTERS)
+    customer = None
+    if payload.customer_id is not None:
+        customer = Customer.objects.filter(pk=payload.customer_id).first()
+        if customer is None:
+            raise Invalid.field("customer_id", "No such customer.")
+    obj = save_cost_center(None, actor=actor, code=payload.code, name=payload.name, customer=customer)
+    return 201, obj
+
+
+@router.get("/features", response=FeaturePage, operation_id="staff_list_features")
+def list_features(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    staff_of(request, Perm.STAFF_MANAGE_FEATURES)
+    return _page(Feature.objects.order_by("name"), query)
+
+
+@router.post("/features", response={201: FeatureOut}, operation_id="staff_create_feature")
+def create_feature(request: HttpRequest, payload: FeatureIn) -> tuple[int, Feature]:
+    actor = staff_of(request, Perm.STAFF_MANAGE_FEATURES)
+    return 201, save_feature(None, actor=actor, code=payload.code, name=payload.name, description=payload.description)
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@router.get("/audit", response=AuditPage, operation_id="staff_list_audit")
+def list_audit(request: HttpRequest, query: Query[AuditQuery]) -> dict[str, Any]:
+    """Every customer's and the provider's audit entries, newest first."""
+    staff_of(request, Perm.STAFF_VIEW_AUDIT)
+    qs = _filtered(AuditFilter, AuditEntry.objects.order_by("-created_at", "-id"), query.dict())
+    return _page(qs, query)
+
+
+__all__ = ["AuditOut", "router"]

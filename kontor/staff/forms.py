@@ -77,9 +77,7 @@ class CustomerEditForm(forms.Form):
 
 
 class FeaturesForm(forms.Form):
-    features = forms.MultipleChoiceField(
-        label="Enabled features", required=False, widget=forms.CheckboxSelectMultiple
-    )
+    features = forms.MultipleChoiceField(label="Enabled features", required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

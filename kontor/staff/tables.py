@@ -31,7 +31,7 @@ class CustomerTable(tables.Table):
     master_email = tables.Column("Master user", default="—")
     status = tables.Column("Status")
     country = tables.Column("Country")
-    created_at = tables.DateTimeColumn("Created", format="Y-m-d")
+    created_at = tables.DateTimeColumn(verbose_name="Created", format="Y-m-d")
 
     class Meta:
         model = Customer
@@ -72,14 +72,16 @@ class StaffUserTable(tables.Table):
     name = tables.Column("Name", accessor="full_name", order_by=("last_name", "first_name"))
     staff_role = tables.Column("Staff role")
     is_active = tables.Column("Status")
-    last_login = tables.DateTimeColumn("Last login", format="Y-m-d H:i", default="never")
+    last_login = tables.DateTimeColumn(verbose_name="Last login", format="Y-m-d H:i", default="never")
     toggle = tables.Column("", empty_values=(), orderable=False)
 
     def render_staff_role(self, record: Any) -> str:
         return str(record.get_staff_role_display() or "—")
 
     def render_is_active(self, value: bool) -> str:
-        return format_html('<span class="badge {}">{}</span>', "ok" if value else "off", "active" if value else "disabled")
+        return format_html(
+            '<span class="badge {}">{}</span>', "ok" if value else "off", "active" if value else "disabled"
+        )
 
     def render_toggle(self, record: Any) -> str:
         url = reverse("staff:staff_user_active", args=[record.pk])
@@ -87,7 +89,9 @@ class StaffUserTable(tables.Table):
 
 
 class AuditTable(tables.Table):
-    created_at = tables.DateTimeColumn("Time", format="Y-m-d H:i:s", linkify=("staff:audit_entry", [tables.A("pk")]))
+    created_at = tables.DateTimeColumn(
+        verbose_name="Time", format="Y-m-d H:i:s", linkify=("staff:audit_entry", [tables.A("pk")])
+    )
     customer_id = tables.Column("Customer", default="provider")
     actor_label = tables.Column("Actor")
     action = tables.Column("Action")

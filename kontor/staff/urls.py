@@ -1,13 +1,32 @@
 from django.urls import path
 
-from kontor.web.views import home
+from kontor.staff.views import audit, catalogue, customer_detail, customers, staff_users
 
 app_name = "staff"
 urlpatterns = [
-    path("customers/", home, name="customers"),
-    path("onboard/", home, name="onboard"),
-    path("cost-centers/", home, name="cost_centers"),
-    path("features/", home, name="features"),
-    path("audit/", home, name="audit"),
-    path("staff-users/", home, name="staff_users"),
+    path("customers/", customers.customers, name="customers"),
+    path("customers/export.csv", customers.customers_export, name="customers_export"),
+    path("onboard/", customers.onboard, name="onboard"),
+    path("customers/<int:pk>/", customer_detail.customer_detail, name="customer"),
+    path("customers/<int:pk>/edit/", customer_detail.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/features/", customer_detail.customer_features, name="customer_features"),
+    path("customers/<int:pk>/credit-mode/", customer_detail.customer_credit_mode, name="customer_credit_mode"),
+    path("customers/<int:pk>/verify-caller/", customer_detail.customer_verify, name="customer_verify"),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/resend-welcome/",
+        customer_detail.customer_resend_welcome,
+        name="customer_resend_welcome",
+    ),
+    path("cost-centers/", catalogue.cost_centers, name="cost_centers"),
+    path("cost-centers/add/", catalogue.cost_center_edit, name="cost_center_add"),
+    path("cost-centers/<int:pk>/", catalogue.cost_center_edit, name="cost_center_edit"),
+    path("features/", catalogue.features, name="features"),
+    path("features/add/", catalogue.feature_edit, name="feature_add"),
+    path("features/<int:pk>/", catalogue.feature_edit, name="feature_edit"),
+    path("staff-users/", staff_users.staff_users, name="staff_users"),
+    path("staff-users/add/", staff_users.staff_user_add, name="staff_user_add"),
+    path("staff-users/<int:pk>/active/", staff_users.staff_user_active, name="staff_user_active"),
+    path("audit/", audit.audit, name="audit"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
+    path("audit/<int:pk>/", audit.audit_entry, name="audit_entry"),
 ]

@@ -1,3 +1,619 @@
-from ninja import Router
+"""Customer API: the caller (/me), accounts, cost centers, offices, teams and the IP allowlist.
+
+Ids in a path are resolved in the caller's scope, so another customer's id answers 404 exactly like a
+missing one. Ids inside a body (`cost_center_id`, `office_id`) that are missing or foreign answer 422
+with a field error naming them."""
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from kontor.access.models import User
+from kontor.access.perms import Perm
+from kontor.access.selectors import accounts_for
+from kontor.api.core import scope_of, scope_of_any, user_of
+from kontor.api.schemas import Input, Page, PageQuery, Problem, collect, errors, field_names, page
+from kontor.core.errors import Invalid
+from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.tenancy import services
+from kontor.tenancy.models import Account, CostCenter, CustomColumn, Membership, Office, Team
 
 router = Router()
+
+# --- the caller ----------------------------------------------------------------------------------
+
+
+class CustomerOut(Schema):
+    subscriber_id: str
+    name: str
+    time_zone: str
+    country: str
+    credit_mode: str
+
+
+class AccountRef(Schema):
+    id: int
+    name: str
+
+
+class MeUser(Schema):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    is_master: bool
+
+
+class MeKey(Schema):
+    id: int
+    name: str
+    prefix: str
+
+
+class MeOut(Schema):
+    user: MeUser | None = Field(..., description="The signed-in user, or the API key's creator.")
+    api_key: MeKey | None = Field(..., description="Set when the call is made with an API key.")
+    customer: CustomerOut
+    account: AccountRef = Field(..., description="The current account (an API key's own account).")
+    permissions: list[str]
+    accounts: list[AccountRef] = Field(..., description="Accounts the caller can switch to.")
+
+
+@router.get("/me", response={200: MeOut, **errors()}, operation_id="me", tags=["me"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    """Who is calling: user or key, customer, current account and its permissions. Any member."""
+    scope = scope_of(request)
+    assert scope.account is not None
+    user = scope.user
+    if scope.api_key is not None:
+        reachable = [scope.account]
+    else:
+        reachable = list(accounts_for(user)) if isinstance(user, User) else [scope.account]
+    customer = scope.customer
+    return {
+        "user": _user_ref(user),
+        "api_key": (
+            {"id": scope.api_key.pk, "name": scope.api_key.name, "prefix": scope.api_key.prefix}
+            if scope.api_key
+            else None
+        ),
+        "customer": {
+            "subscriber_id": customer.subscriber_id,
+            "name": customer.name,
+            "time_zone": customer.time_zone,
+            "country": customer.country,
+            "credit_mode": customer.credit_mode,
+        },
+        "account": {"id": scope.account.pk, "name": scope.account.name},
+        "permissions": sorted(scope.perms),
+        "accounts": [{"id": a.pk, "name": a.name} for a in reachable],
+    }
+
+
+def _user_ref(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_master": user.is_master,
+    }
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+ColumnType = Literal["text", "number", "date", "email", "phone"]
+
+
+class ColumnIn(Input):
+    name: str = Field(..., max_length=200)
+    type: ColumnType = "text"
+
+
+class ColumnOut(Schema):
+    position: int
+    name: str
+    type: str
+
+
+class CostCenterOut(Schema):
+    id: int
+    code: str
+    name: str
+    shared: bool = Field(..., description="Offered to every customer, not only this one.")
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    status: str
+    cost_center: CostCenterOut | None
+    office_hours_only: bool
+    custom_columns: list[ColumnOut]
+    archived_at: datetime | None
+    created_at: datetime
+
+
+class AccountSaved(AccountOut):
+    warnings: list[str] = Field(..., description="Things to know, e.g. a cost center shared with others.")
+
+
+class AccountIn(Input):
+    name: str = Field(..., max_length=1000)
+    cost_center_id: int | None = None
+    office_hours_only: bool = False
+    custom_columns: list[ColumnIn] = Field(default_factory=list, max_length=50)
+
+
+class AccountPatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    cost_center_id: int | None = Field(None, description="null removes the cost center.")
+    office_hours_only: bool | None = None
+    custom_columns: list[ColumnIn] | None = Field(
+        None, max_length=50, description="Replaces the list; columns keep their data by name."
+    )
+
+
+class AccountFilters(PageQuery):
+    status: Literal["active", "archived"] | None = None
+    q: str | None = Field(None, max_length=200, description="Part of the name.")
+
+
+class HeldOut(Schema):
+    what: str
+    count: int
+
+
+class ArchivedOut(Schema):
+    archived: bool
+    held: list[HeldOut] = Field(..., description="What the account holds, which is why it was kept.")
+
+
+def _cost_centers(scope: Scope) -> QuerySet[CostCenter]:
+    # CostCenter is the provider's catalogue; available_q is its scoping to one customer.
+    return CostCenter.objects.filter(CostCenter.available_q(scope.customer))
+
+
+def _visible_accounts(scope: Scope) -> QuerySet[Account]:
+    """Whoever may create or manage accounts, and master users, see all of the customer's accounts;
+    other members (and keys) only those they can work in."""
+    qs = scoped(scope, Account).select_related("cost_center")
+    if scope.has(Perm.MANAGE_ACCOUNTS) or scope.has(Perm.CREATE_ACCOUNTS):
+        return qs
+    if scope.api_key is not None or scope.user is None:
+        assert scope.account is not None
+        return qs.filter(pk=scope.account.pk)
+    if scope.user.is_master:
+        return qs
+    return qs.filter(memberships__user=scope.user)
+
+
+def _cost_center_out(cc: CostCenter | None) -> dict[str, Any] | None:
+    if cc is None:
+        return None
+    return {"id": cc.pk, "code": cc.code, "name": cc.name, "shared": cc.customer_id is None}
+
+
+def _account_out(scope: Scope, account: Account) -> dict[str, Any]:
+    # Columns live inside their account: read them through that account's scope.
+    columns = scoped(replace(scope, account=account), CustomColumn).order_by("position")
+    return {
+        "id": account.pk,
+        "name": account.name,
+        "status": account.status,
+        "cost_center": _cost_center_out(account.cost_center),
+        "office_hours_only": account.office_hours_only,
+        "custom_columns": [{"position": c.position, "name": c.name, "type": c.type} for c in columns],
+        "archived_at": account.archived_at,
+        "created_at": account.created_at,
+    }
+
+
+def _saved(scope: Scope, account: Account) -> dict[str, Any]:
+    body = _account_out(scope, account)
+    shared = services.shared_cost_center_accounts(account)
+    body["warnings"] = (
+        [
+            f"The cost center {account.cost_center} is also used by {', '.join(a.name for a in shared)}: "
+            "these accounts will not be billed separately."
+        ]
+        if shared
+        else []
+    )
+    return body
+
+
+def _cost_center(scope: Scope, pk: int | None) -> CostCenter | None:
+    if pk is None:
+        return None
+    found = _cost_centers(scope).filter(pk=pk).first()
+    if found is None:
+        raise Invalid.field("cost_center_id", "No such cost center.")
+    return found
+
+
+def _columns(columns: list[ColumnIn]) -> list[services.ColumnSpec]:
+    return [services.ColumnSpec(name=c.name, type=c.type) for c in columns]
+
+
+ACCOUNT_FIELDS = {"cost_center": "cost_center_id"}
+
+
+@router.get(
+    "/accounts", response={200: Page[AccountOut], **errors(422)}, operation_id="list_accounts", tags=["accounts"]
+)
+def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[str, Any]:
+    """Accounts of the customer. Any member; without `manage_accounts`/`create_accounts` only the
+    accounts the caller works in."""
+    scope = scope_of(request)
+    qs = _visible_accounts(scope).order_by("name", "pk")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.q:
+        qs = qs.filter(name__icontains=filters.q.strip())
+    return page(qs, filters, lambda a: _account_out(scope, a))
+
+
+@router.post(
+    "/accounts",
+    response={201: AccountSaved, **errors(409, 422)},
+    operation_id="create_account",
+    tags=["accounts"],
+)
+def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str, Any]]:
+    """Add an account (`create_accounts`). `cost_center_id` must be one offered to the customer
+    (else 422). A creator who is not a master user becomes a member with their current role."""
+    scope = scope_of(request, Perm.CREATE_ACCOUNTS)
+    actor = user_of(request)
+    cost_center = _cost_center(scope, payload.cost_center_id)
+    membership = scoped(scope, Membership).filter(account=scope.account, user=actor).first()
+    with field_names(ACCOUNT_FIELDS):
+        account = services.create_account(
+            scope.customer,
+            actor=actor,
+            name=payload.name,
+            cost_center=cost_center,
+            office_hours_only=payload.office_hours_only,
+            custom_columns=_columns(payload.custom_columns),
+            creator_role=membership.role if membership else None,
+        )
+    return Status(201, _saved(scope, account))
+
+
+@router.get(
+    "/accounts/{account_id}",
+    response={200: AccountOut, **errors(404, 422)},
+    operation_id="get_account",
+    tags=["accounts"],
+)
+def get_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
+    """One account. Any member who can see it (as in the list)."""
+    scope = scope_of(request)
+    return _account_out(scope, get_scoped(scope, _visible_accounts(scope), pk=account_id))
+
+
+@router.patch(
+    "/accounts/{account_id}",
+    response={200: AccountSaved, **errors(404, 409, 422)},
+    operation_id="update_account",
+    tags=["accounts"],
+)
+def update_account(request: HttpRequest, account_id: int, payload: AccountPatch) -> dict[str, Any]:
+    """Change some fields of an account (`manage_accounts`); absent fields stay. An archived account
+    answers 409 `account_archived`."""
+    scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
+    account = get_scoped(scope, Account, pk=account_id)
+    given = payload.model_dump(exclude_unset=True)
+    bad = {k: ["May not be null."] for k in ("name", "office_hours_only", "custom_columns") if k in given and given[k] is None}
+    collect(bad)
+    kwargs: dict[str, Any] = {}
+    if "cost_center_id" in given:
+        kwargs["cost_center"] = _cost_center(scope, payload.cost_center_id)
+    if "custom_columns" in given:
+        kwargs["custom_columns"] = _columns(payload.custom_columns or [])
+    with field_names(ACCOUNT_FIELDS):
+        account = services.update_account(
+            account,
+            actor=user_of(request),
+            name=payload.name,
+            office_hours_only=payload.office_hours_only,
+            **kwargs,
+        )
+    return _saved(scope, account)
+
+
+@router.delete(
+    "/accounts/{account_id}",
+    response={204: None, 200: ArchivedOut, **errors(404)},
+    operation_id="delete_account",
+    tags=["accounts"],
+)
+def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
+    """Delete an empty account: 204. An account that holds data is archived instead and the answer is
+    200 with `archived: true` and what it holds (`manage_accounts`)."""
+    scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
+    account = get_scoped(scope, Account, pk=account_id)
+    outcome = services.delete_account(account, actor=user_of(request))
+    if outcome.deleted:
+        return Status(204, None)
+    return Status(200, {"archived": True, "held": [{"what": w, "count": n} for w, n in outcome.held]})
+
+
+@router.post(
+    "/accounts/{account_id}/restore",
+    response={200: AccountOut, **errors(404, 422)},
+    operation_id="restore_account",
+    tags=["accounts"],
+)
+def restore_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
+    """Bring an archived account back (`manage_accounts`); an active one is left as it is."""
+    scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
+    account = services.restore_account(get_scoped(scope, Account, pk=account_id), actor=user_of(request))
+    return _account_out(scope, account)
+
+
+@router.get(
+    "/cost-centers",
+    response={200: Page[CostCenterOut], **errors(422)},
+    operation_id="list_cost_centers",
+    tags=["accounts"],
+)
+def list_cost_centers(request: HttpRequest, filters: Query[PageQuery]) -> dict[str, Any]:
+    """Cost centers the provider offers this customer (its own and the shared ones). Any member."""
+    scope = scope_of(request)
+    return page(_cost_centers(scope).order_by("code", "pk"), filters, _cost_center_out)
+
+
+# --- offices and teams ---------------------------------------------------------------------------
+
+
+class OfficeOut(Schema):
+    id: int
+    name: str
+    address: str
+
+
+class OfficeIn(Input):
+    name: str = Field(..., max_length=1000)
+    address: str = Field("", max_length=2000)
+
+
+class OfficePatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    address: str | None = Field(None, max_length=2000)
+
+
+class NameFilters(PageQuery):
+    q: str | None = Field(None, max_length=200, description="Part of the name.")
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    office: OfficeOut | None
+
+
+class TeamIn(Input):
+    name: str = Field(..., max_length=1000)
+    office_id: int | None = None
+
+
+class TeamPatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    office_id: int | None = Field(None, description="null: the team belongs to no office.")
+
+
+def _office_out(office: Office | None) -> dict[str, Any] | None:
+    if office is None:
+        return None
+    return {"id": office.pk, "name": office.name, "address": office.address}
+
+
+def _team_out(team: Team) -> dict[str, Any]:
+    return {"id": team.pk, "name": team.name, "office": _office_out(team.office)}
+
+
+def _office_ref(scope: Scope, pk: int | None, field: str) -> Office | None:
+    if pk is None:
+        return None
+    found = scoped(scope, Office).filter(pk=pk).first()
+    if found is None:
+        raise Invalid.field(field, "No such office.")
+    return found
+
+
+READ_OFFICES = (Perm.VIEW_USERS, Perm.MANAGE_OFFICES)
+
+
+@router.get(
+    "/offices", response={200: Page[OfficeOut], **errors(422)}, operation_id="list_offices", tags=["offices"]
+)
+def list_offices(request: HttpRequest, filters: Query[NameFilters]) -> dict[str, Any]:
+    """The customer's offices (`view_users` or `manage_offices`)."""
+    scope = scope_of_any(request, *READ_OFFICES)
+    qs = scoped(scope, Office).order_by("name", "pk")
+    if filters.q:
+        qs = qs.filter(name__icontains=filters.q.strip())
+    return page(qs, filters, _office_out)
+
+
+@router.post(
+    "/offices", response={201: OfficeOut, **errors(422)}, operation_id="create_office", tags=["offices"]
+)
+def create_office(request: HttpRequest, payload: OfficeIn) -> Status[Any]:
+    """Add an office (`manage_offices`)."""
+    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    office = services.save_office(
+        scope.customer, None, actor=user_of(request), name=payload.name, address=payload.address
+    )
+    return Status(201, _office_out(office))
+
+
+@router.get(
+    "/offices/{office_id}",
+    response={200: OfficeOut, **errors(404, 422)},
+    operation_id="get_office",
+    tags=["offices"],
+)
+def get_office(request: HttpRequest, office_id: int) -> Any:
+    """One office (`view_users` or `manage_offices`)."""
+    scope = scope_of_any(request, *READ_OFFICES)
+    return _office_out(get_scoped(scope, Office, pk=office_id))
+
+
+@router.patch(
+    "/offices/{office_id}",
+    response={200: OfficeOut, **errors(404, 422)},
+    operation_id="update_office",
+    tags=["offices"],
+)
+def update_office(request: HttpRequest, office_id: int, payload: OfficePatch) -> Any:
+    """Rename an office or change its address (`manage_offices`)."""
+    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    office = get_scoped(scope, Office, pk=office_id)
+    office = services.save_office(
+        scope.customer,
+        office,
+        actor=user_of(request),
+        name=office.name if payload.name is None else payload.name,
+        address=office.address if payload.address is None else payload.address,
+    )
+    return _office_out(office)
+
+
+@router.delete(
+    "/offices/{office_id}",
+    response={204: None, **errors(404, 409, 422)},
+    operation_id="delete_office",
+    tags=["offices"],
+)
+def delete_office(request: HttpRequest, office_id: int) -> Status[None]:
+    """Delete an office (`manage_offices`); 409 while it is some user's primary office."""
+    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    services.delete_office(get_scoped(scope, Office, pk=office_id), actor=user_of(request))
+    return Status(204, None)
+
+
+@router.get("/teams", response={200: Page[TeamOut], **errors(422)}, operation_id="list_teams", tags=["offices"])
+def list_teams(request: HttpRequest, filters: Query[NameFilters]) -> dict[str, Any]:
+    """The customer's teams (`view_users` or `manage_offices`)."""
+    scope = scope_of_any(request, *READ_OFFICES)
+    qs = scoped(scope, Team).select_related("office").order_by("name", "pk")
+    if filters.q:
+        qs = qs.filter(name__icontains=filters.q.strip())
+    return page(qs, filters, _team_out)
+
+
+@router.post("/teams", response={201: TeamOut, **errors(422)}, operation_id="create_team", tags=["offices"])
+def create_team(request: HttpRequest, payload: TeamIn) -> Status[Any]:
+    """Add a team (`manage_offices`); `office_id` must be one of the customer's offices (else 422)."""
+    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    office = _office_ref(scope, payload.office_id, "office_id")
+    with field_names({"office": "office_id"}):
+        team = services.save_team(scope.customer, None, actor=user_of(request), name=payload.name, office=office)
+    return Status(201, _team_out(team))
+
+
+@router.get(
+    "/teams/{team_id}", response={200: TeamOut, **errors(404, 422)}, operation_id="get_team", tags=["offices"]
+)
+def get_team(request: HttpRequest, team_id: int) -> Any:
+    """One team (`view_users` or `manage_offices`)."""
+    scope = scope_of_any(request, *READ_OFFICES)
+    return _team_out(get_scoped(scope, Team, pk=team_id))
+
+
+@router.patch(
+    "/teams/{team_id}",
+    response={200: TeamOut, **errors(404, 422)},
+    operation_id="update_team",
+    tags=["offices"],
+)
+def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> Any:
+    """Rename a team or move it to another office (`manage_offices`)."""
+    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    team = get_scoped(scope, Team, pk=team_id)
+    given = payload.model_dump(exclude_unset=True)
+    office = _office_ref(scope, payload.office_id, "office_id") if "office_id" in given else team.office
+    with field_names({"office": "office_id"}):
+        team = services.save_team(
+            scope.customer,
+            team,
+            actor=user_of(request),
+            name=team.name if payload.name is None else payload.name,
+            office=office,
+        )
+    return _team_out(team)
+
+
+@router.delete(
+    "/teams/{team_id}",
+    response={204: None, **errors(404, 422)},
+    operation_id="delete_team",
+    tags=["offices"],
+)
+def delete_team(request: HttpRequest, team_id: int) -> Status[None]:
+    """Delete a team (`manage_offices`); its members simply have no team afterwards."""
+    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    services.delete_team(get_scoped(scope, Team, pk=team_id), actor=user_of(request))
+    return Status(204, None)
+
+
+# --- security: the IP allowlist ------------------------------------------------------------------
+
+
+class AllowlistOut(Schema):
+    entries: list[str] = Field(..., description="Addresses and CIDR subnets (IPv4, IPv6); empty: anywhere.")
+    your_address: str | None = Field(..., description="The address this request came from.")
+
+
+class AllowlistIn(Input):
+    entries: list[str] = Field(..., max_length=1000)
+    confirm_lockout: bool = Field(
+        False, description="Save even though the list leaves out the address this request comes from."
+    )
+
+
+def _allowlist_out(request: HttpRequest, entries: list[str]) -> dict[str, Any]:
+    return {"entries": list(entries), "your_address": getattr(request, "client_ip", None)}
+
+
+@router.get(
+    "/security/ip-allowlist",
+    response={200: AllowlistOut, **errors()},
+    operation_id="get_ip_allowlist",
+    tags=["security"],
+)
+def get_ip_allowlist(request: HttpRequest) -> dict[str, Any]:
+    """Where the customer's users and keys may connect from (`manage_security`)."""
+    scope = scope_of(request, Perm.MANAGE_SECURITY)
+    return _allowlist_out(request, scope.customer.ip_allowlist)
+
+
+@router.put(
+    "/security/ip-allowlist",
+    response={200: AllowlistOut, **errors(409, 422)},
+    operation_id="set_ip_allowlist",
+    tags=["security"],
+)
+def set_ip_allowlist(request: HttpRequest, payload: AllowlistIn) -> dict[str, Any]:
+    """Replace the allowlist (`manage_security`). A list that leaves out the caller's own address is
+    refused with 409 `allowlist_excludes_current_address` unless `confirm_lockout` is true."""
+    scope = scope_of(request, Perm.MANAGE_SECURITY)
+    customer = services.set_ip_allowlist(
+        scope.customer,
+        payload.entries,
+        actor=user_of(request),
+        current_ip=getattr(request, "client_ip", None),
+        confirm_lockout=payload.confirm_lockout,
+    )
+    return _allowlist_out(request, customer.ip_allowlist)
+
+
+__all__ = ["Problem", "router"]

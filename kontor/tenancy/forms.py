@@ -78,7 +78,9 @@ class OfficeForm(forms.Form):
 
 class TeamForm(forms.Form):
     name = forms.CharField(label="Team name", max_length=120)
-    office = forms.ModelChoiceField(queryset=Office.objects.none(), required=False, empty_label="— no office —")
+    office: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="— no office —"
+    )
 
     def __init__(self, *args: Any, offices: QuerySet[Office], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -64,17 +64,13 @@ CUSTOMERS = [
 
 
 class Command(KontorCommand):
-    help = (
-        "Load the demo provider, staff, two customers with accounts, offices, teams and users (idempotent)."
-    )
+    help = "Load the demo provider, staff, two customers with accounts, offices, teams and users (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         sync_builtin_roles()
         with transaction.atomic():
             created = self._load()
-        self.stdout.write(
-            self.style.SUCCESS("Demo data loaded." if created else "Demo data already present.")
-        )
+        self.stdout.write(self.style.SUCCESS("Demo data loaded." if created else "Demo data already present."))
 
     def _load(self) -> bool:
         if User.objects.filter(email=STAFF[0][0]).exists():
@@ -107,9 +103,7 @@ class Command(KontorCommand):
         )
         tenancy.set_features(customer, spec["features"], actor=admin)
         domain = spec["domain"]
-        offices = {
-            name: tenancy.save_office(customer, None, actor=admin, name=name) for name in spec["offices"]
-        }
+        offices = {name: tenancy.save_office(customer, None, actor=admin, name=name) for name in spec["offices"]}
         teams = {
             name: tenancy.save_team(customer, None, actor=admin, name=name, office=offices[office])
             for name, office in spec["teams"]

@@ -1,0 +1,384 @@
+"""The customer's users: list and export, add, detail and edit, memberships, disable/enable, welcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kontor.access import services
+from kontor.access.filters import UserFilter
+from kontor.access.forms import MembershipAddForm, MembershipRoleForm, UserForm
+from kontor.access.models import Role, User
+from kontor.access.perms import Perm
+from kontor.access.selectors import accounts_for, perms_in_account
+from kontor.access.tables import UserTable
+from kontor.core.errors import DomainError, Forbidden
+from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.tenancy import services as tenancy_services
+from kontor.tenancy.models import Account, Membership, Office, Team
+from kontor.web.decorators import customer_view
+from kontor.web.lists import Action, export_csv, form_errors_from, list_page
+
+
+def _scope(request: HttpRequest) -> Scope:
+    return request.scope  # type: ignore[attr-defined,no-any-return]
+
+
+def _actor(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _require_any(scope: Scope, *perms: Perm) -> None:
+    if not any(scope.has(p) for p in perms):
+        raise Forbidden(f"You need the permission “{perms[0].label}” for this.")
+
+
+def _users(scope: Scope) -> QuerySet[User]:
+    return (
+        scoped(scope, User)
+        .select_related("primary_office", "team")
+        .prefetch_related("memberships__account", "memberships__role")
+    )
+
+
+def _grantable_roles(scope: Scope, actor: User, account: Account) -> QuerySet[Role]:
+    """Roles the actor may hand out in `account`: none beyond their own permissions there."""
+    have = perms_in_account(actor, account)
+    roles = scoped(scope, Role).exclude(customer__isnull=True, slug="master")
+    ids = [r.pk for r in roles if r.perm_set <= have]
+    return roles.filter(pk__in=ids).order_by("customer_id", "name")
+
+
+def _managed_accounts(actor: User) -> list[Account]:
+    """Accounts in which the actor may manage users (all of them for a master user)."""
+    return [a for a in accounts_for(actor) if Perm.MANAGE_USERS in perms_in_account(actor, a)]
+
+
+def _check_may_change(actor: User, target: User) -> None:
+    # Master users hold everything; only another master user may change or disable one.
+    if target.is_master and not actor.is_master:
+        raise Forbidden("Only a master user can change a master user.")
+
+
+@customer_view()
+def user_list(request: HttpRequest) -> HttpResponse:
+    scope = _scope(request)
+    _require_any(scope, Perm.VIEW_USERS, Perm.MANAGE_USERS)
+    actions = [Action("Add user", reverse("access:user_add"))] if scope.has(Perm.MANAGE_USERS) else []
+    return list_page(
+        request,
+        title="Users",
+        queryset=_users(scope),
+        table_class=UserTable,
+        filterset_class=UserFilter,
+        actions=actions,
+        export_url=reverse("access:users_export"),
+        intro=f"Everyone who can sign in to {scope.customer.name}, with their roles per account.",
+    )
+
+
+@customer_view()
+def user_export(request: HttpRequest) -> HttpResponse:
+    scope = _scope(request)
+    _require_any(scope, Perm.VIEW_USERS, Perm.MANAGE_USERS)
+
+    def accounts(user: User) -> str:
+        roles = [f"{m.account.name}: {m.role.name}" for m in user.memberships.all()]
+        return "; ".join((["All accounts: Master user"] if user.is_master else []) + roles)
+
+    return export_csv(
+        request,
+        queryset=_users(scope),
+        filterset_class=UserFilter,
+        filename="users.csv",
+        columns=[
+            ("first_name", lambda u: u.first_name),
+            ("last_name", lambda u: u.last_name),
+            ("email", lambda u: u.email),
+            ("phone", lambda u: u.phone),
+            ("master", lambda u: "yes" if u.is_master else "no"),
+            ("active", lambda u: "yes" if u.is_active else "no"),
+            ("primary_office", lambda u: u.primary_office.name if u.primary_office else ""),
+            ("team", lambda u: u.team.name if u.team else ""),
+            ("accounts", accounts),
+        ],
+    )
+
+
+def _user_form(request: HttpRequest, *, with_accounts: bool, **kwargs: Any) -> UserForm:
+    scope, actor = _scope(request), _actor(request)
+    accounts = (
+        [(a, _grantable_roles(scope, actor, a)) for a in _managed_accounts(actor)] if with_accounts else []
+    )
+    return UserForm(
+        request.POST or None,
+        offices=scoped(scope, Office),
+        teams=scoped(scope, Team),
+        may_set_master=actor.is_master,
+        accounts=accounts,
+        **kwargs,
+    )
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def user_add(request: HttpRequest) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    form = _user_form(request, with_accounts=True, initial={"time_zone": scope.customer.time_zone})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.create_user(
+                scope.customer,
+                actor=actor,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                time_zone=data["time_zone"],
+                is_master=bool(data.get("is_master")),
+                primary_office=data["primary_office"],
+                additional_offices=list(data["additional_offices"]),
+                team=data["team"],
+                memberships=form.memberships(),
+            )
+        except DomainError as exc:
+            form_errors_from(form, exc)
+        else:
+            messages.success(request, f"{user.full_name} has been added and will get a welcome email.")
+            return redirect("access:user_detail", pk=user.pk)
+    return render(
+        request,
+        "access/user_form.html",
+        {"form": form, "title": "Add user", "submit": "Add user", "cancel_url": reverse("access:users")},
+    )
+
+
+@customer_view()
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    _require_any(scope, Perm.VIEW_USERS, Perm.MANAGE_USERS)
+    person = get_scoped(scope, _users(scope), pk=pk)
+    can_manage = scope.has(Perm.MANAGE_USERS) and (actor.is_master or not person.is_master)
+    managed = {a.pk: a for a in _managed_accounts(actor)} if can_manage else {}
+    rows = []
+    for membership in person.memberships.all():
+        account = managed.get(membership.account_id)
+        form = None
+        if account is not None:
+            form = MembershipRoleForm(
+                initial={"role": membership.role_id},
+                roles=_grantable_roles(scope, actor, account),
+                prefix=f"m{membership.pk}",
+            )
+        rows.append((membership, form))
+    free = [a for pk_, a in managed.items() if pk_ not in {m.account_id for m, _ in rows}]
+    add_form = None
+    if free:
+        add_form = MembershipAddForm(
+            accounts=scoped(scope, Account).filter(pk__in=[a.pk for a in free]),
+            roles=scoped(scope, Role).exclude(customer__isnull=True, slug="master"),
+        )
+    return render(
+        request,
+        "access/user_detail.html",
+        {
+            "person": person,
+            "rows": rows,
+            "add_form": add_form,
+            "can_manage": can_manage,
+            "welcome_pending": not (person.has_usable_password() and person.has_pin),
+            "offices": list(person.additional_offices.all()),
+        },
+    )
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    person = get_scoped(scope, User, pk=pk)
+    _check_may_change(actor, person)
+    initial = {
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "phone": person.phone,
+        "time_zone": person.time_zone,
+        "is_master": person.is_master,
+        "primary_office": person.primary_office_id,
+        "additional_offices": [o.pk for o in person.additional_offices.all()],
+        "team": person.team_id,
+    }
+    form = _user_form(request, with_accounts=False, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.update_user(
+                person,
+                actor=actor,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                time_zone=data["time_zone"],
+                is_master=data["is_master"] if "is_master" in form.fields else None,
+                primary_office=data["primary_office"],
+                additional_offices=list(data["additional_offices"]),
+                team=data["team"],
+            )
+        except DomainError as exc:
+            form_errors_from(form, exc)
+        else:
+            messages.success(request, f"{person.full_name} has been saved.")
+            return redirect("access:user_detail", pk=person.pk)
+    detail = reverse("access:user_detail", args=[person.pk])
+    return render(
+        request,
+        "access/user_form.html",
+        {"form": form, "title": f"Edit {person.full_name}", "submit": "Save", "cancel_url": detail},
+    )
+
+
+def _membership_account(request: HttpRequest, account: Account) -> Account:
+    """The account, if the actor may manage users in it (a 403 otherwise)."""
+    if Perm.MANAGE_USERS not in perms_in_account(_actor(request), account):
+        raise Forbidden(f"You cannot manage users in {account.name}.")
+    return account
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_POST
+def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    person = get_scoped(scope, User, pk=pk)
+    _check_may_change(actor, person)
+    form = MembershipAddForm(
+        request.POST,
+        accounts=scoped(scope, Account).filter(status=Account.Status.ACTIVE),
+        roles=scoped(scope, Role).exclude(customer__isnull=True, slug="master"),
+    )
+    if not form.is_valid():
+        messages.error(request, "Choose an account and a role.")
+        return redirect("access:user_detail", pk=person.pk)
+    account = _membership_account(request, form.cleaned_data["account"])
+    try:
+        tenancy_services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
+    except DomainError as exc:
+        messages.error(request, exc.message if not exc.fields else " ".join(sum(exc.fields.values(), [])))
+    else:
+        messages.success(request, f"{person.full_name} now has access to {account.name}.")
+    return redirect("access:user_detail", pk=person.pk)
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_POST
+def membership_role(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    person = get_scoped(scope, User, pk=pk)
+    membership = get_scoped(scope, scoped(scope, Membership).filter(user=person), pk=mpk)
+    _check_may_change(actor, person)
+    account = _membership_account(request, membership.account)
+    form = MembershipRoleForm(
+        request.POST, roles=scoped(scope, Role).exclude(customer__isnull=True, slug="master"), prefix=f"m{mpk}"
+    )
+    if not form.is_valid():
+        messages.error(request, "Choose a role.")
+        return redirect("access:user_detail", pk=person.pk)
+    try:
+        tenancy_services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
+    except DomainError as exc:
+        messages.error(request, exc.message if not exc.fields else " ".join(sum(exc.fields.values(), [])))
+    else:
+        messages.success(request, f"{person.full_name} is now {form.cleaned_data['role'].name} in {account.name}.")
+    return redirect("access:user_detail", pk=person.pk)
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def membership_remove(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    person = get_scoped(scope, User, pk=pk)
+    membership = get_scoped(
+        scope, scoped(scope, Membership).filter(user=person).select_related("account", "role"), pk=mpk
+    )
+    _check_may_change(actor, person)
+    account = _membership_account(request, membership.account)
+    detail = reverse("access:user_detail", args=[person.pk])
+    if request.method == "POST":
+        try:
+            tenancy_services.remove_membership(membership, actor=actor)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{person.full_name} no longer has access to {account.name}.")
+        return redirect(detail)
+    return render(
+        request,
+        "web/confirm.html",
+        {
+            "title": "Remove access",
+            "question": f"Remove {person.full_name}'s access to {account.name} "
+            f"(role {membership.role.name})?",
+            "confirm_label": "Remove access",
+            "cancel_url": detail,
+        },
+    )
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def user_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    person = get_scoped(scope, User, pk=pk)
+    _check_may_change(actor, person)
+    detail = reverse("access:user_detail", args=[person.pk])
+    if request.method == "POST":
+        try:
+            services.set_user_active(person, active, actor=actor)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            state = "enabled" if active else "disabled; their sessions have ended"
+            messages.success(request, f"{person.full_name} has been {state}.")
+        return redirect(detail)
+    if active:
+        question = f"Enable {person.full_name} ({person.email}) again? They can sign in at once."
+    else:
+        question = (
+            f"Disable {person.full_name} ({person.email})? They are signed out everywhere at once and "
+            "cannot sign in until enabled again; API keys they created lose their permissions meanwhile."
+        )
+    return render(
+        request,
+        "web/confirm.html",
+        {
+            "title": "Enable user" if active else "Disable user",
+            "question": question,
+            "confirm_label": "Enable" if active else "Disable",
+            "cancel_url": detail,
+        },
+    )
+
+
+@customer_view(Perm.MANAGE_USERS)
+@require_POST
+def user_resend_welcome(request: HttpRequest, pk: int) -> HttpResponse:
+    scope, actor = _scope(request), _actor(request)
+    person = get_scoped(scope, User, pk=pk)
+    _check_may_change(actor, person)
+    try:
+        services.resend_welcome(person, actor=actor)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"A new welcome link has been mailed to {person.email}; older links no longer work.")
+    return redirect("access:user_detail", pk=person.pk)

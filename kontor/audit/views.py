@@ -1,0 +1,81 @@
+"""The customer's audit log: list with filters, CSV export of the same rows, one entry's changes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from kontor.access.perms import Perm
+from kontor.audit.filters import AuditFilter
+from kontor.audit.models import AuditEntry
+from kontor.audit.tables import AuditTable
+from kontor.core.scope import get_scoped, scoped
+from kontor.web.decorators import customer_view
+from kontor.web.lists import export_csv, list_page
+
+CSV_COLUMNS: list[tuple[str, Any]] = [
+    ("time", lambda e: e.created_at.isoformat()),
+    ("actor", lambda e: e.actor_label),
+    ("action", lambda e: e.action),
+    ("object_type", lambda e: e.object_type),
+    ("object_id", lambda e: e.object_id),
+    ("object", lambda e: e.object_repr),
+    ("before", lambda e: _json(e.before)),
+    ("after", lambda e: _json(e.after)),
+    ("source", lambda e: e.source),
+    ("address", lambda e: e.ip),
+    ("request_id", lambda e: e.request_id),
+]
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _entries(request: HttpRequest) -> QuerySet[AuditEntry]:
+    return scoped(request.scope, AuditEntry)  # type: ignore[attr-defined]
+
+
+@customer_view(Perm.VIEW_AUDIT)
+def log(request: HttpRequest) -> HttpResponse:
+    return list_page(
+        request,
+        title="Audit log",
+        queryset=_entries(request),
+        table_class=AuditTable,
+        filterset_class=AuditFilter,
+        export_url=reverse("audit:export"),
+        intro="Every change to your organisation's accounts, users, roles, offices, allowlist and API keys.",
+        per_page=50,
+    )
+
+
+@customer_view(Perm.VIEW_AUDIT)
+def export(request: HttpRequest) -> HttpResponse:
+    return export_csv(  # type: ignore[return-value]  # a streamed response is fine here
+        request,
+        queryset=_entries(request),
+        filterset_class=AuditFilter,
+        filename="audit-log.csv",
+        columns=CSV_COLUMNS,
+    )
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+@customer_view(Perm.VIEW_AUDIT)
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_scoped(request.scope, AuditEntry, pk=pk)  # type: ignore[attr-defined]
+    changes = [(name, _show(old), _show(new)) for name, old, new in entry.changes]
+    return render(request, "audit/detail.html", {"entry": entry, "changes": changes})

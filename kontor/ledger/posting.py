@@ -1,0 +1,198 @@
+"""The one way money and credits move: a balanced journal transaction of postings, with each wallet's
+balance changed in the same transaction by one conditional UPDATE (never read-modify-write)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+
+from kontor.core.errors import DomainError, ErrorCode, Invalid
+from kontor.ledger.models import SMS, JournalTransaction, Posting, Wallet
+
+if TYPE_CHECKING:
+    from kontor.access.models import User
+    from kontor.tenancy.models import Account, Customer
+
+
+class InsufficientCredits(DomainError):
+    status = 409
+    code = ErrorCode.INSUFFICIENT_CREDITS
+
+    def __init__(self, wallet: Wallet, available: int, needed: int) -> None:
+        unit = "credits" if wallet.unit == SMS else wallet.unit
+        super().__init__(f"insufficient {unit}: {available} available, {needed} needed ({wallet})")
+        self.wallet = wallet
+        self.available = available
+        self.needed = needed
+
+
+@dataclass(frozen=True)
+class Leg:
+    wallet: Wallet
+    delta: int  # positive: the wallet gains; negative: it loses
+
+
+# --- wallets -------------------------------------------------------------------------------------
+
+
+def _get_or_create(lookup: Q, **fields: object) -> Wallet:
+    wallet = Wallet.objects.filter(lookup).first()
+    if wallet is not None:
+        return wallet  # type: ignore[no-any-return]
+    try:
+        with transaction.atomic():
+            return Wallet.objects.create(**fields)  # type: ignore[no-any-return]
+    except IntegrityError:  # created concurrently: the unique constraint picked the winner
+        return Wallet.objects.get(lookup)  # type: ignore[no-any-return]
+
+
+def provider_wallet(unit: str = SMS) -> Wallet:
+    return _get_or_create(Q(kind=Wallet.Kind.PROVIDER, unit=unit), kind=Wallet.Kind.PROVIDER, unit=unit)
+
+
+def system_wallet(customer: Customer, unit: str = SMS) -> Wallet:
+    return _get_or_create(
+        Q(kind=Wallet.Kind.SYSTEM, unit=unit, customer=customer),
+        kind=Wallet.Kind.SYSTEM,
+        unit=unit,
+        customer=customer,
+    )
+
+
+def hold_wallet(customer: Customer, unit: str = SMS) -> Wallet:
+    return _get_or_create(
+        Q(kind=Wallet.Kind.HOLD, unit=unit, customer=customer),
+        kind=Wallet.Kind.HOLD,
+        unit=unit,
+        customer=customer,
+    )
+
+
+def pool_wallet(account: Account, unit: str = SMS) -> Wallet:
+    return _get_or_create(
+        Q(kind=Wallet.Kind.POOL, unit=unit, account=account),
+        kind=Wallet.Kind.POOL,
+        unit=unit,
+        customer_id=account.customer_id,
+        account=account,
+    )
+
+
+def user_wallet(user: User, unit: str = SMS) -> Wallet:
+    assert user.customer_id is not None, "staff users have no wallets"
+    return _get_or_create(
+        Q(kind=Wallet.Kind.USER, unit=unit, user=user),
+        kind=Wallet.Kind.USER,
+        unit=unit,
+        customer_id=user.customer_id,
+        user=user,
+    )
+
+
+# --- posting -------------------------------------------------------------------------------------
+
+
+def _check_legs(legs: Sequence[Leg]) -> dict[int, int]:
+    if len(legs) < 2:
+        raise Invalid("A transaction needs at least two postings.")
+    deltas: dict[int, int] = defaultdict(int)
+    units = {leg.wallet.unit for leg in legs}
+    if len(units) != 1:
+        raise Invalid(f"A transaction cannot mix units ({', '.join(sorted(units))}).")
+    for leg in legs:
+        if not isinstance(leg.delta, int) or isinstance(leg.delta, bool) or leg.delta == 0:
+            raise Invalid.field("amount", "Amounts must be whole numbers other than zero.")
+        deltas[leg.wallet.pk] += leg.delta
+    if sum(deltas.values()) != 0:
+        raise Invalid("The postings of a transaction must sum to zero.")
+    return deltas
+
+
+def _apply(wallets: dict[int, Wallet], deltas: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Move every balance, in wallet-id order (so concurrent transactions cannot deadlock), each by one
+    conditional UPDATE that refuses to take a customer wallet below zero. Returns {id: (before, after)}."""
+    moved: dict[int, tuple[int, int]] = {}
+    for wallet_id in sorted(deltas):
+        delta = deltas[wallet_id]
+        if delta == 0:
+            continue
+        wallet = wallets[wallet_id]
+        guarded = delta < 0 and wallet.kind != Wallet.Kind.PROVIDER
+        sql = "UPDATE ledger_wallet SET balance = balance + %s WHERE id = %s"
+        params: list[int] = [delta, wallet_id]
+        if guarded:
+            sql += " AND balance >= %s"
+            params.append(-delta)
+        with connection.cursor() as cursor:
+            # RETURNING (PostgreSQL, SQLite >= 3.35) gives the new balance without a second query.
+            cursor.execute(sql + " RETURNING balance", params)
+            row = cursor.fetchone()
+        if row is None:
+            raise InsufficientCredits(wallet, Wallet.objects.get(pk=wallet_id).balance, -delta)
+        after = int(row[0])
+        moved[wallet_id] = (after - delta, after)
+        wallet.balance = after
+    return moved
+
+
+def post(
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    actor: User | None,
+    customer: Customer | None,
+    on_behalf_of: User | None = None,
+    reason: str = "",
+    idempotency_key: str | None = None,
+    reference: str = "",
+) -> JournalTransaction:
+    """Write one balanced journal transaction and move the balances; all or nothing."""
+    if kind not in JournalTransaction.Kind.values:
+        raise Invalid(f"Unknown transaction kind “{kind}”.")
+    deltas = _check_legs(legs)
+    wallets = {leg.wallet.pk: leg.wallet for leg in legs}
+    with transaction.atomic():
+        moved = _apply(wallets, deltas)
+        journal_id = uuid.uuid4()
+        # Postings first, then the header: the database refuses a header whose postings do not balance.
+        Posting.objects.bulk_create(
+            [
+                Posting(
+                    journal_id=journal_id,
+                    wallet_id=wallet_id,
+                    customer_id=wallets[wallet_id].customer_id,
+                    direction=Posting.Direction.IN if delta > 0 else Posting.Direction.OUT,
+                    amount=abs(delta),
+                )
+                for wallet_id, delta in sorted(deltas.items())
+                if delta != 0
+            ]
+        )
+        journal = JournalTransaction.objects.create(
+            id=journal_id,
+            kind=kind,
+            customer=customer,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            reason=(reason or "")[:200],
+            idempotency_key=idempotency_key,
+            reference=reference[:64],
+        )
+        _low_balance_alerts(wallets, moved)
+    return journal  # type: ignore[no-any-return]
+
+
+def _low_balance_alerts(wallets: dict[int, Wallet], moved: dict[int, tuple[int, int]]) -> None:
+    from kontor.ledger.alerts import notify_low_balance
+
+    for wallet_id, (before, after) in moved.items():
+        wallet = wallets[wallet_id]
+        threshold = wallet.low_balance_threshold
+        if threshold is not None and before > threshold >= after:
+            notify_low_balance(wallet, after)
