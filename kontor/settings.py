@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "kontor.tenancy",
     "kontor.access",
     "kontor.ledger",
+    "kontor.billing",
     "kontor.staff",
     "kontor.web",
 ]
@@ -166,6 +167,15 @@ KONTOR_LOGIN_WINDOW_SECONDS = int(os.environ.get("KONTOR_LOGIN_WINDOW_SECONDS", 
 KONTOR_LOGIN_MAX_PER_USER = int(os.environ.get("KONTOR_LOGIN_MAX_PER_USER", "10"))
 KONTOR_LOGIN_MAX_PER_ADDRESS = int(os.environ.get("KONTOR_LOGIN_MAX_PER_ADDRESS", "30"))
 KONTOR_ONE_TIME_LINK_HOURS = int(os.environ.get("KONTOR_ONE_TIME_LINK_HOURS", "72"))
+
+# The seller on tax invoices (snapshotted into each invoice when it is issued).
+KONTOR_PROVIDER_NAME = os.environ.get("KONTOR_PROVIDER_NAME", "Kontor Telecom AB")
+KONTOR_PROVIDER_ADDRESS = os.environ.get("KONTOR_PROVIDER_ADDRESS", "Sveavägen 1\n111 57 Stockholm\nSweden")
+KONTOR_PROVIDER_VAT_NUMBER = os.environ.get("KONTOR_PROVIDER_VAT_NUMBER", "SE556000000001")
+KONTOR_PROVIDER_EMAIL = os.environ.get("KONTOR_PROVIDER_EMAIL", "billing@kontor.local")
+# Invoice numbers are PREFIX-YEAR-NNNNNN, the year taken in this time zone.
+KONTOR_INVOICE_PREFIX = os.environ.get("KONTOR_INVOICE_PREFIX", "KON")
+KONTOR_INVOICE_TIME_ZONE = os.environ.get("KONTOR_INVOICE_TIME_ZONE", "Europe/Stockholm")
 
 DJANGO_TABLES2_TEMPLATE = "web/table.html"
 

@@ -40,15 +40,11 @@ class UserFilter(django_filters.FilterSet):
     )
     is_active = django_filters.BooleanFilter(label="Active", widget=forms.Select(choices=YES_NO))
     is_master = django_filters.BooleanFilter(label="Master user", widget=forms.Select(choices=YES_NO))
-    office = django_filters.ModelChoiceFilter(
-        label="Office", queryset=_offices, method="in_office", empty_label="Any"
-    )
+    office = django_filters.ModelChoiceFilter(label="Office", queryset=_offices, method="in_office", empty_label="Any")
     team = django_filters.ModelChoiceFilter(label="Team", queryset=_teams, empty_label="Any")
     # Account and role are applied together in filter_queryset: "role X in account Y" must be one
     # membership, not a role in one account and access to another.
-    account = django_filters.ModelChoiceFilter(
-        label="Account", queryset=_accounts, method="later", empty_label="Any"
-    )
+    account = django_filters.ModelChoiceFilter(label="Account", queryset=_accounts, method="later", empty_label="Any")
     role = django_filters.ModelChoiceFilter(label="Role", queryset=_roles, method="later", empty_label="Any")
 
     class Meta:

@@ -227,11 +227,11 @@ class UserForm(ProfileForm):
     is_master = forms.BooleanField(
         label="Master user", required=False, help_text="Everything in every account of the organisation."
     )
-    primary_office = forms.ModelChoiceField(queryset=None, required=False)
-    additional_offices = forms.ModelMultipleChoiceField(
+    primary_office: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, required=False)
+    additional_offices: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
-    team = forms.ModelChoiceField(queryset=None, required=False)
+    team: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, required=False)
 
     field_order = [
         "first_name",
@@ -280,7 +280,7 @@ class UserForm(ProfileForm):
 
 
 class MembershipRoleForm(forms.Form):
-    role = forms.ModelChoiceField(queryset=None, empty_label=None)
+    role: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, empty_label=None)
 
     def __init__(self, *args: Any, roles: QuerySet[Role], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -288,13 +288,11 @@ class MembershipRoleForm(forms.Form):
 
 
 class MembershipAddForm(MembershipRoleForm):
-    account = forms.ModelChoiceField(queryset=None, empty_label=None)
+    account: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, empty_label=None)
 
     field_order = ["account", "role"]
 
-    def __init__(
-        self, *args: Any, accounts: QuerySet[Account], roles: QuerySet[Role], **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, accounts: QuerySet[Account], roles: QuerySet[Role], **kwargs: Any) -> None:
         super().__init__(*args, roles=roles, **kwargs)
         self.fields["account"].queryset = accounts  # type: ignore[attr-defined]
 

@@ -7,6 +7,7 @@ from typing import Any
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from kontor.access.models import ApiKey, Role, User
 from kontor.access.perms import Perm
@@ -55,12 +56,12 @@ class UserTable(tables.Table):
         return record.full_name or record.email
 
     def render_is_master(self, value: bool) -> str:
-        return format_html('<span class="badge">Master</span>') if value else ""
+        return mark_safe('<span class="badge">Master</span>') if value else ""
 
     def render_is_active(self, value: bool) -> str:
         if value:
-            return format_html('<span class="badge ok">Active</span>')
-        return format_html('<span class="badge">Disabled</span>')
+            return mark_safe('<span class="badge ok">Active</span>')
+        return mark_safe('<span class="badge">Disabled</span>')
 
     def render_accounts(self, record: User) -> str:
         rows = [(m.account.name, m.role.name) for m in record.memberships.all()]
@@ -68,7 +69,7 @@ class UserTable(tables.Table):
             rows.insert(0, ("All accounts", "Master user"))
         if not rows:
             return "—"
-        return format_html_join(format_html("<br>"), "{} → {}", rows)
+        return format_html_join(mark_safe("<br>"), "{} → {}", rows)
 
 
 class RoleTable(tables.Table):
@@ -91,9 +92,7 @@ class RoleTable(tables.Table):
         return _perm_list(value)
 
     def render_actions(self, record: Role) -> str:
-        copy = format_html(
-            '<a href="{}?copy={}">Copy</a>', reverse("access:role_add"), record.pk
-        )
+        copy = format_html('<a href="{}?copy={}">Copy</a>', reverse("access:role_add"), record.pk)
         if record.is_builtin or record.slug == "master":
             return copy
         return format_html(

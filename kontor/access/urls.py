@@ -21,9 +21,7 @@ urlpatterns = [
     path("users/<int:pk>/resend-welcome/", views_users.user_resend_welcome, name="user_resend_welcome"),
     path("users/<int:pk>/memberships/add/", views_users.membership_add, name="membership_add"),
     path("users/<int:pk>/memberships/<int:mpk>/role/", views_users.membership_role, name="membership_role"),
-    path(
-        "users/<int:pk>/memberships/<int:mpk>/remove/", views_users.membership_remove, name="membership_remove"
-    ),
+    path("users/<int:pk>/memberships/<int:mpk>/remove/", views_users.membership_remove, name="membership_remove"),
     path("roles/", views_roles.role_list, name="roles"),
     path("roles/add/", views_roles.role_add, name="role_add"),
     path("roles/<int:pk>/edit/", views_roles.role_edit, name="role_edit"),

@@ -78,9 +78,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 def _link_invalid(request: HttpRequest, purpose: str) -> HttpResponse:
-    return render(
-        request, "access/link_invalid.html", {"purpose": purpose}, status=LINK_INVALID_STATUS
-    )
+    return render(request, "access/link_invalid.html", {"purpose": purpose}, status=LINK_INVALID_STATUS)
 
 
 @sensitive_post_parameters("password", "password2", "pin", "pin2", "answer")
@@ -223,9 +221,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Your profile has been saved.")
                 return redirect("access:profile")
-    memberships = (
-        user.memberships.select_related("account", "role").order_by("account__name") if editable else []
-    )
+    memberships = user.memberships.select_related("account", "role").order_by("account__name") if editable else []
     staff_role = StaffRole(user.staff_role).label if user.is_staff and user.staff_role else ""
     return render(
         request,

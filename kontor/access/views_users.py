@@ -62,6 +62,11 @@ def _managed_accounts(actor: User) -> list[Account]:
     return [a for a in accounts_for(actor) if Perm.MANAGE_USERS in perms_in_account(actor, a)]
 
 
+def _error_text(exc: DomainError) -> str:
+    details = [message for messages_ in exc.fields.values() for message in messages_]
+    return " ".join(details) if details else exc.message
+
+
 def _check_may_change(actor: User, target: User) -> None:
     # Master users hold everything; only another master user may change or disable one.
     if target.is_master and not actor.is_master:
@@ -94,7 +99,7 @@ def user_export(request: HttpRequest) -> HttpResponse:
         roles = [f"{m.account.name}: {m.role.name}" for m in user.memberships.all()]
         return "; ".join((["All accounts: Master user"] if user.is_master else []) + roles)
 
-    return export_csv(
+    return export_csv(  # type: ignore[return-value]  # a streamed response
         request,
         queryset=_users(scope),
         filterset_class=UserFilter,
@@ -115,9 +120,7 @@ def user_export(request: HttpRequest) -> HttpResponse:
 
 def _user_form(request: HttpRequest, *, with_accounts: bool, **kwargs: Any) -> UserForm:
     scope, actor = _scope(request), _actor(request)
-    accounts = (
-        [(a, _grantable_roles(scope, actor, a)) for a in _managed_accounts(actor)] if with_accounts else []
-    )
+    accounts = [(a, _grantable_roles(scope, actor, a)) for a in _managed_accounts(actor)] if with_accounts else []
     return UserForm(
         request.POST or None,
         offices=scoped(scope, Office),
@@ -273,7 +276,7 @@ def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         tenancy_services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
     except DomainError as exc:
-        messages.error(request, exc.message if not exc.fields else " ".join(sum(exc.fields.values(), [])))
+        messages.error(request, _error_text(exc))
     else:
         messages.success(request, f"{person.full_name} now has access to {account.name}.")
     return redirect("access:user_detail", pk=person.pk)
@@ -296,7 +299,7 @@ def membership_role(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
     try:
         tenancy_services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
     except DomainError as exc:
-        messages.error(request, exc.message if not exc.fields else " ".join(sum(exc.fields.values(), [])))
+        messages.error(request, _error_text(exc))
     else:
         messages.success(request, f"{person.full_name} is now {form.cleaned_data['role'].name} in {account.name}.")
     return redirect("access:user_detail", pk=person.pk)
@@ -326,8 +329,7 @@ def membership_remove(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
         "web/confirm.html",
         {
             "title": "Remove access",
-            "question": f"Remove {person.full_name}'s access to {account.name} "
-            f"(role {membership.role.name})?",
+            "question": f"Remove {person.full_name}'s access to {account.name} (role {membership.role.name})?",
             "confirm_label": "Remove access",
             "cancel_url": detail,
         },

@@ -4,7 +4,7 @@ and the renaming of a service's field errors to the names the API uses."""
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from django.db.models import QuerySet
 from ninja import Field, Schema
@@ -108,10 +108,6 @@ def page(qs: QuerySet[Any], query: PageQuery, render: Any) -> dict[str, Any]:
     }
 
 
-class Deleted(Schema):
-    """No body: 204."""
-
-
 @contextmanager
 def field_names(mapping: Mapping[str, str]) -> Iterator[None]:
     """Services name fields after the model (`role`, `cost_center`); the API after the body (`role_id`).
@@ -131,3 +127,271 @@ def collect(fields: dict[str, list[str]], message: str = "Please correct the err
     """Raise one Invalid naming every field in `fields`, if any."""
     if fields:
         raise Invalid(message, fields=fields)
+
+
+# --- tenancy: the caller, accounts, cost centers, offices, teams, allowlist -------------------------
+
+
+class CustomerInfo(Schema):
+    subscriber_id: str
+    name: str
+    time_zone: str
+    country: str
+    credit_mode: str
+
+
+class AccountRef(Schema):
+    id: int
+    name: str
+
+
+class MeUser(Schema):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    is_master: bool
+
+
+class MeKey(Schema):
+    id: int
+    name: str
+    prefix: str
+
+
+class MeOut(Schema):
+    user: MeUser | None = Field(..., description="The signed-in user, or the API key's creator.")
+    api_key: MeKey | None = Field(..., description="Set when the call is made with an API key.")
+    customer: CustomerInfo
+    account: AccountRef = Field(..., description="The current account (an API key's own account).")
+    permissions: list[str]
+    accounts: list[AccountRef] = Field(..., description="Accounts the caller can switch to.")
+
+
+ColumnType = Literal["text", "number", "date", "email", "phone"]
+
+
+class ColumnIn(Input):
+    name: str = Field(..., max_length=200)
+    type: ColumnType = "text"
+
+
+class ColumnOut(Schema):
+    position: int
+    name: str
+    type: str
+
+
+class CostCenterInfo(Schema):
+    id: int
+    code: str
+    name: str
+    shared: bool = Field(..., description="Offered to every customer, not only this one.")
+
+
+class AccountDetail(Schema):
+    id: int
+    name: str
+    status: str
+    cost_center: CostCenterInfo | None
+    office_hours_only: bool
+    custom_columns: list[ColumnOut]
+    archived_at: datetime | None
+    created_at: datetime
+
+
+class AccountSaved(AccountDetail):
+    warnings: list[str] = Field(..., description="Things to know, e.g. a cost center shared with others.")
+
+
+class AccountIn(Input):
+    name: str = Field(..., max_length=1000)
+    cost_center_id: int | None = None
+    office_hours_only: bool = False
+    custom_columns: list[ColumnIn] = Field(default_factory=list, max_length=50)
+
+
+class AccountPatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    cost_center_id: int | None = Field(None, description="null removes the cost center.")
+    office_hours_only: bool | None = None
+    custom_columns: list[ColumnIn] | None = Field(
+        None, max_length=50, description="Replaces the list; columns keep their data by name."
+    )
+
+
+class AccountFilters(PageQuery):
+    status: Literal["active", "archived"] | None = None
+    q: str | None = Field(None, max_length=200, description="Part of the name.")
+
+
+class HeldOut(Schema):
+    what: str
+    count: int
+
+
+class ArchivedOut(Schema):
+    archived: bool
+    held: list[HeldOut] = Field(..., description="What the account holds, which is why it was kept.")
+
+
+class OfficeOut(Schema):
+    id: int
+    name: str
+    address: str
+
+
+class OfficeIn(Input):
+    name: str = Field(..., max_length=1000)
+    address: str = Field("", max_length=2000)
+
+
+class OfficePatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    address: str | None = Field(None, max_length=2000)
+
+
+class NameFilters(PageQuery):
+    q: str | None = Field(None, max_length=200, description="Part of the name.")
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    office: OfficeOut | None
+
+
+class TeamIn(Input):
+    name: str = Field(..., max_length=1000)
+    office_id: int | None = None
+
+
+class TeamPatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    office_id: int | None = Field(None, description="null: the team belongs to no office.")
+
+
+class AllowlistOut(Schema):
+    entries: list[str] = Field(..., description="Addresses and CIDR subnets (IPv4, IPv6); empty: anywhere.")
+    your_address: str | None = Field(..., description="The address this request came from.")
+
+
+class AllowlistIn(Input):
+    entries: list[str] = Field(..., max_length=1000)
+    confirm_lockout: bool = Field(
+        False, description="Save even though the list leaves out the address this request comes from."
+    )
+
+
+# --- access: users, memberships, roles, permissions, API keys ---------------------------------
+
+
+class MembershipOut(Schema):
+    account_id: int
+    account_name: str
+    role_id: int
+    role_name: str
+
+
+class UserOut(Schema):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    phone: str = Field(..., description="E.164, or empty.")
+    time_zone: str
+    is_master: bool
+    is_active: bool
+    primary_office_id: int | None
+    additional_office_ids: list[int]
+    team_id: int | None
+    memberships: list[MembershipOut]
+    date_joined: datetime
+
+
+class MembershipIn(Input):
+    account_id: int
+    role_id: int
+
+
+class UserIn(Input):
+    first_name: str = Field(..., max_length=1000)
+    last_name: str = Field(..., max_length=1000)
+    email: str = Field(..., max_length=1000, description="The login; unique, case-insensitive.")
+    phone: str = Field("", max_length=100, description="Any common form; stored in E.164.")
+    time_zone: str | None = Field(None, max_length=100, description="IANA zone; the customer's if absent.")
+    is_master: bool = False
+    primary_office_id: int | None = None
+    additional_office_ids: list[int] = Field(default_factory=list, max_length=100)
+    team_id: int | None = None
+    memberships: list[MembershipIn] = Field(default_factory=list, max_length=100)
+
+
+class UserPatch(Input):
+    first_name: str | None = Field(None, max_length=1000)
+    last_name: str | None = Field(None, max_length=1000)
+    email: str | None = Field(None, max_length=1000)
+    phone: str | None = Field(None, max_length=100)
+    time_zone: str | None = Field(None, max_length=100)
+    is_master: bool | None = None
+    primary_office_id: int | None = Field(None, description="null: no primary office.")
+    additional_office_ids: list[int] | None = Field(None, max_length=100)
+    team_id: int | None = Field(None, description="null: no team.")
+
+
+class UserFilters(PageQuery):
+    q: str | None = Field(None, max_length=200, description="Part of the name or email.")
+    active: bool | None = None
+    account_id: int | None = Field(None, ge=1, le=2**63 - 1, description="Members of this account.")
+    role_id: int | None = Field(None, ge=1, le=2**63 - 1, description="Having this role somewhere.")
+
+
+class RoleRef(Input):
+    role_id: int
+
+
+class PermOut(Schema):
+    value: str
+    label: str
+
+
+class RoleOut(Schema):
+    id: int
+    name: str
+    slug: str = Field(..., description="Set on built-in roles only.")
+    description: str
+    perms: list[str]
+    builtin: bool
+
+
+class RoleIn(Input):
+    name: str = Field(..., max_length=1000)
+    perms: list[str] = Field(..., max_length=200)
+    description: str = Field("", max_length=1000)
+
+
+class RolePatch(Input):
+    name: str | None = Field(None, max_length=1000)
+    perms: list[str] | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=1000)
+
+
+class ApiKeyOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    perms: list[str]
+    created_by: str | None = Field(..., description="Email of the user who created it.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    active: bool
+
+
+class ApiKeyCreated(ApiKeyOut):
+    secret: str = Field(..., description="The key itself. Shown this once; only its hash is kept.")
+
+
+class ApiKeyIn(Input):
+    name: str = Field(..., max_length=1000)
+    perms: list[str] = Field(..., max_length=200)

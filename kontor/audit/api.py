@@ -1,3 +1,97 @@
-from ninja import Router
+"""Customer API: the customer's own audit log, newest first."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from kontor.access.perms import Perm
+from kontor.api.core import scope_of
+from kontor.api.schemas import Page, PageQuery, errors, page
+from kontor.audit.models import AuditEntry
+from kontor.core.scope import Scope, get_scoped, scoped
 
 router = Router()
+
+
+class AuditOut(Schema):
+    id: int
+    created_at: datetime
+    action: str = Field(..., description="e.g. `account.create`, `user.disable`.")
+    actor_id: int | None
+    actor: str = Field(..., description="The acting user's email, or the source (cli, job, system).")
+    object_type: str
+    object_id: str
+    object_repr: str
+    account_id: int | None
+    before: Any = Field(None, description="Changed values before (an object), or null.")
+    after: Any = Field(None, description="Values after (an object), or null.")
+    source: str = Field(..., description="web, api, cli, job or system.")
+    request_id: str
+    ip: str | None
+
+
+class AuditFilters(PageQuery):
+    action: str | None = Field(
+        None, max_length=64, description="`account.create` exactly, or `account` for every account.* action."
+    )
+    actor: str | None = Field(None, max_length=254, description="Part of the actor's email.")
+    object_type: str | None = Field(None, max_length=64, description="e.g. `account`, `user`, `apikey`.")
+    since: datetime | None = Field(None, description="From this time on (inclusive).")
+    until: datetime | None = Field(None, description="Before this time.")
+
+
+def _entries(scope: Scope) -> QuerySet[AuditEntry]:
+    qs = scoped(scope, AuditEntry)
+    if scope.api_key is not None and scope.account is not None:
+        # A key works in one account: it does not read what happened inside the customer's others.
+        qs = qs.filter(Q(account_id__isnull=True) | Q(account_id=scope.account.pk))
+    return qs
+
+
+def _out(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "created_at": entry.created_at,
+        "action": entry.action,
+        "actor_id": entry.actor_id,
+        "actor": entry.actor_label,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "object_repr": entry.object_repr,
+        "account_id": entry.account_id,
+        "before": entry.before,
+        "after": entry.after,
+        "source": entry.source,
+        "request_id": entry.request_id,
+        "ip": entry.ip,
+    }
+
+
+@router.get("", response={200: Page[AuditOut], **errors(422)}, operation_id="list_audit", tags=["audit"])
+def list_audit(request: HttpRequest, filters: Query[AuditFilters]) -> dict[str, Any]:
+    """The customer's audit log, newest first (`view_audit`). With an API key: the customer-wide
+    entries and those of the key's own account."""
+    scope = scope_of(request, Perm.VIEW_AUDIT)
+    qs = _entries(scope).order_by("-created_at", "-id")
+    if filters.action:
+        action = filters.action.strip()
+        qs = qs.filter(action=action) if "." in action else qs.filter(action__startswith=f"{action}.")
+    if filters.actor:
+        qs = qs.filter(actor_label__icontains=filters.actor.strip())
+    if filters.object_type:
+        qs = qs.filter(object_type=filters.object_type.strip())
+    if filters.since is not None:
+        qs = qs.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        qs = qs.filter(created_at__lt=filters.until)
+    return page(qs, filters, _out)
+
+
+@router.get("/{entry_id}", response={200: AuditOut, **errors(404, 422)}, operation_id="get_audit", tags=["audit"])
+def get_audit(request: HttpRequest, entry_id: int) -> dict[str, Any]:
+    """One audit entry (`view_audit`)."""
+    scope = scope_of(request, Perm.VIEW_AUDIT)
+    return _out(get_scoped(scope, _entries(scope), pk=entry_id))

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     ACCOUNT_ARCHIVED = "account_archived"
     LIMIT_EXCEEDED = "limit_exceeded"
     INSUFFICIENT_CREDITS = "insufficient_credits"
+    PAYMENT_DECLINED = "payment_declined"
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
     IDEMPOTENCY_IN_FLIGHT = "idempotency_key_in_flight"
     INTERNAL = "internal_error"

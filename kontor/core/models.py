@@ -56,3 +56,27 @@ class AccountModel(TenantModel):
         if scope.account is None:
             return Q(pk__in=[])
         return Q(customer_id=scope.customer.pk, account_id=scope.account.pk)
+
+
+class IdempotencyRecord(models.Model):
+    """One `Idempotency-Key` of one customer: the request it came with and the answer it got, so a
+    retry gets the first answer again instead of doing the work twice. Kept at least 24 hours."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    customer_id = models.BigIntegerField()
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer_id", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.key} {self.state}"

@@ -7,37 +7,33 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.selectors import staff_scope
 from kontor.access.services import onboard_enterprise, verify_caller
 from kontor.api.core import staff_of
+from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
 from kontor.core.errors import Invalid, NotFound
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.staff.filters import AuditFilter, CustomerFilter
 from kontor.staff.schemas import (
     AuditOut,
-    AuditPage,
     AuditQuery,
     CostCenterIn,
     CostCenterOut,
-    CostCenterPage,
     CreditModeIn,
     CustomerDetailOut,
     CustomerOut,
-    CustomerPage,
     CustomerPatch,
     CustomerQuery,
     FeatureIn,
     FeatureOut,
-    FeaturePage,
     FeaturesIn,
     OnboardIn,
     OnboardOut,
-    PageQuery,
     VerifyCallerIn,
     VerifyCallerOut,
 )
@@ -54,15 +50,6 @@ def _filtered(filterset_class: Any, queryset: QuerySet, params: dict[str, Any]) 
     if not fs.is_valid():
         raise Invalid("The filters are not valid.", fields={k: [str(m) for m in v] for k, v in fs.errors.items()})
     return fs.qs
-
-
-def _page(qs: QuerySet, query: PageQuery) -> dict[str, Any]:
-    return {
-        "count": qs.count(),
-        "limit": query.limit,
-        "offset": query.offset,
-        "items": list(qs[query.offset : query.offset + query.limit]),
-    }
 
 
 def _customer(pk: int) -> Customer:
@@ -123,37 +110,46 @@ def _detail_out(customer: Customer, scope: Scope) -> dict[str, Any]:
 # --- customers -----------------------------------------------------------------------------------
 
 
-@router.get("/customers", response=CustomerPage, operation_id="staff_list_customers")
+@router.get("/customers", response={200: Page[CustomerOut], **errors(422)}, operation_id="staff_list_customers")
 def list_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
     """Subscriber lookup: search and filter customers."""
     staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
     qs = _filtered(CustomerFilter, customers_with_master().prefetch_related("features"), query.dict())
-    page = _page(qs, query)
-    page["items"] = [_customer_out(c) for c in page["items"]]
-    return page
+    return page(qs, query, _customer_out)
 
 
-@router.get("/customers/{int:customer_id}", response=CustomerDetailOut, operation_id="staff_get_customer")
+@router.get(
+    "/customers/{int:customer_id}",
+    response={200: CustomerDetailOut, **errors(404)},
+    operation_id="staff_get_customer",
+)
 def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
     customer = _customer(customer_id)
     return _detail_out(customer, staff_scope(actor, customer))
 
 
-@router.post("/customers", response={201: OnboardOut}, operation_id="staff_onboard_customer")
-def onboard_customer(request: HttpRequest, payload: OnboardIn) -> tuple[int, dict[str, Any]]:
+@router.post("/customers", response={201: OnboardOut, **errors(422)}, operation_id="staff_onboard_customer")
+def onboard_customer(request: HttpRequest, payload: OnboardIn) -> Status:
     """Add Enterprise Account: the customer, its "Main" account and master user; a welcome email goes out."""
     actor = staff_of(request, Perm.STAFF_ONBOARD)
     done = onboard_enterprise(actor=actor, **payload.dict())
-    return 201, {
-        "customer_id": done.customer.pk,
-        "subscriber_id": done.customer.subscriber_id,
-        "master_user_id": done.master.pk,
-        "account_id": done.account.pk,
-    }
+    return Status(
+        201,
+        {
+            "customer_id": done.customer.pk,
+            "subscriber_id": done.customer.subscriber_id,
+            "master_user_id": done.master.pk,
+            "account_id": done.account.pk,
+        },
+    )
 
 
-@router.patch("/customers/{int:customer_id}", response=CustomerOut, operation_id="staff_update_customer")
+@router.patch(
+    "/customers/{int:customer_id}",
+    response={200: CustomerOut, **errors(404, 422)},
+    operation_id="staff_update_customer",
+)
 def patch_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> dict[str, Any]:
     actor = staff_of(request, Perm.STAFF_MANAGE_CUSTOMERS)
     customer = _customer(customer_id)
@@ -161,7 +157,11 @@ def patch_customer(request: HttpRequest, customer_id: int, payload: CustomerPatc
     return _customer_out(_customer(customer_id))
 
 
-@router.put("/customers/{int:customer_id}/features", response=CustomerOut, operation_id="staff_set_customer_features")
+@router.put(
+    "/customers/{int:customer_id}/features",
+    response={200: CustomerOut, **errors(404, 422)},
+    operation_id="staff_set_customer_features",
+)
 def put_features(request: HttpRequest, customer_id: int, payload: FeaturesIn) -> dict[str, Any]:
     """Replace the customer's enabled features with exactly these codes."""
     actor = staff_of(request, Perm.STAFF_MANAGE_FEATURES)
@@ -170,7 +170,11 @@ def put_features(request: HttpRequest, customer_id: int, payload: FeaturesIn) ->
     return _customer_out(_customer(customer_id))
 
 
-@router.put("/customers/{int:customer_id}/credit-mode", response=CustomerOut, operation_id="staff_set_credit_mode")
+@router.put(
+    "/customers/{int:customer_id}/credit-mode",
+    response={200: CustomerOut, **errors(404, 422)},
+    operation_id="staff_set_credit_mode",
+)
 def put_credit_mode(request: HttpRequest, customer_id: int, payload: CreditModeIn) -> dict[str, Any]:
     actor = staff_of(request, Perm.STAFF_MANAGE_BILLING)
     customer = _customer(customer_id)
@@ -180,7 +184,7 @@ def put_credit_mode(request: HttpRequest, customer_id: int, payload: CreditModeI
 
 @router.post(
     "/customers/{int:customer_id}/verify-caller",
-    response=VerifyCallerOut,
+    response={200: VerifyCallerOut, **errors(404, 409, 422)},
     operation_id="staff_verify_caller",
 )
 def post_verify_caller(request: HttpRequest, customer_id: int, payload: VerifyCallerIn) -> dict[str, bool]:
@@ -197,14 +201,26 @@ def post_verify_caller(request: HttpRequest, customer_id: int, payload: VerifyCa
 # --- catalogue -----------------------------------------------------------------------------------
 
 
-@router.get("/cost-centers", response=CostCenterPage, operation_id="staff_list_cost_centers")
+def _cost_center_out(obj: CostCenter) -> dict[str, Any]:
+    return {"id": obj.pk, "code": obj.code, "name": obj.name, "customer_id": obj.customer_id}
+
+
+def _feature_out(obj: Feature) -> dict[str, Any]:
+    return {"id": obj.pk, "code": obj.code, "name": obj.name, "description": obj.description}
+
+
+@router.get(
+    "/cost-centers",
+    response={200: Page[CostCenterOut], **errors(422)},
+    operation_id="staff_list_cost_centers",
+)
 def list_cost_centers(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
     staff_of(request, Perm.STAFF_MANAGE_COST_CENTERS)
-    return _page(CostCenter.objects.order_by("code"), query)
+    return page(CostCenter.objects.order_by("code"), query, _cost_center_out)
 
 
-@router.post("/cost-centers", response={201: CostCenterOut}, operation_id="staff_create_cost_center")
-def create_cost_center(request: HttpRequest, payload: CostCenterIn) -> tuple[int, CostCenter]:
+@router.post("/cost-centers", response={201: CostCenterOut, **errors(422)}, operation_id="staff_create_cost_center")
+def create_cost_center(request: HttpRequest, payload: CostCenterIn) -> Status:
     actor = staff_of(request, Perm.STAFF_MANAGE_COST_CENTERS)
     customer = None
     if payload.customer_id is not None:
@@ -212,30 +228,28 @@ def create_cost_center(request: HttpRequest, payload: CostCenterIn) -> tuple[int
         if customer is None:
             raise Invalid.field("customer_id", "No such customer.")
     obj = save_cost_center(None, actor=actor, code=payload.code, name=payload.name, customer=customer)
-    return 201, obj
+    return Status(201, _cost_center_out(obj))
 
 
-@router.get("/features", response=FeaturePage, operation_id="staff_list_features")
+@router.get("/features", response={200: Page[FeatureOut], **errors(422)}, operation_id="staff_list_features")
 def list_features(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
     staff_of(request, Perm.STAFF_MANAGE_FEATURES)
-    return _page(Feature.objects.order_by("name"), query)
+    return page(Feature.objects.order_by("name"), query, _feature_out)
 
 
-@router.post("/features", response={201: FeatureOut}, operation_id="staff_create_feature")
-def create_feature(request: HttpRequest, payload: FeatureIn) -> tuple[int, Feature]:
+@router.post("/features", response={201: FeatureOut, **errors(422)}, operation_id="staff_create_feature")
+def create_feature(request: HttpRequest, payload: FeatureIn) -> Status:
     actor = staff_of(request, Perm.STAFF_MANAGE_FEATURES)
-    return 201, save_feature(None, actor=actor, code=payload.code, name=payload.name, description=payload.description)
+    feature = save_feature(None, actor=actor, code=payload.code, name=payload.name, description=payload.description)
+    return Status(201, _feature_out(feature))
 
 
 # --- audit ---------------------------------------------------------------------------------------
 
 
-@router.get("/audit", response=AuditPage, operation_id="staff_list_audit")
+@router.get("/audit", response={200: Page[AuditOut], **errors(422)}, operation_id="staff_list_audit")
 def list_audit(request: HttpRequest, query: Query[AuditQuery]) -> dict[str, Any]:
     """Every customer's and the provider's audit entries, newest first."""
     staff_of(request, Perm.STAFF_VIEW_AUDIT)
     qs = _filtered(AuditFilter, AuditEntry.objects.order_by("-created_at", "-id"), query.dict())
-    return _page(qs, query)
-
-
-__all__ = ["AuditOut", "router"]
+    return page(qs, query, lambda entry: entry)

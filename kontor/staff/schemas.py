@@ -7,25 +7,22 @@ from typing import Any
 
 from ninja import Field, Schema
 
-MAX_LIMIT = 200
-
-
-class PageQuery(Schema):
-    limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT}.")
-    offset: int = Field(0, ge=0)
+from kontor.api.schemas import Input, PageQuery
 
 
 class CustomerQuery(PageQuery):
-    q: str = Field("", description="Email or name of any user, company name, subscriber ID or billing ID.")
-    status: str = ""
-    country: str = ""
+    q: str = Field(
+        "", max_length=200, description="Email or name of any user, company name, subscriber ID or billing ID."
+    )
+    status: str = Field("", max_length=16)
+    country: str = Field("", max_length=2)
 
 
 class AuditQuery(PageQuery):
-    customer: str = Field("", description="Subscriber ID (S000012) or customer id.")
-    action: str = Field("", description="Actions starting with this, e.g. `customer.`.")
-    actor: str = Field("", description="Part of the actor's email.")
-    object_type: str = ""
+    customer: str = Field("", max_length=20, description="Subscriber ID (S000012) or customer id.")
+    action: str = Field("", max_length=64, description="Actions starting with this, e.g. `customer.`.")
+    actor: str = Field("", max_length=254, description="Part of the actor's email.")
+    object_type: str = Field("", max_length=64)
     date_from: date | None = None
     date_to: date | None = None
 
@@ -69,14 +66,7 @@ class CustomerDetailOut(CustomerOut):
     users: list[CustomerUserOut]
 
 
-class CustomerPage(Schema):
-    count: int
-    limit: int
-    offset: int
-    items: list[CustomerOut]
-
-
-class OnboardIn(Schema):
+class OnboardIn(Input):
     """The "Add Enterprise Account" fields; the service reports every missing or bad one at once."""
 
     first_name: str = ""
@@ -96,7 +86,7 @@ class OnboardOut(Schema):
     account_id: int
 
 
-class CustomerPatch(Schema):
+class CustomerPatch(Input):
     name: str | None = None
     billing_id: str | None = None
     time_zone: str | None = None
@@ -104,15 +94,15 @@ class CustomerPatch(Schema):
     status: str | None = None
 
 
-class FeaturesIn(Schema):
+class FeaturesIn(Input):
     features: list[str] = Field(..., description="Codes of every feature the customer should have.")
 
 
-class CreditModeIn(Schema):
+class CreditModeIn(Input):
     credit_mode: str = Field(..., description="`pool` or `individual`.")
 
 
-class VerifyCallerIn(Schema):
+class VerifyCallerIn(Input):
     user_id: int
     pin: str = ""
     answer: str = ""
@@ -122,7 +112,7 @@ class VerifyCallerOut(Schema):
     matched: bool
 
 
-class CostCenterIn(Schema):
+class CostCenterIn(Input):
     code: str
     name: str
     customer_id: int | None = None
@@ -135,14 +125,7 @@ class CostCenterOut(Schema):
     customer_id: int | None
 
 
-class CostCenterPage(Schema):
-    count: int
-    limit: int
-    offset: int
-    items: list[CostCenterOut]
-
-
-class FeatureIn(Schema):
+class FeatureIn(Input):
     code: str
     name: str
     description: str = ""
@@ -153,13 +136,6 @@ class FeatureOut(Schema):
     code: str
     name: str
     description: str
-
-
-class FeaturePage(Schema):
-    count: int
-    limit: int
-    offset: int
-    items: list[FeatureOut]
 
 
 class AuditOut(Schema):
@@ -177,10 +153,3 @@ class AuditOut(Schema):
     source: str
     request_id: str
     ip: str | None
-
-
-class AuditPage(Schema):
-    count: int
-    limit: int
-    offset: int
-    items: list[AuditOut]

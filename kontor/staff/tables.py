@@ -107,4 +107,4 @@ class AuditTable(tables.Table):
 
     def render_customer_id(self, value: int) -> str:
         url = reverse("staff:customer", args=[value])
-        return format_html('<a href="{}"><code>S{:06d}</code></a>', url, value)
+        return format_html('<a href="{}"><code>{}</code></a>', url, f"S{value:06d}")

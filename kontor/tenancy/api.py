@@ -5,18 +5,42 @@ missing one. Ids inside a body (`cost_center_id`, `office_id`) that are missing 
 with a field error naming them."""
 
 from dataclasses import replace
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.selectors import accounts_for
 from kontor.api.core import scope_of, scope_of_any, user_of
-from kontor.api.schemas import Input, Page, PageQuery, Problem, collect, errors, field_names, page
+from kontor.api.schemas import (
+    AccountDetail,
+    AccountFilters,
+    AccountIn,
+    AccountPatch,
+    AccountSaved,
+    AllowlistIn,
+    AllowlistOut,
+    ArchivedOut,
+    ColumnIn,
+    CostCenterInfo,
+    MeOut,
+    NameFilters,
+    OfficeIn,
+    OfficeOut,
+    OfficePatch,
+    Page,
+    PageQuery,
+    TeamIn,
+    TeamOut,
+    TeamPatch,
+    collect,
+    errors,
+    field_names,
+    page,
+)
 from kontor.core.errors import Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy import services
@@ -25,42 +49,6 @@ from kontor.tenancy.models import Account, CostCenter, CustomColumn, Membership,
 router = Router()
 
 # --- the caller ----------------------------------------------------------------------------------
-
-
-class CustomerOut(Schema):
-    subscriber_id: str
-    name: str
-    time_zone: str
-    country: str
-    credit_mode: str
-
-
-class AccountRef(Schema):
-    id: int
-    name: str
-
-
-class MeUser(Schema):
-    id: int
-    email: str
-    first_name: str
-    last_name: str
-    is_master: bool
-
-
-class MeKey(Schema):
-    id: int
-    name: str
-    prefix: str
-
-
-class MeOut(Schema):
-    user: MeUser | None = Field(..., description="The signed-in user, or the API key's creator.")
-    api_key: MeKey | None = Field(..., description="Set when the call is made with an API key.")
-    customer: CustomerOut
-    account: AccountRef = Field(..., description="The current account (an API key's own account).")
-    permissions: list[str]
-    accounts: list[AccountRef] = Field(..., description="Accounts the caller can switch to.")
 
 
 @router.get("/me", response={200: MeOut, **errors()}, operation_id="me", tags=["me"])
@@ -107,72 +95,6 @@ def _user_ref(user: User | None) -> dict[str, Any] | None:
 
 
 # --- accounts ------------------------------------------------------------------------------------
-
-ColumnType = Literal["text", "number", "date", "email", "phone"]
-
-
-class ColumnIn(Input):
-    name: str = Field(..., max_length=200)
-    type: ColumnType = "text"
-
-
-class ColumnOut(Schema):
-    position: int
-    name: str
-    type: str
-
-
-class CostCenterOut(Schema):
-    id: int
-    code: str
-    name: str
-    shared: bool = Field(..., description="Offered to every customer, not only this one.")
-
-
-class AccountOut(Schema):
-    id: int
-    name: str
-    status: str
-    cost_center: CostCenterOut | None
-    office_hours_only: bool
-    custom_columns: list[ColumnOut]
-    archived_at: datetime | None
-    created_at: datetime
-
-
-class AccountSaved(AccountOut):
-    warnings: list[str] = Field(..., description="Things to know, e.g. a cost center shared with others.")
-
-
-class AccountIn(Input):
-    name: str = Field(..., max_length=1000)
-    cost_center_id: int | None = None
-    office_hours_only: bool = False
-    custom_columns: list[ColumnIn] = Field(default_factory=list, max_length=50)
-
-
-class AccountPatch(Input):
-    name: str | None = Field(None, max_length=1000)
-    cost_center_id: int | None = Field(None, description="null removes the cost center.")
-    office_hours_only: bool | None = None
-    custom_columns: list[ColumnIn] | None = Field(
-        None, max_length=50, description="Replaces the list; columns keep their data by name."
-    )
-
-
-class AccountFilters(PageQuery):
-    status: Literal["active", "archived"] | None = None
-    q: str | None = Field(None, max_length=200, description="Part of the name.")
-
-
-class HeldOut(Schema):
-    what: str
-    count: int
-
-
-class ArchivedOut(Schema):
-    archived: bool
-    held: list[HeldOut] = Field(..., description="What the account holds, which is why it was kept.")
 
 
 def _cost_centers(scope: Scope) -> QuerySet[CostCenter]:
@@ -246,7 +168,7 @@ ACCOUNT_FIELDS = {"cost_center": "cost_center_id"}
 
 
 @router.get(
-    "/accounts", response={200: Page[AccountOut], **errors(422)}, operation_id="list_accounts", tags=["accounts"]
+    "/accounts", response={200: Page[AccountDetail], **errors(422)}, operation_id="list_accounts", tags=["accounts"]
 )
 def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[str, Any]:
     """Accounts of the customer. Any member; without `manage_accounts`/`create_accounts` only the
@@ -288,7 +210,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str,
 
 @router.get(
     "/accounts/{account_id}",
-    response={200: AccountOut, **errors(404, 422)},
+    response={200: AccountDetail, **errors(404, 422)},
     operation_id="get_account",
     tags=["accounts"],
 )
@@ -310,7 +232,11 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
     account = get_scoped(scope, Account, pk=account_id)
     given = payload.model_dump(exclude_unset=True)
-    bad = {k: ["May not be null."] for k in ("name", "office_hours_only", "custom_columns") if k in given and given[k] is None}
+    bad = {
+        k: ["May not be null."]
+        for k in ("name", "office_hours_only", "custom_columns")
+        if k in given and given[k] is None
+    }
     collect(bad)
     kwargs: dict[str, Any] = {}
     if "cost_center_id" in given:
@@ -347,7 +273,7 @@ def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
 
 @router.post(
     "/accounts/{account_id}/restore",
-    response={200: AccountOut, **errors(404, 422)},
+    response={200: AccountDetail, **errors(404, 422)},
     operation_id="restore_account",
     tags=["accounts"],
 )
@@ -360,7 +286,7 @@ def restore_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
 
 @router.get(
     "/cost-centers",
-    response={200: Page[CostCenterOut], **errors(422)},
+    response={200: Page[CostCenterInfo], **errors(422)},
     operation_id="list_cost_centers",
     tags=["accounts"],
 )
@@ -371,42 +297,6 @@ def list_cost_centers(request: HttpRequest, filters: Query[PageQuery]) -> dict[s
 
 
 # --- offices and teams ---------------------------------------------------------------------------
-
-
-class OfficeOut(Schema):
-    id: int
-    name: str
-    address: str
-
-
-class OfficeIn(Input):
-    name: str = Field(..., max_length=1000)
-    address: str = Field("", max_length=2000)
-
-
-class OfficePatch(Input):
-    name: str | None = Field(None, max_length=1000)
-    address: str | None = Field(None, max_length=2000)
-
-
-class NameFilters(PageQuery):
-    q: str | None = Field(None, max_length=200, description="Part of the name.")
-
-
-class TeamOut(Schema):
-    id: int
-    name: str
-    office: OfficeOut | None
-
-
-class TeamIn(Input):
-    name: str = Field(..., max_length=1000)
-    office_id: int | None = None
-
-
-class TeamPatch(Input):
-    name: str | None = Field(None, max_length=1000)
-    office_id: int | None = Field(None, description="null: the team belongs to no office.")
 
 
 def _office_out(office: Office | None) -> dict[str, Any] | None:
@@ -431,9 +321,7 @@ def _office_ref(scope: Scope, pk: int | None, field: str) -> Office | None:
 READ_OFFICES = (Perm.VIEW_USERS, Perm.MANAGE_OFFICES)
 
 
-@router.get(
-    "/offices", response={200: Page[OfficeOut], **errors(422)}, operation_id="list_offices", tags=["offices"]
-)
+@router.get("/offices", response={200: Page[OfficeOut], **errors(422)}, operation_id="list_offices", tags=["offices"])
 def list_offices(request: HttpRequest, filters: Query[NameFilters]) -> dict[str, Any]:
     """The customer's offices (`view_users` or `manage_offices`)."""
     scope = scope_of_any(request, *READ_OFFICES)
@@ -443,9 +331,7 @@ def list_offices(request: HttpRequest, filters: Query[NameFilters]) -> dict[str,
     return page(qs, filters, _office_out)
 
 
-@router.post(
-    "/offices", response={201: OfficeOut, **errors(422)}, operation_id="create_office", tags=["offices"]
-)
+@router.post("/offices", response={201: OfficeOut, **errors(422)}, operation_id="create_office", tags=["offices"])
 def create_office(request: HttpRequest, payload: OfficeIn) -> Status[Any]:
     """Add an office (`manage_offices`)."""
     scope = scope_of(request, Perm.MANAGE_OFFICES)
@@ -520,9 +406,7 @@ def create_team(request: HttpRequest, payload: TeamIn) -> Status[Any]:
     return Status(201, _team_out(team))
 
 
-@router.get(
-    "/teams/{team_id}", response={200: TeamOut, **errors(404, 422)}, operation_id="get_team", tags=["offices"]
-)
+@router.get("/teams/{team_id}", response={200: TeamOut, **errors(404, 422)}, operation_id="get_team", tags=["offices"])
 def get_team(request: HttpRequest, team_id: int) -> Any:
     """One team (`view_users` or `manage_offices`)."""
     scope = scope_of_any(request, *READ_OFFICES)
@@ -568,18 +452,6 @@ def delete_team(request: HttpRequest, team_id: int) -> Status[None]:
 # --- security: the IP allowlist ------------------------------------------------------------------
 
 
-class AllowlistOut(Schema):
-    entries: list[str] = Field(..., description="Addresses and CIDR subnets (IPv4, IPv6); empty: anywhere.")
-    your_address: str | None = Field(..., description="The address this request came from.")
-
-
-class AllowlistIn(Input):
-    entries: list[str] = Field(..., max_length=1000)
-    confirm_lockout: bool = Field(
-        False, description="Save even though the list leaves out the address this request comes from."
-    )
-
-
 def _allowlist_out(request: HttpRequest, entries: list[str]) -> dict[str, Any]:
     return {"entries": list(entries), "your_address": getattr(request, "client_ip", None)}
 
@@ -614,6 +486,3 @@ def set_ip_allowlist(request: HttpRequest, payload: AllowlistIn) -> dict[str, An
         confirm_lockout=payload.confirm_lockout,
     )
     return _allowlist_out(request, customer.ip_allowlist)
-
-
-__all__ = ["Problem", "router"]

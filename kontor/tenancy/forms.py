@@ -40,9 +40,7 @@ class AccountForm(forms.Form):
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = CostCenter.objects.filter(CostCenter.available_q(customer))
         for i in range(1, MAX_CUSTOM_COLUMNS + 1):
-            self.fields[f"col_{i}_name"] = forms.CharField(
-                label=f"Column {i} name", max_length=40, required=False
-            )
+            self.fields[f"col_{i}_name"] = forms.CharField(label=f"Column {i} name", max_length=40, required=False)
             self.fields[f"col_{i}_type"] = forms.ChoiceField(
                 label=f"Column {i} type", choices=CustomColumn.Type.choices, required=False, initial="text"
             )
@@ -78,9 +76,7 @@ class OfficeForm(forms.Form):
 
 class TeamForm(forms.Form):
     name = forms.CharField(label="Team name", max_length=120)
-    office: forms.ModelChoiceField = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="— no office —"
-    )
+    office: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, required=False, empty_label="— no office —")
 
     def __init__(self, *args: Any, offices: QuerySet[Office], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

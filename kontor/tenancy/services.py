@@ -153,9 +153,7 @@ def set_ip_allowlist(
         raise Invalid("The allowlist has invalid entries.", fields={"entries": errors})
     if len(networks) > 200:
         raise Invalid.field("entries", "An allowlist can hold at most 200 entries.")
-    excludes_me = (
-        bool(networks) and actor.customer_id == customer.pk and not address_allowed(current_ip, networks)
-    )
+    excludes_me = bool(networks) and actor.customer_id == customer.pk and not address_allowed(current_ip, networks)
     if excludes_me and not confirm_lockout:
         raise Conflict(
             f"This list does not include your current address ({current_ip or 'unknown'}): saving it would "
@@ -192,9 +190,7 @@ def save_cost_center(
     if cost_center is not None:
         clash = clash.exclude(pk=cost_center.pk)
     if clash.exists():
-        raise Invalid.field(
-            "code", f"A cost center with code “{code}” already exists.", code=ErrorCode.DUPLICATE
-        )
+        raise Invalid.field("code", f"A cost center with code “{code}” already exists.", code=ErrorCode.DUPLICATE)
     fields = ["code", "name", "customer"]
     before = snapshot(cost_center, fields) if cost_center else None
     obj = cost_center or CostCenter()
@@ -212,9 +208,7 @@ def save_cost_center(
 
 
 @transaction.atomic
-def save_feature(
-    feature: Feature | None, *, actor: User, code: str, name: str, description: str = ""
-) -> Feature:
+def save_feature(feature: Feature | None, *, actor: User, code: str, name: str, description: str = "") -> Feature:
     from django.utils.text import slugify
 
     code = slugify(validation.required_text(code, field="code", label="Code", max_length=64))
@@ -259,9 +253,7 @@ def _clean_columns(columns: Sequence[ColumnSpec]) -> list[ColumnSpec]:
         if len(name) > 40:
             errors.append(f"Column {index}: a name can be at most 40 characters.")
         if name.lower() in {"phone", "phone number", "mobile", "msisdn"}:
-            errors.append(
-                f"Column {index}: “{name}” is the built-in phone number column; choose another name."
-            )
+            errors.append(f"Column {index}: “{name}” is the built-in phone number column; choose another name.")
         if name.lower() in seen:
             errors.append(f"Column {index}: “{name}” is used twice.")
         if col.type not in CustomColumn.Type.values:
@@ -342,9 +334,7 @@ def create_account(
         customer=customer, name=name, cost_center=cost_center, office_hours_only=office_hours_only
     )
     for position, col in enumerate(columns, start=1):
-        CustomColumn.objects.create(
-            customer=customer, account=account, position=position, name=col.name, type=col.type
-        )
+        CustomColumn.objects.create(customer=customer, account=account, position=position, name=col.name, type=col.type)
     # Whoever creates an account can work in it; master users reach every account anyway.
     if creator_role is not None and not actor.is_master and actor.customer_id == customer.pk:
         Membership.objects.create(customer=customer, account=account, user=actor, role=creator_role)
@@ -371,20 +361,12 @@ def update_account(
 ) -> Account:
     account = Account.objects.select_for_update().get(pk=account.pk)
     if not account.is_active:
-        raise Conflict(
-            "This account is archived; restore it before changing it.", code=ErrorCode.ACCOUNT_ARCHIVED
-        )
+        raise Conflict("This account is archived; restore it before changing it.", code=ErrorCode.ACCOUNT_ARCHIVED)
     before = _account_after(account)
     if name is not None:
         name = validation.required_text(name, field="name", label="Account name", max_length=120)
-        if (
-            Account.objects.filter(customer_id=account.customer_id, name__iexact=name)
-            .exclude(pk=account.pk)
-            .exists()
-        ):
-            raise Invalid.field(
-                "name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE
-            )
+        if Account.objects.filter(customer_id=account.customer_id, name__iexact=name).exclude(pk=account.pk).exists():
+            raise Invalid.field("name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE)
         account.name = name
     if cost_center is not _KEEP:
         _check_cost_center(account.customer, cost_center)  # type: ignore[arg-type]
@@ -470,9 +452,7 @@ def restore_account(account: Account, *, actor: User) -> Account:
     if account.is_active:
         return account
     if (
-        Account.objects.filter(
-            customer_id=account.customer_id, name__iexact=account.name, status=Account.Status.ACTIVE
-        )
+        Account.objects.filter(customer_id=account.customer_id, name__iexact=account.name, status=Account.Status.ACTIVE)
         .exclude(pk=account.pk)
         .exists()
     ):
@@ -497,9 +477,7 @@ def restore_account(account: Account, *, actor: User) -> Account:
 
 
 @transaction.atomic
-def save_office(
-    customer: Customer, office: Office | None, *, actor: User, name: str, address: str = ""
-) -> Office:
+def save_office(customer: Customer, office: Office | None, *, actor: User, name: str, address: str = "") -> Office:
     name = validation.required_text(name, field="name", label="Office name", max_length=120)
     clash = Office.objects.filter(customer=customer, name__iexact=name)
     if office is not None:
@@ -537,9 +515,7 @@ def delete_office(office: Office, *, actor: User) -> None:
 
 
 @transaction.atomic
-def save_team(
-    customer: Customer, team: Team | None, *, actor: User, name: str, office: Office | None = None
-) -> Team:
+def save_team(customer: Customer, team: Team | None, *, actor: User, name: str, office: Office | None = None) -> Team:
     name = validation.required_text(name, field="name", label="Team name", max_length=120)
     if office is not None and office.customer_id != customer.pk:
         raise Invalid.field("office", "No such office.")
@@ -565,9 +541,7 @@ def save_team(
 
 @transaction.atomic
 def delete_team(team: Team, *, actor: User) -> None:
-    record(
-        "team.delete", team, actor=actor, customer=team.customer_id, before=snapshot(team, ["name", "office"])
-    )
+    record("team.delete", team, actor=actor, customer=team.customer_id, before=snapshot(team, ["name", "office"]))
     team.delete()
 
 

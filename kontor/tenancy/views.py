@@ -97,13 +97,13 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 
 def _account_form_page(
-    request: HttpRequest, form: AccountForm, *, title: str, account: Account | None = None
+    request: HttpRequest, form: AccountForm, *, title: str, account: Account | None = None, notice: str = ""
 ) -> HttpResponse:
     cancel = reverse("tenancy:account_detail", args=[account.pk]) if account else reverse("tenancy:accounts")
     return render(
         request,
         "tenancy/account_form.html",
-        {"form": form, "title": title, "account": account, "cancel_url": cancel},
+        {"form": form, "title": title, "account": account, "cancel_url": cancel, "notice": notice},
     )
 
 
@@ -136,12 +136,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope = _scope(request)
     account = _account(request, pk)
     granted = perms_in_account(_user(request), account)
-    members = (
-        scoped(scope, Membership)
-        .filter(account=account)
-        .select_related("user", "role")
-        .order_by("user__email")
-    )
+    members = scoped(scope, Membership).filter(account=account).select_related("user", "role").order_by("user__email")
     context = {
         "account": account,
         "columns": _columns(scope, account),
@@ -175,9 +170,8 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Account “{account.name}” saved.")
             _warn_shared_cost_center(request, account)
             return redirect("tenancy:account_detail", pk=account.pk)
-    elif not account.is_active:
-        form.add_error(None, "This account is archived; restore it before changing it.")
-    return _account_form_page(request, form, title=f"Edit {account.name}", account=account)
+    notice = "" if account.is_active else "This account is archived; restore it before changing it."
+    return _account_form_page(request, form, title=f"Edit {account.name}", account=account, notice=notice)
 
 
 def _describe(held: list[tuple[str, int]]) -> str:

@@ -29,7 +29,8 @@ def filtered(
     if filterset_class is None:
         return None, queryset
     fs = filterset_class(request.GET or None, queryset=queryset, request=request)
-    qs = fs.qs if fs.is_valid() else queryset.none()
+    # An unbound FilterSet (no query string) is not 'valid' but means 'no filter': show everything.
+    qs = fs.qs if (not fs.is_bound or fs.is_valid()) else queryset.none()
     return fs, qs
 
 

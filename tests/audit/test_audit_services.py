@@ -180,13 +180,16 @@ def test_save_cost_center(world):
         cc = tenancy_services.save_cost_center(None, actor=actor, code="CC-9", name="Nine", customer=None)
     check(only(cap), "cost_center.create", actor=actor, customer=None, obj=cc, after={"code", "name", "customer"})
     with audited() as cap:
-        tenancy_services.save_cost_center(
-            cc, actor=actor, code="CC-9", name="Nine B", customer=world.acme.customer
-        )
+        tenancy_services.save_cost_center(cc, actor=actor, code="CC-9", name="Nine B", customer=world.acme.customer)
     row = only(cap)
     check(
-        row, "cost_center.update", actor=actor, customer=world.acme.customer, obj=cc,
-        before={"code", "name", "customer"}, after={"code", "name", "customer"},
+        row,
+        "cost_center.update",
+        actor=actor,
+        customer=world.acme.customer,
+        obj=cc,
+        before={"code", "name", "customer"},
+        after={"code", "name", "customer"},
     )
     with audited() as cap, pytest.raises(Invalid):
         tenancy_services.save_cost_center(None, actor=actor, code="CC-GEN", name="Dup", customer=None)
@@ -251,8 +254,14 @@ def test_update_account(world):
         tenancy_services.update_account(a, actor=actor, name="Sales EU", cost_center=None)
     row = only(cap)
     check(
-        row, "account.update", actor=actor, customer=world.acme.customer, obj=a,
-        before=ACCOUNT_KEYS, after=ACCOUNT_KEYS, account_id=a.pk,
+        row,
+        "account.update",
+        actor=actor,
+        customer=world.acme.customer,
+        obj=a,
+        before=ACCOUNT_KEYS,
+        after=ACCOUNT_KEYS,
+        account_id=a.pk,
     )
     assert (row.before["cost_center"], row.after["cost_center"]) == (world.cost_center.pk, None)
     with audited() as cap:
@@ -286,7 +295,15 @@ def test_delete_account_with_data_archives_then_restore(world):
         outcome = tenancy_services.delete_account(a, actor=actor)
     assert not outcome.deleted
     row = only(cap)
-    check(row, "account.archive", actor=actor, customer=world.acme.customer, obj=a, before=ACCOUNT_KEYS, after=ACCOUNT_KEYS)
+    check(
+        row,
+        "account.archive",
+        actor=actor,
+        customer=world.acme.customer,
+        obj=a,
+        before=ACCOUNT_KEYS,
+        after=ACCOUNT_KEYS,
+    )
     assert (row.before["status"], row.after["status"]) == ("active", "archived")
     with audited() as cap:
         tenancy_services.delete_account(a, actor=actor)  # already archived: nothing more happens
@@ -294,7 +311,15 @@ def test_delete_account_with_data_archives_then_restore(world):
     with audited() as cap:
         tenancy_services.restore_account(a, actor=actor)
     row = only(cap)
-    check(row, "account.restore", actor=actor, customer=world.acme.customer, obj=a, before=ACCOUNT_KEYS, after=ACCOUNT_KEYS)
+    check(
+        row,
+        "account.restore",
+        actor=actor,
+        customer=world.acme.customer,
+        obj=a,
+        before=ACCOUNT_KEYS,
+        after=ACCOUNT_KEYS,
+    )
     with audited() as cap:
         tenancy_services.restore_account(a, actor=actor)
     nothing_written(cap)
@@ -310,7 +335,15 @@ def test_offices(world):
     check(only(cap), "office.create", actor=actor, customer=c, obj=office, after={"name", "address"})
     with audited() as cap:
         tenancy_services.save_office(c, office, actor=actor, name="Malmö C")
-    check(only(cap), "office.update", actor=actor, customer=c, obj=office, before={"name", "address"}, after={"name", "address"})
+    check(
+        only(cap),
+        "office.update",
+        actor=actor,
+        customer=c,
+        obj=office,
+        before={"name", "address"},
+        after={"name", "address"},
+    )
     with audited() as cap, pytest.raises(Invalid):
         tenancy_services.save_office(c, office, actor=actor, name="acme hq")
     nothing_written(cap)
@@ -355,7 +388,15 @@ def test_memberships(world):
     with audited() as cap:
         m = tenancy_services.set_membership(a.other_account, user, sender, actor=actor)
     row = only(cap)
-    check(row, "membership.create", actor=actor, customer=a.customer, obj=m, after={"user", "account", "role"}, account_id=a.other_account.pk)
+    check(
+        row,
+        "membership.create",
+        actor=actor,
+        customer=a.customer,
+        obj=m,
+        after={"user", "account", "role"},
+        account_id=a.other_account.pk,
+    )
     assert row.after == {"user": user.email, "account": "Support desk", "role": "Sender"}
     with audited() as cap:
         tenancy_services.set_membership(a.other_account, user, sender, actor=actor)
@@ -363,7 +404,15 @@ def test_memberships(world):
     with audited() as cap:
         tenancy_services.set_membership(a.other_account, user, reader, actor=actor)
     row = only(cap)
-    check(row, "membership.update", actor=actor, customer=a.customer, obj=m, before={"role"}, after={"user", "account", "role"})
+    check(
+        row,
+        "membership.update",
+        actor=actor,
+        customer=a.customer,
+        obj=m,
+        before={"role"},
+        after={"user", "account", "role"},
+    )
     assert (row.before["role"], row.after["role"]) == ("Sender", "Read-only")
     # refused: a foreign user, the master role, a role beyond the actor's own permissions
     master_role = Role.objects.get(customer=None, slug="master")
@@ -407,7 +456,15 @@ def test_onboard_enterprise(world):
     assert cap.actions == ["customer.create", "account.create", "user.create"]
     cust, acc, usr = cap.rows
     check(cust, "customer.create", actor=actor, customer=done.customer, obj=done.customer, after=CUSTOMER_KEYS)
-    check(acc, "account.create", actor=actor, customer=done.customer, obj=done.account, after={"name"}, account_id=done.account.pk)
+    check(
+        acc,
+        "account.create",
+        actor=actor,
+        customer=done.customer,
+        obj=done.account,
+        after={"name"},
+        account_id=done.account.pk,
+    )
     check(usr, "user.create", actor=actor, customer=done.customer, obj=done.master, after=set(USER_FIELDS))
     assert usr.after["email"] == "nora@newco.test" and usr.after["is_master"] is True
     assert OneTimeToken.objects.filter(user=done.master, purpose="welcome", used_at__isnull=True).count() == 1
@@ -431,8 +488,12 @@ def test_onboard_enterprise_invalid_or_forbidden_changes_nothing(world):
 
 def _fresh_user(world) -> User:
     return access_services.create_user(
-        world.acme.customer, actor=world.acme.master, first_name="Walt", last_name="Welcome",
-        email="walt@acme.test", send_welcome=False,
+        world.acme.customer,
+        actor=world.acme.master,
+        first_name="Walt",
+        last_name="Welcome",
+        email="walt@acme.test",
+        send_welcome=False,
     )
 
 
@@ -452,7 +513,14 @@ def test_resend_and_complete_welcome(world):
             raw, password="a-long-pass-phrase-77", pin="123456", question="Town?", answer="Lund"
         )
     row = only(cap)
-    check(row, "user.welcome_completed", actor=user, customer=world.acme.customer, obj=user, after={"password", "pin", "security_question"})
+    check(
+        row,
+        "user.welcome_completed",
+        actor=user,
+        customer=world.acme.customer,
+        obj=user,
+        after={"password", "pin", "security_question"},
+    )
     assert "123456" not in str(row.after) and "Lund" not in str(row.after)
     with audited() as cap, pytest.raises(Invalid):
         access_services.complete_welcome(raw, password="another-long-pass-88", pin="9999", question="Q?", answer="AA")
@@ -508,8 +576,14 @@ def test_create_user_with_memberships(world):
     sender = Role.objects.get(customer=None, slug="sender")
     with audited() as cap:
         user = access_services.create_user(
-            a.customer, actor=actor, first_name="Ulla", last_name="User", email="ulla@acme.test",
-            phone="070-123 45 67", primary_office=a.office, memberships=[(a.account, sender)],
+            a.customer,
+            actor=actor,
+            first_name="Ulla",
+            last_name="User",
+            email="ulla@acme.test",
+            phone="070-123 45 67",
+            primary_office=a.office,
+            memberships=[(a.account, sender)],
         )
     assert cap.actions == ["user.create", "membership.create"]
     check(cap.rows[0], "user.create", actor=actor, customer=a.customer, obj=user, after=set(USER_FIELDS))
@@ -539,7 +613,9 @@ def test_update_user(world):
     with audited() as cap:
         access_services.update_user(user, actor=actor, last_name="Sendersson", additional_offices=[a.branch])
     row = only(cap)
-    check(row, "user.update", actor=actor, customer=a.customer, obj=user, before=set(USER_FIELDS), after=set(USER_FIELDS))
+    check(
+        row, "user.update", actor=actor, customer=a.customer, obj=user, before=set(USER_FIELDS), after=set(USER_FIELDS)
+    )
     assert row.after["additional_offices"] == [a.branch.pk]
     with audited() as cap:
         access_services.update_user(user, actor=actor, last_name="Sendersson")
@@ -560,13 +636,29 @@ def test_set_user_active(world):
     with audited() as cap:
         access_services.set_user_active(user, False, actor=actor)
     row = only(cap)
-    check(row, "user.disable", actor=actor, customer=a.customer, obj=user, before={"is_active"}, after={"is_active", "sessions_ended"})
+    check(
+        row,
+        "user.disable",
+        actor=actor,
+        customer=a.customer,
+        obj=user,
+        before={"is_active"},
+        after={"is_active", "sessions_ended"},
+    )
     with audited() as cap:
         access_services.set_user_active(user, False, actor=actor)
     nothing_written(cap)
     with audited() as cap:
         access_services.set_user_active(user, True, actor=actor)
-    check(only(cap), "user.enable", actor=actor, customer=a.customer, obj=user, before={"is_active"}, after={"is_active", "sessions_ended"})
+    check(
+        only(cap),
+        "user.enable",
+        actor=actor,
+        customer=a.customer,
+        obj=user,
+        before={"is_active"},
+        after={"is_active", "sessions_ended"},
+    )
     with audited() as cap, pytest.raises(Conflict):
         access_services.set_user_active(actor, False, actor=actor)
     nothing_written(cap)
@@ -577,7 +669,11 @@ def test_create_staff_user(world):
     actor = world.staff["admin"]
     with audited() as cap:
         user = access_services.create_staff_user(
-            actor=actor, email="new@provider.test", first_name="New", last_name="Staff", staff_role="tam",
+            actor=actor,
+            email="new@provider.test",
+            first_name="New",
+            last_name="Staff",
+            staff_role="tam",
             password="a-long-pass-phrase-77",
         )
     check(only(cap), "user.create", actor=actor, customer=None, obj=user, after=set(USER_FIELDS))
@@ -595,7 +691,14 @@ def test_verify_caller_is_audited_without_the_secret(world):
     with audited() as cap:
         assert access_services.verify_caller(user, actor=actor, pin="4321")
     row = only(cap)
-    check(row, "user.caller_verification", actor=actor, customer=world.acme.customer, obj=user, after={"method", "matched"})
+    check(
+        row,
+        "user.caller_verification",
+        actor=actor,
+        customer=world.acme.customer,
+        obj=user,
+        after={"method", "matched"},
+    )
     assert row.after == {"method": "pin", "matched": True}
     with audited() as cap:
         assert not access_services.verify_caller(user, actor=actor, answer="Fido")
@@ -650,12 +753,28 @@ def test_api_keys(world):
     with audited() as cap:
         issued = access_services.create_api_key(a.account, actor=actor, name="CI", perms=["send_sms"])
     row = only(cap)
-    check(row, "api_key.create", actor=actor, customer=a.customer, obj=issued.key, after={"name", "prefix", "perms"}, account_id=a.account.pk)
+    check(
+        row,
+        "api_key.create",
+        actor=actor,
+        customer=a.customer,
+        obj=issued.key,
+        after={"name", "prefix", "perms"},
+        account_id=a.account.pk,
+    )
     assert issued.secret not in str(row.after)
     assert issued.key.key_hash not in str(row.after)
     with audited() as cap:
         access_services.revoke_api_key(issued.key, actor=actor)
-    check(only(cap), "api_key.revoke", actor=actor, customer=a.customer, obj=issued.key, before={"revoked"}, after={"revoked"})
+    check(
+        only(cap),
+        "api_key.revoke",
+        actor=actor,
+        customer=a.customer,
+        obj=issued.key,
+        before={"revoked"},
+        after={"revoked"},
+    )
     with audited() as cap:
         access_services.revoke_api_key(issued.key, actor=actor)
     nothing_written(cap)
@@ -681,7 +800,10 @@ def _cli_calls(world) -> list[tuple[str, Callable[[], Any]]]:
         ("customer.update", lambda: tenancy_services.update_customer(a.customer, actor=a.master, billing_id="B-2")),
         ("account.create", lambda: tenancy_services.create_account(a.customer, actor=a.master, name="CLI")),
         ("office.create", lambda: tenancy_services.save_office(a.customer, None, actor=a.master, name="CLI")),
-        ("role.create", lambda: access_services.save_role(a.customer, None, actor=a.master, name="CLI", perms=["send_sms"])),
+        (
+            "role.create",
+            lambda: access_services.save_role(a.customer, None, actor=a.master, name="CLI", perms=["send_sms"]),
+        ),
         ("user.disable", lambda: access_services.set_user_active(a.users["support"], False, actor=a.master)),
         ("api_key.revoke", lambda: access_services.revoke_api_key(a.key, actor=a.master)),
     ]
@@ -718,14 +840,39 @@ def test_one_request_id_ties_the_rows_of_one_change_together(world):
 
 COVERED = {
     "kontor.tenancy.services": {
-        "update_customer", "set_credit_mode", "set_features", "set_ip_allowlist", "save_cost_center",
-        "save_feature", "create_account", "update_account", "delete_account", "restore_account",
-        "save_office", "delete_office", "save_team", "delete_team", "set_membership", "remove_membership",
+        "update_customer",
+        "set_credit_mode",
+        "set_features",
+        "set_ip_allowlist",
+        "save_cost_center",
+        "save_feature",
+        "create_account",
+        "update_account",
+        "delete_account",
+        "restore_account",
+        "save_office",
+        "delete_office",
+        "save_team",
+        "delete_team",
+        "set_membership",
+        "remove_membership",
     },
     "kontor.access.services": {
-        "onboard_enterprise", "resend_welcome", "complete_welcome", "request_password_reset",
-        "reset_password", "change_password", "create_user", "update_user", "set_user_active",
-        "create_staff_user", "verify_caller", "save_role", "delete_role", "create_api_key", "revoke_api_key",
+        "onboard_enterprise",
+        "resend_welcome",
+        "complete_welcome",
+        "request_password_reset",
+        "reset_password",
+        "change_password",
+        "create_user",
+        "update_user",
+        "set_user_active",
+        "create_staff_user",
+        "verify_caller",
+        "save_role",
+        "delete_role",
+        "create_api_key",
+        "revoke_api_key",
     },
 }
 

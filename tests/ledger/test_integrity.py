@@ -16,8 +16,13 @@ from kontor.ledger.posting import InsufficientCredits, Leg, post, provider_walle
 @pytest.fixture
 def funded(world):
     system = system_wallet(world.acme.customer)
-    post("purchase", [Leg(provider_wallet(), -100), Leg(system, 100)], actor=world.acme.master,
-         customer=world.acme.customer, reason="test purchase")
+    post(
+        "purchase",
+        [Leg(provider_wallet(), -100), Leg(system, 100)],
+        actor=world.acme.master,
+        customer=world.acme.customer,
+        reason="test purchase",
+    )
     system.refresh_from_db()
     return system
 
@@ -43,8 +48,7 @@ def test_post_moves_balances_and_sums_to_zero(world, funded):
 def test_overdraft_is_refused_with_numbers_and_changes_nothing(world, funded):
     target = user_wallet(world.acme.users["sender"])
     with pytest.raises(InsufficientCredits) as caught:
-        post("allocation", [Leg(funded, -140), Leg(target, 140)], actor=world.acme.master,
-             customer=world.acme.customer)
+        post("allocation", [Leg(funded, -140), Leg(target, 140)], actor=world.acme.master, customer=world.acme.customer)
     assert "100 available, 140 needed" in caught.value.message
     funded.refresh_from_db()
     target.refresh_from_db()
@@ -58,8 +62,7 @@ def test_unbalanced_or_empty_legs_are_refused_before_the_database(world, funded,
 
     wallets = [funded, provider_wallet(), user_wallet(world.acme.master)]
     with pytest.raises(Invalid):
-        post("adjustment", [Leg(wallets[i], d) for i, d in enumerate(legs)], actor=None,
-             customer=world.acme.customer)
+        post("adjustment", [Leg(wallets[i], d) for i, d in enumerate(legs)], actor=None, customer=world.acme.customer)
     assert JournalTransaction.objects.count() == 1
 
 

@@ -14,7 +14,7 @@ from kontor.audit.models import AuditEntry
 from kontor.core.errors import Conflict, ErrorCode
 from kontor.tenancy.models import Customer
 from kontor.web.views import home
-from tests.isolation.apiwalk import authenticated_get_path
+from tests.isolation.walk import authenticated_get_path
 
 pytestmark = pytest.mark.django_db
 

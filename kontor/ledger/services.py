@@ -1,0 +1,420 @@
+"""Every movement of credits: purchase, allocation, transfer, consumption, reservation, settlement,
+release and refund, each one balanced journal transaction, checked against the rules, and audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+
+from kontor.audit.services import record
+from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
+from kontor.ledger import rules
+from kontor.ledger.models import SMS, JournalTransaction, Wallet
+from kontor.ledger.posting import (
+    Leg,
+    hold_wallet,
+    pool_wallet,
+    post,
+    provider_wallet,
+    system_wallet,
+    user_wallet,
+)
+from kontor.tenancy.models import CreditMode
+
+if TYPE_CHECKING:
+    from kontor.access.models import User
+    from kontor.tenancy.models import Account, Customer
+
+MAX_AMOUNT = 100_000_000
+MAX_BATCH = 1000
+
+
+def _amount(value: Any, field: str = "amount") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid.field(field, "Enter a whole number of credits.")
+    if value < 1:
+        raise Invalid.field(field, "Enter at least 1 credit.")
+    if value > MAX_AMOUNT:
+        raise Invalid.field(field, f"At most {MAX_AMOUNT:,} credits at a time.")
+    return value
+
+
+def _replay(customer: Customer, key: str | None, kind: str, fingerprint: dict[str, Any]) -> JournalTransaction | None:
+    """The journal already written under this idempotency key (same request), or None."""
+    if not key:
+        return None
+    journal = JournalTransaction.objects.filter(customer=customer, idempotency_key=key).first()
+    if journal is None:
+        return None
+    if journal.kind != kind or journal.reason != fingerprint.get("reason", journal.reason):
+        raise Invalid(
+            "This idempotency key was already used for another operation.", code=ErrorCode.IDEMPOTENCY_MISMATCH
+        )
+    return journal  # type: ignore[no-any-return]
+
+
+def _post_once(
+    kind: str, legs: Sequence[Leg], *, customer: Customer, idempotency_key: str | None, **kw: Any
+) -> tuple[JournalTransaction, bool]:
+    """(journal, created). A concurrent duplicate under the same key loses on the unique constraint and
+    gets the winner's journal instead."""
+    existing = _replay(customer, idempotency_key, kind, kw)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return post(kind, legs, customer=customer, idempotency_key=idempotency_key, **kw), True
+    except IntegrityError:
+        existing = _replay(customer, idempotency_key, kind, kw)
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _audit(
+    journal: JournalTransaction, *, actor: User | None, legs: Sequence[Leg], extra: dict[str, Any] | None = None
+) -> None:
+    record(
+        f"credits.{journal.kind}",
+        journal,
+        actor=actor,
+        customer=journal.customer_id,
+        object_type="journaltransaction",
+        object_repr=f"{journal.get_kind_display()} {abs(legs[0].delta)}",
+        after={
+            "legs": [{"wallet": str(leg.wallet), "wallet_id": leg.wallet.pk, "delta": leg.delta} for leg in legs],
+            "reason": journal.reason,
+            "on_behalf_of": journal.on_behalf_of_id,
+            **(extra or {}),
+        },
+    )
+
+
+# --- purchase ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    journal: JournalTransaction
+    invoice: Any  # kontor.billing Invoice
+    created: bool
+
+
+def purchase(
+    customer: Customer,
+    *,
+    actor: User,
+    quantity: int,
+    for_user: User | None,
+    payment_method: str,
+    billing_details: dict[str, str],
+    payment_details: dict[str, str] | None = None,
+    idempotency_key: str | None = None,
+) -> PurchaseResult:
+    """Buy credits into the system wallet (`for_user` None: master users only) or a user's wallet.
+    Price → payment → on success the credits and a tax invoice, in one transaction. A declined payment
+    applies nothing."""
+    from kontor.billing.invoices import Invoice, clean_billing_details, issue_invoice
+    from kontor.billing.payments import PaymentDeclined, get_provider
+    from kontor.billing.pricing import quote
+
+    quantity = _amount(quantity, "quantity")
+    existing = _replay(customer, idempotency_key, JournalTransaction.Kind.PURCHASE, {})
+    if existing is not None:
+        return PurchaseResult(existing, Invoice.objects.filter(journal_id=existing.pk).first(), False)
+    if for_user is None:
+        rules.check_purchase_for_system(actor, customer)
+        target = system_wallet(customer)
+    else:
+        rules.check_purchase_for_user(actor, for_user)
+        target = user_wallet(for_user)
+    details = clean_billing_details(billing_details)
+    price = quote(customer, quantity)
+    provider = get_provider(payment_method)
+    payment = provider.charge(
+        amount_minor=price.gross_minor,
+        currency=price.currency,
+        details=payment_details or {},
+        description=f"{quantity} SMS credits",
+    )
+    if not payment.ok:
+        with transaction.atomic():
+            record(
+                "credits.purchase_declined",
+                None,
+                actor=actor,
+                customer=customer,
+                object_type="payment",
+                object_id=payment.reference,
+                after={"quantity": quantity, "method": payment_method, "message": payment.message},
+            )
+        raise PaymentDeclined(payment.message or "The payment was declined; nothing was charged or applied.")
+    with transaction.atomic():
+        legs = [Leg(provider_wallet(), -quantity), Leg(target, quantity)]
+        journal, created = _post_once(
+            JournalTransaction.Kind.PURCHASE,
+            legs,
+            customer=customer,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            on_behalf_of=for_user,
+            reason=f"Purchase of {quantity} credits ({provider.label})",
+        )
+        if not created:
+            return PurchaseResult(journal, Invoice.objects.filter(journal_id=journal.pk).first(), False)
+        invoice = issue_invoice(
+            customer,
+            price,
+            actor=actor,
+            billing_details=details,
+            payment_method=payment_method,
+            payment=payment,
+            journal_id=journal.pk,
+            description=f"SMS credits for {for_user or 'system (unallocated) credits'}",
+        )
+        _audit(
+            journal,
+            actor=actor,
+            legs=legs,
+            extra={"invoice": invoice.number, "gross_minor": price.gross_minor, "currency": price.currency},
+        )
+    return PurchaseResult(journal, invoice, True)
+
+
+# --- transfers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transfer:
+    source: Wallet
+    target: Wallet
+    amount: int
+    reason: str = ""
+
+
+def resolve_transfer(actor: User, source: Wallet, target: Wallet) -> str:
+    """Check the rules for moving credits from `source` to `target`; returns the journal kind."""
+    customer = actor.customer
+    if customer is None or source.customer_id != customer.pk or target.customer_id != customer.pk:
+        raise Forbidden("No such wallet.")
+    if source.pk == target.pk:
+        raise Invalid.field("target", "Choose a different wallet to transfer to.")
+    if source.unit != target.unit:
+        raise Invalid.field("target", "Both wallets must hold the same unit.")
+    kinds = {source.kind, target.kind}
+    if Wallet.Kind.HOLD in kinds or Wallet.Kind.PROVIDER in kinds:
+        raise Forbidden("Reserved and provider credits cannot be transferred by hand.")
+    if source.kind == Wallet.Kind.USER and target.kind == Wallet.Kind.USER:
+        rules.check_user_to_user(actor, source.user, target.user)  # type: ignore[arg-type]
+        return JournalTransaction.Kind.TRANSFER
+    # Anything touching system credits or account pools is the master users' business.
+    user = source.user if source.kind == Wallet.Kind.USER else target.user if target.kind == Wallet.Kind.USER else None
+    rules.check_system_transfer(actor, customer, user)
+    if target.kind == Wallet.Kind.USER:
+        rules._check_recipient(target.user)  # type: ignore[arg-type]
+    return JournalTransaction.Kind.ALLOCATION if source.kind == Wallet.Kind.SYSTEM else JournalTransaction.Kind.TRANSFER
+
+
+def transfer(
+    source: Wallet, target: Wallet, amount: int, *, actor: User, reason: str = "", idempotency_key: str | None = None
+) -> JournalTransaction:
+    amount = _amount(amount)
+    kind = resolve_transfer(actor, source, target)
+    customer = actor.customer
+    assert customer is not None
+    with transaction.atomic():
+        legs = [Leg(source, -amount), Leg(target, amount)]
+        journal, created = _post_once(
+            kind,
+            legs,
+            customer=customer,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reason=(reason or "").strip()[:200] or f"Transfer of {amount} credits",
+        )
+        if created:
+            _audit(journal, actor=actor, legs=legs)
+    return journal
+
+
+def batch_transfer(
+    transfers: Sequence[Transfer], *, actor: User, idempotency_key: str | None = None
+) -> JournalTransaction:
+    """Up to 1,000 transfers as one journal transaction: all apply or none does."""
+    if not transfers:
+        raise Invalid.field("transfers", "Give at least one transfer.")
+    if len(transfers) > MAX_BATCH:
+        raise Invalid.field("transfers", f"At most {MAX_BATCH} transfers per batch.")
+    customer = actor.customer
+    assert customer is not None
+    legs: list[Leg] = []
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(transfers):
+        try:
+            amount = _amount(item.amount)
+            resolve_transfer(actor, item.source, item.target)
+        except (Invalid, Forbidden) as exc:
+            errors[f"transfers.{index}"] = [exc.message if not exc.fields else next(iter(exc.fields.values()))[0]]
+            continue
+        legs += [Leg(item.source, -amount), Leg(item.target, amount)]
+    if errors:
+        raise Invalid("Some transfers are not allowed; nothing was applied.", fields=errors)
+    with transaction.atomic():
+        journal, created = _post_once(
+            JournalTransaction.Kind.TRANSFER,
+            legs,
+            customer=customer,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reason=f"Batch of {len(transfers)} transfers",
+        )
+        if created:
+            record(
+                "credits.batch_transfer",
+                journal,
+                actor=actor,
+                customer=customer,
+                object_type="journaltransaction",
+                object_repr=f"Batch of {len(transfers)} transfers",
+                after={"transfers": len(transfers), "credits": sum(t.amount for t in transfers)},
+            )
+    return journal
+
+
+# --- sending: where credits come from, reserve → settle → release --------------------------------
+
+
+def sending_wallet(sender: User, account: Account, unit: str = SMS) -> Wallet:
+    """Individual mode: the sender's own wallet, whoever the message is on behalf of. Pool mode: the
+    account's pool."""
+    customer = account.customer
+    if customer.credit_mode == CreditMode.INDIVIDUAL:
+        rules.check_can_consume(sender)
+        return user_wallet(sender, unit)
+    return pool_wallet(account, unit)
+
+
+def consume(
+    sender: User,
+    account: Account,
+    amount: int,
+    *,
+    on_behalf_of: User | None = None,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> JournalTransaction:
+    amount = _amount(amount)
+    wallet = sending_wallet(sender, account)
+    with transaction.atomic():
+        legs = [Leg(wallet, -amount), Leg(provider_wallet(wallet.unit), amount)]
+        journal, created = _post_once(
+            JournalTransaction.Kind.CONSUMPTION,
+            legs,
+            customer=account.customer,
+            idempotency_key=idempotency_key,
+            actor=sender,
+            on_behalf_of=on_behalf_of,
+            reason=f"Consumption of {amount} credits",
+            reference=reference,
+        )
+        if created:
+            _audit(journal, actor=sender, legs=legs)
+    return journal
+
+
+def reserve(wallet: Wallet, amount: int, *, actor: User | None, reference: str = "") -> JournalTransaction:
+    """Set credits aside for a message in flight (wallet → the customer's hold wallet)."""
+    amount = _amount(amount)
+    customer = wallet.customer
+    assert customer is not None
+    return post(
+        JournalTransaction.Kind.RESERVATION,
+        [Leg(wallet, -amount), Leg(hold_wallet(customer, wallet.unit), amount)],
+        actor=actor,
+        customer=customer,
+        reason="Reserved for sending",
+        reference=reference,
+    )
+
+
+def settle(customer: Customer, amount: int, *, unit: str = SMS, reference: str = "") -> JournalTransaction:
+    """The message was accepted downstream: the reserved credits are consumed (hold → provider)."""
+    amount = _amount(amount)
+    return post(
+        JournalTransaction.Kind.CONSUMPTION,
+        [Leg(hold_wallet(customer, unit), -amount), Leg(provider_wallet(unit), amount)],
+        actor=None,
+        customer=customer,
+        reason="Message accepted",
+        reference=reference,
+    )
+
+
+def release(wallet: Wallet, amount: int, *, reference: str = "") -> JournalTransaction:
+    """The message failed before acceptance: the reserved credits go back (hold → wallet)."""
+    amount = _amount(amount)
+    customer = wallet.customer
+    assert customer is not None
+    return post(
+        JournalTransaction.Kind.RELEASE,
+        [Leg(hold_wallet(customer, wallet.unit), -amount), Leg(wallet, amount)],
+        actor=None,
+        customer=customer,
+        reason="Message failed: reservation released",
+        reference=reference,
+    )
+
+
+def refund(
+    wallet: Wallet, amount: int, *, actor: User | None, reason: str, idempotency_key: str | None = None
+) -> JournalTransaction:
+    """Give consumed credits back (provider → wallet), e.g. for a message that failed after settlement."""
+    amount = _amount(amount)
+    customer = wallet.customer
+    assert customer is not None
+    if not (reason or "").strip():
+        raise Invalid.field("reason", "Say why the credits are refunded.")
+    with transaction.atomic():
+        legs = [Leg(provider_wallet(wallet.unit), -amount), Leg(wallet, amount)]
+        journal, created = _post_once(
+            JournalTransaction.Kind.REFUND,
+            legs,
+            customer=customer,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            reason=reason.strip()[:200],
+        )
+        if created:
+            _audit(journal, actor=actor, legs=legs)
+    return journal
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_low_balance_threshold(wallet: Wallet, threshold: int | None, *, actor: User) -> Wallet:
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
+        raise Invalid.field("threshold", "Enter a whole number of credits (0 or more), or leave it empty.")
+    if wallet.low_balance_threshold == threshold:
+        return wallet
+    before = {"low_balance_threshold": wallet.low_balance_threshold}
+    Wallet.objects.filter(pk=wallet.pk).update(low_balance_threshold=threshold)
+    wallet.low_balance_threshold = threshold
+    record(
+        "wallet.threshold",
+        wallet,
+        actor=actor,
+        customer=wallet.customer_id,
+        before=before,
+        after={"low_balance_threshold": threshold},
+    )
+    return wallet
+
+
+def ensure_not_archived(account: Account) -> None:
+    if not account.is_active:
+        raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
