@@ -29,7 +29,9 @@ def _accounts(request: HttpRequest) -> QuerySet[Account]:
 
 
 def _roles(request: HttpRequest) -> QuerySet[Role]:
-    return scoped(request.scope, Role).order_by("customer_id", "name")  # type: ignore[attr-defined]
+    # Nobody holds the Master user role through a membership: it comes with the master-user flag.
+    roles = scoped(request.scope, Role).exclude(customer__isnull=True, slug="master")  # type: ignore[attr-defined]
+    return roles.order_by("customer_id", "name")
 
 
 class UserFilter(django_filters.FilterSet):

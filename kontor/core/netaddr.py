@@ -41,6 +41,7 @@ def address_allowed(address: str | None, networks: Iterable[str]) -> bool:
     nets = list(networks)
     if not nets:
         return True
+    address = normalise_address(address) if address is not None else None
     if address is None:
         return False
     ip = ipaddress.ip_address(address)

@@ -325,19 +325,30 @@ def create_account(
     custom_columns: Sequence[ColumnSpec] = (),
     creator_role: Role | None = None,
 ) -> Account:
-    name = validation.required_text(name, field="name", label="Account name", max_length=120)
-    _check_cost_center(customer, cost_center)
-    columns = _clean_columns(custom_columns)
-    if Account.objects.filter(customer=customer, name__iexact=name).exists():
-        raise Invalid.field("name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE)
+    errors: list[Invalid] = []
+    columns: list[ColumnSpec] = []
+    try:
+        name = validation.required_text(name, field="name", label="Account name", max_length=120)
+        if Account.objects.filter(customer=customer, name__iexact=name).exists():
+            raise Invalid.field("name", f"An account named “{name}” already exists.", code=ErrorCode.DUPLICATE)
+    except Invalid as exc:
+        errors.append(exc)
+    for check in (
+        lambda: _check_cost_center(customer, cost_center),
+        lambda: columns.extend(_clean_columns(custom_columns)),
+    ):
+        try:
+            check()
+        except Invalid as exc:
+            errors.append(exc)
+    if errors:
+        # Every problem at once, so the person fixes the form in one go.
+        raise validation.merge(*errors) if len(errors) > 1 else errors[0]
     account = Account.objects.create(
         customer=customer, name=name, cost_center=cost_center, office_hours_only=office_hours_only
     )
     for position, col in enumerate(columns, start=1):
         CustomColumn.objects.create(customer=customer, account=account, position=position, name=col.name, type=col.type)
-    # Whoever creates an account can work in it; master users reach every account anyway.
-    if creator_role is not None and not actor.is_master and actor.customer_id == customer.pk:
-        Membership.objects.create(customer=customer, account=account, user=actor, role=creator_role)
     record(
         "account.create",
         account,
@@ -346,6 +357,17 @@ def create_account(
         after=_account_after(account),
         account_id=account.pk,
     )
+    # Whoever creates an account can work in it; master users reach every account anyway.
+    if creator_role is not None and not actor.is_master and actor.customer_id == customer.pk:
+        membership = Membership.objects.create(customer=customer, account=account, user=actor, role=creator_role)
+        record(
+            "membership.create",
+            membership,
+            actor=actor,
+            customer=customer,
+            account_id=account.pk,
+            after={"user": actor.email, "account": account.name, "role": creator_role.name},
+        )
     return account
 
 
