@@ -113,8 +113,7 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResul
         minutes = max(1, settings.KONTOR_LOGIN_WINDOW_SECONDS // 60)
         return LoginResult(
             None,
-            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes, "
-            "or reset your password.",
+            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes, or reset your password.",
             "throttled",
         )
     user = authenticate(request, username=email, password=password)

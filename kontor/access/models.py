@@ -55,9 +55,7 @@ class User(AbstractBaseUser):
         "tenancy.Office", null=True, blank=True, on_delete=models.SET_NULL, related_name="primary_users"
     )
     additional_offices = models.ManyToManyField("tenancy.Office", blank=True, related_name="additional_users")
-    team = models.ForeignKey(
-        "tenancy.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
-    )
+    team = models.ForeignKey("tenancy.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     pin_hash = models.CharField(max_length=256, blank=True)
     security_question = models.CharField(max_length=200, blank=True)
     security_answer_hash = models.CharField(max_length=256, blank=True)
@@ -115,9 +113,7 @@ class User(AbstractBaseUser):
         return bool(self.pin_hash) and check_password(pin.strip(), self.pin_hash)
 
     def check_security_answer(self, answer: str) -> bool:
-        return bool(self.security_answer_hash) and check_password(
-            normalise_answer(answer), self.security_answer_hash
-        )
+        return bool(self.security_answer_hash) and check_password(normalise_answer(answer), self.security_answer_hash)
 
     def set_pin(self, pin: str) -> None:
         self.pin_hash = make_password(pin.strip())
@@ -153,9 +149,7 @@ class Role(TimeStamped):
                 name="role_name_unique_per_customer",
                 condition=Q(customer__isnull=False),
             ),
-            models.UniqueConstraint(
-                fields=["slug"], condition=Q(customer__isnull=True), name="builtin_role_slug"
-            ),
+            models.UniqueConstraint(fields=["slug"], condition=Q(customer__isnull=True), name="builtin_role_slug"),
         ]
 
     def __str__(self) -> str:

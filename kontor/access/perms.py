@@ -191,16 +191,12 @@ STAFF_ROLE_PERMS: dict[StaffRole, frozenset[Perm]] = {
             Perm.STAFF_VIEW_AUDIT,
         }
     ),
-    StaffRole.BILLING: frozenset(
-        {Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_BILLING, Perm.STAFF_VIEW_AUDIT}
-    ),
+    StaffRole.BILLING: frozenset({Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_BILLING, Perm.STAFF_VIEW_AUDIT}),
     StaffRole.ADMIN: STAFF_PERMS,
 }
 
 
-def parse_perms(
-    values: list[str] | tuple[str, ...] | set[str], *, allowed: frozenset[Perm]
-) -> frozenset[Perm]:
+def parse_perms(values: list[str] | tuple[str, ...] | set[str], *, allowed: frozenset[Perm]) -> frozenset[Perm]:
     """Permissions from their string values; unknown or disallowed ones raise ValueError naming them."""
     result: set[Perm] = set()
     for value in values:

@@ -36,15 +36,9 @@ def scope_for_user(user: User, account: Account | None) -> Scope | None:
     if not account.is_active:
         return None
     perms = perms_in_account(user, account)
-    if (
-        not perms
-        and not user.is_master
-        and not Membership.objects.filter(user=user, account=account).exists()
-    ):
+    if not perms and not user.is_master and not Membership.objects.filter(user=user, account=account).exists():
         return None
-    return Scope(
-        user=user, customer=account.customer, account=account, perms=frozenset(str(p) for p in perms)
-    )
+    return Scope(user=user, customer=account.customer, account=account, perms=frozenset(str(p) for p in perms))
 
 
 def scope_for_api_key(key: ApiKey) -> Scope:
@@ -74,9 +68,7 @@ def staff_scope(user: User, customer: Customer) -> Scope:
 
 
 def roles_for(customer: Customer) -> QuerySet[Role]:
-    return Role.objects.in_scope(Scope(user=None, customer=customer, account=None)).order_by(
-        "customer_id", "name"
-    )
+    return Role.objects.in_scope(Scope(user=None, customer=customer, account=None)).order_by("customer_id", "name")
 
 
 def send_sms_users(customer: Customer) -> QuerySet[User]:

@@ -46,9 +46,7 @@ PIN_RE = re.compile(r"^\d{4,8}$")
 
 def _issue_token(user: User, purpose: str) -> str:
     raw = secrets.token_urlsafe(32)
-    OneTimeToken.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(
-        used_at=timezone.now()
-    )
+    OneTimeToken.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(used_at=timezone.now())
     OneTimeToken.objects.create(
         user=user,
         purpose=purpose,
@@ -61,9 +59,7 @@ def _issue_token(user: User, purpose: str) -> str:
 def find_token(raw: str, purpose: str) -> OneTimeToken | None:
     """The token if it is valid now (unused, unexpired, for this purpose); None says nothing more."""
     token = (
-        OneTimeToken.objects.select_related("user")
-        .filter(token_hash=hash_secret(raw or ""), purpose=purpose)
-        .first()
+        OneTimeToken.objects.select_related("user").filter(token_hash=hash_secret(raw or ""), purpose=purpose).first()
     )
     if token is None or not token.usable or not token.user.is_active:
         return None
@@ -109,9 +105,7 @@ def _person_fields(
         if exclude_user is not None:
             clash = clash.exclude(pk=exclude_user.pk)
         if clash.exists():
-            errors.append(
-                Invalid.field("email", "A user with this email already exists.", code=ErrorCode.DUPLICATE)
-            )
+            errors.append(Invalid.field("email", "A user with this email already exists.", code=ErrorCode.DUPLICATE))
         out["email"] = address
     except ValidationError:
         errors.append(Invalid.field("email", f"“{email}” is not an email address."))
@@ -292,9 +286,7 @@ def request_password_reset(email: str) -> None:
 def reset_password(raw_token: str, *, password: str) -> User:
     token = find_token(raw_token, OneTimeToken.Purpose.RESET)
     if token is None:
-        raise Invalid(
-            "This link is invalid, has expired or has been used already.", code=ErrorCode.TOKEN_INVALID
-        )
+        raise Invalid("This link is invalid, has expired or has been used already.", code=ErrorCode.TOKEN_INVALID)
     token = OneTimeToken.objects.select_for_update().get(pk=token.pk)
     user = token.user
     try:
@@ -337,9 +329,7 @@ def _end_sessions(user: User) -> int:
 # --- users ---------------------------------------------------------------------------------------
 
 
-def _offices(
-    customer: Customer, primary: Office | None, additional: Sequence[Office], team: Team | None
-) -> None:
+def _offices(customer: Customer, primary: Office | None, additional: Sequence[Office], team: Team | None) -> None:
     for office in [primary, *additional]:
         if office is not None and office.customer_id != customer.pk:
             raise Invalid.field("offices", "No such office.")
@@ -410,6 +400,7 @@ def update_user(
 ) -> User:
     customer = user.customer
     assert customer is not None
+    _check_may_manage(actor, user)
     before = snapshot(user, USER_FIELDS)
     person = _person_fields(
         first_name=user.first_name if first_name is None else first_name,
@@ -442,10 +433,14 @@ def update_user(
     return user
 
 
+def _check_may_manage(actor: User, user: User) -> None:
+    """Only master users (and provider staff) change or disable a master user; people edit themselves."""
+    if user.is_master and not (actor.is_master or actor.is_staff or actor.pk == user.pk):
+        raise Forbidden("Only a master user can change or disable a master user.")
+
+
 def _keep_one_master(user: User) -> None:
-    others = User.objects.filter(customer_id=user.customer_id, is_master=True, is_active=True).exclude(
-        pk=user.pk
-    )
+    others = User.objects.filter(customer_id=user.customer_id, is_master=True, is_active=True).exclude(pk=user.pk)
     if not others.exists():
         raise Conflict("A customer must keep at least one active master user.")
 
@@ -455,6 +450,7 @@ def set_user_active(user: User, active: bool, *, actor: User) -> User:
     """Disable (ending every session at once) or re-enable a user."""
     if user.is_active == active:
         return user
+    _check_may_manage(actor, user)
     if not active and user.pk == actor.pk:
         raise Conflict("You cannot disable yourself.")
     if not active and user.is_master:
@@ -549,9 +545,7 @@ def save_role(
         clash = clash.exclude(pk=role.pk)
     if clash.exists():
         raise Invalid.field("name", f"A role named “{name}” already exists.", code=ErrorCode.DUPLICATE)
-    before = (
-        {"name": role.name, "perms": sorted(role.perms), "description": role.description} if role else None
-    )
+    before = {"name": role.name, "perms": sorted(role.perms), "description": role.description} if role else None
     obj = role or Role(customer=customer)
     obj.name, obj.description, obj.perms = (
         name,
@@ -608,9 +602,7 @@ def create_api_key(account: Account, *, actor: User, name: str, perms: Sequence[
     mine = perms_in_account(actor, account)
     beyond = wanted - mine
     if beyond:
-        raise Forbidden(
-            f"A key cannot have permissions you lack: {', '.join(sorted(p.label for p in beyond))}."
-        )
+        raise Forbidden(f"A key cannot have permissions you lack: {', '.join(sorted(p.label for p in beyond))}.")
     if not account.is_active:
         raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
     full, prefix, digest = ApiKey.generate()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from kontor.audit.services import record
 from kontor.billing.models import Invoice, InvoiceSequence
 from kontor.billing.payments import PaymentDeclined, PaymentResult, get_provider
-from kontor.billing.pdf import invoice_pdf
+from kontor.billing.pdf import PAYMENT_TERMS_DAYS, invoice_pdf
 from kontor.core.errors import Conflict, Invalid
 
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ __all__ = [
     "link_journal",
     "next_invoice_number",
 ]
-
-PAYMENT_TERMS_DAYS = 30
 
 # name -> (label, max length); the order is the order on forms and on the invoice.
 BILLING_FIELDS: dict[str, tuple[str, int]] = {
@@ -78,7 +76,11 @@ def clean_billing_details(data: dict[str, str]) -> dict[str, str]:
         elif len(value) > max_length:
             fields.setdefault(name, []).append(f"{label} can be at most {max_length} characters.")
         out[name] = value
-    if not fields.get("company") and not fields.get("contact_name") and not (out.get("company") or out.get("contact_name")):
+    if (
+        not fields.get("company")
+        and not fields.get("contact_name")
+        and not (out.get("company") or out.get("contact_name"))
+    ):
         fields.setdefault("company", []).append("Enter the company or a contact name.")
     if out.get("email") and "email" not in fields:
         try:

@@ -152,7 +152,11 @@ class TestCard:
         if declined:
             return PaymentResult(ok=False, reference="", message=declined, status="declined", last4=last4)
         return PaymentResult(
-            ok=True, reference=f"TEST-{secrets.token_hex(8)}", status="paid", message="Card payment approved.", last4=last4
+            ok=True,
+            reference=f"TEST-{secrets.token_hex(8)}",
+            status="paid",
+            message="Card payment approved.",
+            last4=last4,
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -89,7 +89,7 @@ def run_idempotent(
     return response
 
 
-def prune(now: timezone.datetime | None = None) -> int:
+def prune(now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - KEEP_FOR
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -50,8 +50,8 @@ class CustomerFilter(django_filters.FilterSet):
             attrs={"type": "search", "placeholder": "Email, name, subscriber ID or billing ID", "size": 36}
         ),
     )
-    status = django_filters.ChoiceFilter(label="Status", choices=Customer.Status.choices)
-    country = django_filters.ChoiceFilter(label="Country", choices=country_choices)
+    status = django_filters.ChoiceFilter(label="Status", choices=Customer.Status.choices, empty_label="Any")
+    country = django_filters.ChoiceFilter(label="Country", choices=country_choices, empty_label="Any")
 
     class Meta:
         model = Customer

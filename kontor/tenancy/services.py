@@ -590,6 +590,7 @@ def set_membership(account: Account, user: User, role: Role, *, actor: User) -> 
         raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
     _check_role(account.customer_id, role, actor)
     granted = perms_in_account(actor, account)
+    _check_manages_users(actor, account, user, granted)
     missing = role.perm_set - granted
     if not actor.is_staff and missing:
         raise Forbidden(
@@ -623,8 +624,23 @@ def set_membership(account: Account, user: User, role: Role, *, actor: User) -> 
     return membership
 
 
+def _check_manages_users(actor: User, account: Account, user: User, granted: frozenset | None = None) -> None:
+    """Memberships of an account are changed by staff, master users, or whoever holds 'Manage users'
+    in that very account; a master user's access is a master user's business."""
+    from kontor.access.perms import Perm
+    from kontor.access.selectors import perms_in_account
+
+    if actor.is_staff or actor.is_master:
+        return
+    if user.is_master:
+        raise Forbidden("Only a master user can change a master user's access.")
+    if Perm.MANAGE_USERS not in (granted if granted is not None else perms_in_account(actor, account)):
+        raise Forbidden(f"You need 'Manage users' in {account.name} to change who can use it.")
+
+
 @transaction.atomic
 def remove_membership(membership: Membership, *, actor: User) -> None:
+    _check_manages_users(actor, membership.account, membership.user)
     record(
         "membership.delete",
         membership,

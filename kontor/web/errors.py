@@ -6,15 +6,11 @@ from django.template.loader import render_to_string
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(
-        request, "web/404.html", {"message": "There is nothing here, or you cannot see it."}, status=404
-    )
+    return render(request, "web/404.html", {"message": "There is nothing here, or you cannot see it."}, status=404)
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(
-        request, "web/refused.html", {"message": str(exception or "") or "You may not do this."}, status=403
-    )
+    return render(request, "web/refused.html", {"message": str(exception or "") or "You may not do this."}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

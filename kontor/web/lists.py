@@ -21,9 +21,7 @@ class Action:
     url: str
 
 
-def filtered(
-    request: HttpRequest, queryset: QuerySet, filterset_class: type[django_filters.FilterSet] | None
-):
+def filtered(request: HttpRequest, queryset: QuerySet, filterset_class: type[django_filters.FilterSet] | None):
     """(filterset or None, the filtered queryset). Invalid filter input filters nothing out and shows
     the error beside the field."""
     if filterset_class is None:

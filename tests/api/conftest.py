@@ -71,9 +71,7 @@ def make_key() -> Callable[..., str]:
     """A fresh key secret for `cw`'s Sales account (or `account`), made by its master user."""
 
     def make(cw: CustomerWorld, *perms: str, account: Any = None) -> str:
-        issued = create_api_key(
-            account or cw.account, actor=cw.master, name="Test key", perms=list(perms) or ALL_PERMS
-        )
+        issued = create_api_key(account or cw.account, actor=cw.master, name="Test key", perms=list(perms) or ALL_PERMS)
         return issued.secret
 
     return make

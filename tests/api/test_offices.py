@@ -32,7 +32,10 @@ def test_office_bad_input_and_conflicts(world, acme):
     count = Office.objects.count()
     assert "name" in problem(acme.post("/offices", {"name": ""}), 422, "validation_error")["errors"]
     assert "name" in problem(acme.post("/offices", {"name": "acme hq"}), 422, "duplicate")["errors"]
-    assert "name" in problem(acme.patch(f"/offices/{world.acme.branch.pk}", {"name": "Acme HQ"}), 422, "duplicate")["errors"]
+    assert (
+        "name"
+        in problem(acme.patch(f"/offices/{world.acme.branch.pk}", {"name": "Acme HQ"}), 422, "duplicate")["errors"]
+    )
     assert Office.objects.count() == count
     # Users have it as their primary office.
     problem(acme.delete(f"/offices/{world.acme.office.pk}"), 409, "conflict")

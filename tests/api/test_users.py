@@ -197,8 +197,16 @@ def test_memberships(world, acme):
     assert audit_count("membership.create") == 1
     acme.put(f"/users/{user.pk}/memberships/{other}", {"role_id": role("sender").pk})
     assert audit_count("membership.update") == 1
-    problem(acme.put(f"/users/{user.pk}/memberships/{world.globex.account.pk}", {"role_id": role("sender").pk}), 404, "not_found")
-    problem(acme.put(f"/users/{world.globex.users['sender'].pk}/memberships/{other}", {"role_id": role("sender").pk}), 404, "not_found")
+    problem(
+        acme.put(f"/users/{user.pk}/memberships/{world.globex.account.pk}", {"role_id": role("sender").pk}),
+        404,
+        "not_found",
+    )
+    problem(
+        acme.put(f"/users/{world.globex.users['sender'].pk}/memberships/{other}", {"role_id": role("sender").pk}),
+        404,
+        "not_found",
+    )
     err = problem(acme.put(f"/users/{user.pk}/memberships/{other}", {"role_id": 98765432}), 422, "validation_error")
     assert err["errors"] == {"role_id": ["No such role."]}
     assert acme.delete(f"/users/{user.pk}/memberships/{other}").status_code == 204

@@ -52,9 +52,7 @@ def web_routes() -> list[WebRoute]:
                 ints = tuple(k for k, c in converters.items() if isinstance(c, IntConverter))
                 others = tuple(k for k in converters if k not in ints)
                 qualified = f"{namespace}:{p.name}" if namespace else p.name
-                out.append(
-                    WebRoute(qualified, prefix + str(p.pattern), p.callback, ints, others, dict(p.default_args))
-                )
+                out.append(WebRoute(qualified, prefix + str(p.pattern), p.callback, ints, others, dict(p.default_args)))
 
     walk(get_resolver().url_patterns, "", "")
     return [r for r in out if not r.name.startswith("api:")]
@@ -224,9 +222,7 @@ def example_body(op: ApiOperation) -> dict[str, Any] | None:
     return example_value(openapi(), media.get("schema", {}))
 
 
-def iter_fills(
-    names: tuple[str, ...], foreign: dict[str, Any], own: dict[str, Any]
-) -> Iterator[dict[str, Any]]:
+def iter_fills(names: tuple[str, ...], foreign: dict[str, Any], own: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """All names foreign; then, with several, each one foreign while the rest are the caller's own."""
     yield {n: foreign[n] for n in names}
     if len(names) > 1:

@@ -32,9 +32,7 @@ class Collector:
         self.messages: list[tuple[str, list[str], Message]] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
-        self.messages.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
-        )
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"
 
 
@@ -80,9 +78,7 @@ def _body(message: Message) -> str:
 
 @pytest.fixture
 def csr():
-    user = User(
-        email="csr@provider.test", first_name="Cecilia", last_name="CSR", is_staff=True, staff_role="csr"
-    )
+    user = User(email="csr@provider.test", first_name="Cecilia", last_name="CSR", is_staff=True, staff_role="csr")
     user.set_password("a-long-staff-password-1")
     user.save()
     return user
@@ -182,7 +178,12 @@ def test_a_failed_onboarding_sends_no_mail(smtp, csr):
 
     with pytest.raises(Invalid):
         onboard_enterprise(
-            actor=csr, first_name="", last_name="New", email="nora@newco.test", phone="", time_zone="UTC",
+            actor=csr,
+            first_name="",
+            last_name="New",
+            email="nora@newco.test",
+            phone="",
+            time_zone="UTC",
             billing_id="x",
         )
     time.sleep(0.2)

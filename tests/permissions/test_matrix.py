@@ -57,9 +57,16 @@ def test_the_manuals_words():
     tech = _perms("technician")
     assert {Perm.TECHNICAL_SETTINGS, Perm.TROUBLESHOOT_TRANSACTIONS, Perm.MANAGE_SERVICES} <= tech
     for forbidden in (
-        Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.MANAGE_ROLES, Perm.MANAGE_SECURITY,
-        Perm.MANAGE_ACCOUNTS, Perm.CREATE_ACCOUNTS, Perm.SEND_SMS, Perm.MANAGE_OFFICE_CREDITS,
-        Perm.MANAGE_COMPANY, Perm.VIEW_AUDIT,
+        Perm.VIEW_USERS,
+        Perm.MANAGE_USERS,
+        Perm.MANAGE_ROLES,
+        Perm.MANAGE_SECURITY,
+        Perm.MANAGE_ACCOUNTS,
+        Perm.CREATE_ACCOUNTS,
+        Perm.SEND_SMS,
+        Perm.MANAGE_OFFICE_CREDITS,
+        Perm.MANAGE_COMPANY,
+        Perm.VIEW_AUDIT,
     ):
         assert forbidden not in tech, forbidden
     # Read-only changes nothing and sends nothing.
@@ -193,10 +200,7 @@ def test_staff_roles_on_every_declared_page(world, client, role):
 def test_the_sweep_knows_every_declared_page_with_an_id():
     """A declared page with an int kwarg the sweep cannot fill would escape the matrix."""
     unknown = [
-        f"{r.name} ({r.route}): {k}"
-        for r in declared_routes()
-        for k in r.int_kwargs
-        if web_kwarg_model(r, k) is None
+        f"{r.name} ({r.route}): {k}" for r in declared_routes() for k in r.int_kwargs if web_kwarg_model(r, k) is None
     ]
     assert not unknown, "add these to WEB_KWARG_MODELS in tests/isolation/walk.py:\n" + "\n".join(unknown)
 

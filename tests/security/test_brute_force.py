@@ -121,9 +121,7 @@ def test_device_cookie_does_not_waive_the_pair_or_address_limits(world):
     assert attempt_login(attacker_with_cookie, user.email, world.password).code == "throttled"
     for i in range(PER_ADDRESS):
         fail(f"guess{i}@acme.test", "198.51.100.50")
-    assert attempt_login(req("198.51.100.50", device_for=user.email), user.email, world.password).code == (
-        "throttled"
-    )
+    assert attempt_login(req("198.51.100.50", device_for=user.email), user.email, world.password).code == ("throttled")
 
 
 def test_known_and_unknown_emails_get_identical_answers(world):

@@ -121,10 +121,13 @@ def test_a_session_from_a_now_disallowed_address_is_refused_and_ended(world, cli
     assert reverse("access:login") in again["Location"]
 
 
-@pytest.mark.parametrize(("entries", "inside", "outside"), [
-    (["2001:db8::/32"], INSIDE_V6, OUTSIDE_V6),
-    (["203.0.113.7"], INSIDE_V4, "203.0.113.8"),
-])
+@pytest.mark.parametrize(
+    ("entries", "inside", "outside"),
+    [
+        (["2001:db8::/32"], INSIDE_V6, OUTSIDE_V6),
+        (["203.0.113.7"], INSIDE_V4, "203.0.113.8"),
+    ],
+)
 def test_web_requests_follow_the_list(world, client, entries, inside, outside):
     allow(world.acme.customer, *entries)
     client.force_login(world.acme.users["read_only"])
@@ -276,7 +279,5 @@ def test_a_list_that_includes_the_current_address_needs_no_confirmation(world):
 def test_provider_staff_are_not_asked_to_confirm(world):
     from kontor.tenancy.services import set_ip_allowlist
 
-    set_ip_allowlist(
-        world.acme.customer, ["203.0.113.0/24"], actor=world.staff["tam"], current_ip=OUTSIDE_V4
-    )
+    set_ip_allowlist(world.acme.customer, ["203.0.113.0/24"], actor=world.staff["tam"], current_ip=OUTSIDE_V4)
     assert Customer.objects.get(pk=world.acme.customer.pk).ip_allowlist == ["203.0.113.0/24"]

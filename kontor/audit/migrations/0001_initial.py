@@ -19,9 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
                 ("account_id", models.BigIntegerField(blank=True, null=True)),
@@ -63,9 +61,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "audit entry",
                 "verbose_name_plural": "audit entries",
                 "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(fields=["customer", "-created_at"], name="audit_audit_custome_403ea8_idx")
-                ],
+                "indexes": [models.Index(fields=["customer", "-created_at"], name="audit_audit_custome_403ea8_idx")],
             },
         ),
     ]

@@ -1,0 +1,299 @@
+"""The cross-tenant sweep: every URL pattern and every API operation that takes an id is called by
+Acme with Globex's ids, and must answer exactly as for a missing id (404) and change nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import models
+from django.urls import reverse
+
+from kontor.access.models import ApiKey, Role, User
+from kontor.access.perms import CUSTOMER_PERMS
+from kontor.access.services import create_api_key, save_role
+from kontor.audit.models import AuditEntry
+from kontor.tenancy.models import Account, CostCenter, CustomColumn, Customer, Feature, Membership, Office, Team
+from tests.isolation.walk import (
+    API_PARAM_MODELS,
+    ApiOperation,
+    WebRoute,
+    api_operations,
+    example_body,
+    iter_fills,
+    web_kwarg_model,
+    web_routes,
+)
+
+pytestmark = pytest.mark.django_db
+
+MISSING = 987_654_321
+MIN_WEB_ROUTES = 20
+MIN_API_OPERATIONS = 15
+
+
+def _objects(cw, world, *, role: Role) -> dict[type[models.Model], models.Model]:
+    """One object per model for a customer of the world; `cw` is world.acme or world.globex."""
+    user = cw.users["sender"]
+    return {
+        User: user,
+        Membership: Membership.objects.get(user=user, account=cw.account),
+        Role: role,
+        ApiKey: cw.key,
+        AuditEntry: AuditEntry.objects.filter(customer=cw.customer).order_by("id").first(),
+        Account: cw.account,
+        Office: cw.branch,
+        Team: cw.team,
+        CustomColumn: cw.columns[0],
+        Customer: cw.customer,
+        CostCenter: CostCenter.objects.get_or_create(
+            code=f"CC-{cw.customer.name.upper()}", defaults={"name": cw.customer.name, "customer": cw.customer}
+        )[0],
+        Feature: Feature.objects.get_or_create(code="sweep", defaults={"name": "Sweep"})[0],
+    }
+
+
+@pytest.fixture
+def sides(world):
+    acme_role = save_role(world.acme.customer, None, actor=world.acme.master, name="Acme custom", perms=["send_sms"])
+    globex_role = save_role(
+        world.globex.customer, None, actor=world.globex.master, name="Globex custom", perms=["send_sms"]
+    )
+    return _objects(world.acme, world, role=acme_role), _objects(world.globex, world, role=globex_role)
+
+
+def globex_state(world) -> dict[str, Any]:
+    """Everything Globex owns, as plain values, to prove nothing of it changed."""
+    g = world.globex.customer
+    state: dict[str, Any] = {"customer": list(Customer.objects.filter(pk=g.pk).values())}
+    for model in (Account, Office, Team, User, Membership, CustomColumn, ApiKey, Role, CostCenter):
+        rows = model.objects.filter(customer_id=g.pk).order_by("pk").values()
+        state[model.__name__] = [{k: v for k, v in row.items() if k != "last_used_at"} for row in rows]
+    state["features"] = sorted(g.features.values_list("pk", flat=True))
+    state["offices_of_users"] = sorted(
+        User.additional_offices.through.objects.filter(user__customer=g).values_list("user_id", "office_id")
+    )
+    state["audit"] = AuditEntry.objects.filter(customer_id=g.pk).count()
+    return state
+
+
+# --- web -----------------------------------------------------------------------------------------
+
+
+def id_routes() -> list[WebRoute]:
+    return [r for r in web_routes() if r.int_kwargs]
+
+
+def test_every_url_with_an_id_is_understood():
+    unknown = [f"{r.name} ({r.route}): {k}" for r in id_routes() for k in r.int_kwargs if web_kwarg_model(r, k) is None]
+    assert not unknown, (
+        "URL patterns with an int kwarg the sweep does not know; add them to WEB_KWARG_MODELS in "
+        "tests/isolation/walk.py:\n" + "\n".join(unknown)
+    )
+
+
+def _web_fills(route: WebRoute, acme: dict, globex: dict) -> list[tuple[dict, dict]]:
+    """(kwargs with foreign ids, the same kwargs with missing ids) for every fill combination."""
+    models_ = {k: web_kwarg_model(route, k) for k in route.int_kwargs}
+    if route.name.startswith("staff:staff_user_"):
+        return []  # provider staff users belong to no customer
+    foreign = {k: globex[m].pk for k, m in models_.items()}
+    own = {k: acme[m].pk for k, m in models_.items()}
+    out = []
+    for kwargs in iter_fills(route.int_kwargs, foreign, own):
+        missing = {k: (MISSING if v == foreign[k] else v) for k, v in kwargs.items()}
+        out.append((kwargs, missing))
+    return out
+
+
+def test_web_sweep_with_the_other_customers_ids(world, client, sides):
+    acme, globex = sides
+    before = globex_state(world)
+    client.force_login(world.acme.master)
+    problems: list[str] = []
+    covered = 0
+    for route in id_routes():
+        if route.other_kwargs:
+            continue
+        for kwargs, missing_kwargs in _web_fills(route, acme, globex):
+            url = reverse(route.name, kwargs=kwargs)
+            missing_url = reverse(route.name, kwargs=missing_kwargs)
+            covered += 1
+            answers = {}
+            for method in ("get", "post"):
+                got = getattr(client, method)(url, {}).status_code
+                missing = getattr(client, method)(missing_url, {}).status_code
+                answers[method] = got
+                if route.kind == "staff":
+                    # A customer user is refused every staff page, whatever the id.
+                    ok = got == missing == 403
+                else:
+                    # 405: the method is refused before any lookup (a POST-only or read-only page).
+                    ok = got == missing and got in (404, 405)
+                if not ok:
+                    problems.append(f"{method.upper()} {url} ({route.name}): {got}, missing id gives {missing}")
+            if route.kind != "staff" and 404 not in answers.values():
+                problems.append(f"{url} ({route.name}): no method reached the lookup: {answers}")
+    assert covered >= MIN_WEB_ROUTES, f"only {covered} URL fills swept"
+    assert not problems, "\n".join(problems)
+    assert globex_state(world) == before
+
+
+def test_web_pages_of_the_own_customer_do_answer(world, client, sides):
+    """The sweep above proves something only if the same pages find Acme's own objects."""
+    acme, _ = sides
+    client.force_login(world.acme.master)
+    found = 0
+    for route in id_routes():
+        if route.other_kwargs or route.kind == "staff" or route.name.startswith("staff:"):
+            continue
+        kwargs = {k: acme[web_kwarg_model(route, k)].pk for k in route.int_kwargs}
+        status = client.get(reverse(route.name, kwargs=kwargs)).status_code
+        assert status != 500, route.name
+        found += status in (200, 302, 405)
+    assert found >= MIN_WEB_ROUTES // 2
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+
+def id_operations() -> list[ApiOperation]:
+    return [op for op in api_operations() if op.path_params]
+
+
+def test_every_api_path_parameter_is_understood():
+    unknown = sorted(
+        {f"{op.method} {op.path}: {p}" for op in id_operations() for p in op.path_params if p not in API_PARAM_MODELS}
+    )
+    assert not unknown, (
+        "API path parameters the sweep does not know; add them to API_PARAM_MODELS in "
+        "tests/isolation/walk.py:\n" + "\n".join(unknown)
+    )
+
+
+@pytest.fixture
+def acme_key(world) -> str:
+    issued = create_api_key(
+        world.acme.account, actor=world.acme.master, name="Sweep", perms=[p.value for p in CUSTOMER_PERMS]
+    )
+    return issued.secret
+
+
+def _call(client, op: ApiOperation, url: str, auth: dict) -> tuple[int, dict]:
+    body = example_body(op)
+    kwargs: dict[str, Any] = dict(auth)
+    if body is not None:
+        kwargs.update(data=json.dumps(body), content_type="application/json")
+    response = getattr(client, op.method.lower())(url, **kwargs)
+    try:
+        payload = json.loads(response.content or b"{}")
+    except ValueError:
+        payload = {"raw": response.content[:200]}
+    return response.status_code, payload, response.get("Content-Type", "")
+
+
+def _api_sweep(client, world, sides, auth: dict) -> tuple[int, list[str]]:
+    acme, globex = sides
+    problems: list[str] = []
+    covered = 0
+    for op in id_operations():
+        models_ = {p: API_PARAM_MODELS[p] for p in op.path_params}
+        foreign = {p: globex[m].pk for p, m in models_.items()}
+        own = {p: acme[m].pk for p, m in models_.items()}
+        for values in iter_fills(op.path_params, foreign, own):
+            missing_values = {p: (MISSING if v == foreign[p] else v) for p, v in values.items()}
+            url, missing_url = op.url(values), op.url(missing_values)
+            covered += 1
+            got, body, ctype = _call(client, op, url, auth)
+            missing, missing_body, _ = _call(client, op, missing_url, auth)
+            want = (403, "permission_denied") if op.is_staff else (404, "not_found")
+            if (got, body.get("code")) != want or (missing, missing_body.get("code")) != want:
+                problems.append(
+                    f"{op.method} {url} ({op.operation_id}): {got} {body.get('code')} {body.get('errors') or ''}"
+                    f"; missing id: {missing} {missing_body.get('code')}; expected {want}"
+                )
+            elif not ctype.startswith("application/problem+json"):
+                problems.append(f"{op.method} {url}: content type {ctype}")
+    return covered, problems
+
+
+def test_api_sweep_with_an_all_permissions_key(world, client, sides, acme_key):
+    before = globex_state(world)
+    covered, problems = _api_sweep(client, world, sides, {"HTTP_AUTHORIZATION": f"Bearer {acme_key}"})
+    assert covered >= MIN_API_OPERATIONS, f"only {covered} operation fills swept"
+    assert not problems, "\n".join(problems)
+    assert globex_state(world) == before
+
+
+def test_api_sweep_with_the_master_session(world, client, sides):
+    before = globex_state(world)
+    client.force_login(world.acme.master)
+    covered, problems = _api_sweep(client, world, sides, {})
+    assert covered >= MIN_API_OPERATIONS
+    assert not problems, "\n".join(problems)
+    assert globex_state(world) == before
+
+
+def test_api_reads_of_own_objects_succeed(world, client, sides, acme_key):
+    """Guards the sweep: the same GET operations find Acme's own objects with the same key."""
+    acme, _ = sides
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {acme_key}"}
+    found = 0
+    for op in id_operations():
+        if op.method != "GET" or op.is_staff:
+            continue
+        values = {p: acme[API_PARAM_MODELS[p]].pk for p in op.path_params}
+        status, body, _ = _call(client, op, op.url(values), auth)
+        assert status != 500, (op.path, body)
+        found += status == 200
+    assert found >= 3
+
+
+def test_staff_operations_refuse_api_keys(world, client, acme_key):
+    for op in api_operations():
+        if not op.is_staff or op.path_params:
+            continue
+        status, body, _ = _call(client, op, op.path, {"HTTP_AUTHORIZATION": f"Bearer {acme_key}"})
+        assert (status, body.get("code")) == (403, "permission_denied"), op.path
+
+
+# --- accounts of one customer ------------------------------------------------------------------
+
+
+def test_one_accounts_data_is_not_visible_from_another_account(world, client):
+    """API keys and custom columns of Sales are invisible to a key of Support desk, and vice versa."""
+    a = world.acme
+    desk_key = create_api_key(a.other_account, actor=a.master, name="Desk", perms=[p.value for p in CUSTOMER_PERMS])
+    desk = {"HTTP_AUTHORIZATION": f"Bearer {desk_key.secret}"}
+    sales = {"HTTP_AUTHORIZATION": f"Bearer {a.key_secret}"}
+    ops = {op.operation_id: op for op in api_operations()}
+    key_list = next((op for op in ops.values() if op.method == "GET" and op.path.endswith("/api-keys")), None)
+    if key_list is not None:
+        status, body, _ = _call(client, key_list, key_list.path, desk)
+        assert status == 200
+        ids = {item["id"] for item in body["items"]}
+        assert a.key.pk not in ids and desk_key.key.pk in ids
+    for op in ops.values():
+        if op.method != "GET" or op.path_params != ("key_id",) and op.path_params != ("api_key_id",):
+            continue
+        status, body, _ = _call(client, op, op.url({op.path_params[0]: a.key.pk}), desk)
+        assert (status, body.get("code")) == (404, "not_found"), op.path
+    # Columns of an account are shown only through that account.
+    get_account = next(
+        (
+            op
+            for op in ops.values()
+            if op.method == "GET" and op.path_params == ("account_id",) and op.path.endswith("{account_id}")
+        ),
+        None,
+    )
+    if get_account is not None:
+        status, body, _ = _call(client, get_account, get_account.url({"account_id": a.other_account.pk}), desk)
+        assert status == 200
+        assert body.get("custom_columns") == []
+        status, body, _ = _call(client, get_account, get_account.url({"account_id": a.other_account.pk}), sales)
+        # The Sales key is bound to Sales: the other account is either hidden or shown without Sales data.
+        assert status in (200, 404)
+        if status == 200:
+            assert body.get("custom_columns") == []
