@@ -503,6 +503,8 @@ def verify_caller(user: User, *, actor: User, pin: str = "", answer: str = "") -
         raise Forbidden("You may not verify callers.")
     if not pin and not answer:
         raise Invalid.field("pin", "Enter the PIN or the answer the caller gives.")
+    if pin and answer:
+        raise Invalid.field("pin", "Check one thing at a time: the PIN or the answer, not both.")
     if pin and not user.has_pin:
         raise Conflict("This user has not set a PIN yet.")
     ok = user.check_pin(pin) if pin else user.check_security_answer(answer)

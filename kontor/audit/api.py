@@ -16,7 +16,7 @@ from kontor.core.scope import Scope, get_scoped, scoped
 router = Router()
 
 
-class AuditOut(Schema):
+class AuditEntryOut(Schema):
     id: int
     created_at: datetime
     action: str = Field(..., description="e.g. `account.create`, `user.disable`.")
@@ -33,7 +33,7 @@ class AuditOut(Schema):
     ip: str | None
 
 
-class AuditFilters(PageQuery):
+class AuditEntryFilters(PageQuery):
     action: str | None = Field(
         None, max_length=64, description="`account.create` exactly, or `account` for every account.* action."
     )
@@ -70,8 +70,8 @@ def _out(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-@router.get("", response={200: Page[AuditOut], **errors(422)}, operation_id="list_audit", tags=["audit"])
-def list_audit(request: HttpRequest, filters: Query[AuditFilters]) -> dict[str, Any]:
+@router.get("", response={200: Page[AuditEntryOut], **errors(422)}, operation_id="list_audit", tags=["audit"])
+def list_audit(request: HttpRequest, filters: Query[AuditEntryFilters]) -> dict[str, Any]:
     """The customer's audit log, newest first (`view_audit`). With an API key: the customer-wide
     entries and those of the key's own account."""
     scope = scope_of(request, Perm.VIEW_AUDIT)
@@ -90,7 +90,7 @@ def list_audit(request: HttpRequest, filters: Query[AuditFilters]) -> dict[str, 
     return page(qs, filters, _out)
 
 
-@router.get("/{entry_id}", response={200: AuditOut, **errors(404, 422)}, operation_id="get_audit", tags=["audit"])
+@router.get("/{entry_id}", response={200: AuditEntryOut, **errors(404, 422)}, operation_id="get_audit", tags=["audit"])
 def get_audit(request: HttpRequest, entry_id: int) -> dict[str, Any]:
     """One audit entry (`view_audit`)."""
     scope = scope_of(request, Perm.VIEW_AUDIT)

@@ -44,4 +44,6 @@ def merge(*errors: Invalid) -> Invalid:
     for err in errors:
         for name, messages in err.fields.items():
             fields.setdefault(name, []).extend(messages)
-    return Invalid("Please correct the errors below.", fields=fields)
+    codes = {err.code for err in errors}
+    # One kind of problem keeps its specific code (e.g. duplicate); a mix is a plain validation error.
+    return Invalid("Please correct the errors below.", fields=fields, code=codes.pop() if len(codes) == 1 else None)

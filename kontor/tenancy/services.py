@@ -195,6 +195,8 @@ def save_cost_center(
     before = snapshot(cost_center, fields) if cost_center else None
     obj = cost_center or CostCenter()
     obj.code, obj.name, obj.customer = code, name, customer
+    if before is not None and snapshot(obj, fields) == before:
+        return obj
     obj.save()
     record(
         "cost_center.update" if before else "cost_center.create",
@@ -221,6 +223,8 @@ def save_feature(feature: Feature | None, *, actor: User, code: str, name: str, 
     before = snapshot(feature, ["code", "name", "description"]) if feature else None
     obj = feature or Feature()
     obj.code, obj.name, obj.description = code, name, description.strip()
+    if before is not None and snapshot(obj, ["code", "name", "description"]) == before:
+        return obj
     obj.save()
     record(
         "feature.update" if before else "feature.create",

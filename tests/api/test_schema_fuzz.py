@@ -24,14 +24,11 @@ CONFIG = schemathesis.Config.from_dict(
 )
 
 
-@pytest.fixture(scope="session")
-def api_schema():
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=CONFIG)
-    # Provider staff operations belong to the staff API and its own tests.
-    return schema.exclude(path_regex=r"^/api/v1/staff")
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
+# Loaded from the running app at collection (the schema needs no database). Provider staff operations
+# belong to the staff API and its own tests.
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=CONFIG).exclude(
+    path_regex=r"^/api/v1/staff"
+)
 
 
 @pytest.fixture

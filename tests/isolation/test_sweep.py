@@ -180,8 +180,8 @@ def acme_key(world) -> str:
     return issued.secret
 
 
-def _call(client, op: ApiOperation, url: str, auth: dict) -> tuple[int, dict]:
-    body = example_body(op)
+def _call(client, op: ApiOperation, url: str, auth: dict, *, full: bool = False) -> tuple[int, dict, str]:
+    body = example_body(op, full=full)
     kwargs: dict[str, Any] = dict(auth)
     if body is not None:
         kwargs.update(data=json.dumps(body), content_type="application/json")
@@ -205,16 +205,19 @@ def _api_sweep(client, world, sides, auth: dict) -> tuple[int, list[str]]:
             missing_values = {p: (MISSING if v == foreign[p] else v) for p, v in values.items()}
             url, missing_url = op.url(values), op.url(missing_values)
             covered += 1
-            got, body, ctype = _call(client, op, url, auth)
-            missing, missing_body, _ = _call(client, op, missing_url, auth)
-            want = (403, "permission_denied") if op.is_staff else (404, "not_found")
-            if (got, body.get("code")) != want or (missing, missing_body.get("code")) != want:
-                problems.append(
-                    f"{op.method} {url} ({op.operation_id}): {got} {body.get('code')} {body.get('errors') or ''}"
-                    f"; missing id: {missing} {missing_body.get('code')}; expected {want}"
-                )
-            elif not ctype.startswith("application/problem+json"):
-                problems.append(f"{op.method} {url}: content type {ctype}")
+            # A body with only the required fields, and one with every field filled in.
+            for full in (False, True) if op.spec.get("requestBody") else (False,):
+                got, body, ctype = _call(client, op, url, auth, full=full)
+                missing, missing_body, _ = _call(client, op, missing_url, auth, full=full)
+                want = (403, "permission_denied") if op.is_staff else (404, "not_found")
+                if (got, body.get("code")) != want or (missing, missing_body.get("code")) != want:
+                    problems.append(
+                        f"{op.method} {url} ({op.operation_id}, full body: {full}): {got} {body.get('code')} "
+                        f"{body.get('errors') or ''}; missing id: {missing} {missing_body.get('code')}; "
+                        f"expected {want}"
+                    )
+                elif not ctype.startswith("application/problem+json"):
+                    problems.append(f"{op.method} {url}: content type {ctype}")
     return covered, problems
 
 

@@ -165,8 +165,8 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def example_value(schema: dict[str, Any], node: dict[str, Any], name: str = "") -> Any:
-    """A small valid value for a JSON-schema node (required properties only)."""
+def example_value(schema: dict[str, Any], node: dict[str, Any], name: str = "", *, full: bool = False) -> Any:
+    """A small valid value for a JSON-schema node: required properties only, or all with `full`."""
     node = _resolve(schema, node)
     if "const" in node:
         return node["const"]
@@ -175,13 +175,14 @@ def example_value(schema: dict[str, Any], node: dict[str, Any], name: str = "") 
     for key in ("anyOf", "oneOf", "allOf"):
         if key in node:
             options = [o for o in node[key] if _resolve(schema, o).get("type") != "null"]
-            return example_value(schema, options[0] if options else node[key][0], name)
-    if "default" in node:
+            return example_value(schema, options[0] if options else node[key][0], name, full=full)
+    if "default" in node and not (full and node["default"] is None):
         return node["default"]
     kind = node.get("type")
     if kind == "object" or "properties" in node:
         props = node.get("properties", {})
-        return {k: example_value(schema, props[k], k) for k in node.get("required", []) if k in props}
+        names = list(props) if full else [k for k in node.get("required", []) if k in props]
+        return {k: example_value(schema, props[k], k, full=full) for k in names}
     if kind == "array":
         return []
     if kind == "integer":
@@ -211,7 +212,7 @@ def example_value(schema: dict[str, Any], node: dict[str, Any], name: str = "") 
     return text[: node.get("maxLength", len(text))].ljust(node.get("minLength", 0), "x")
 
 
-def example_body(op: ApiOperation) -> dict[str, Any] | None:
+def example_body(op: ApiOperation, *, full: bool = False) -> dict[str, Any] | None:
     body = op.spec.get("requestBody")
     if not body:
         return None
@@ -219,7 +220,7 @@ def example_body(op: ApiOperation) -> dict[str, Any] | None:
     media = content.get("application/json") or next(iter(content.values()), None)
     if not media:
         return None
-    return example_value(openapi(), media.get("schema", {}))
+    return example_value(openapi(), media.get("schema", {}), full=full)
 
 
 def iter_fills(names: tuple[str, ...], foreign: dict[str, Any], own: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -61,7 +61,7 @@ def test_onboard_422_with_field_errors_creates_nothing(staff, world):
     body = _problem(client.post(f"{BASE}/customers", bad, content_type="application/json"), 422, "validation_error")
     assert {"billing_id", "email", "phone", "time_zone"} <= set(body["errors"])
     dup = {**ONBOARD, "email": "master@acme.test"}
-    body = _problem(client.post(f"{BASE}/customers", dup, content_type="application/json"), 422, "validation_error")
+    body = _problem(client.post(f"{BASE}/customers", dup, content_type="application/json"), 422, "duplicate")
     assert "already exists" in body["errors"]["email"][0]
     assert (Customer.objects.count(), User.objects.count()) == before
     assert mail.outbox == []
