@@ -34,9 +34,9 @@ class Problem(Schema):
 
 
 def errors(*codes: int) -> dict[int, type[Problem]]:
-    """Problem responses for the docs: 401 and 403 always (every operation needs a credential and a
-    permission), plus `codes`."""
-    return {code: Problem for code in sorted({401, 403, *codes})}
+    """Problem responses for the docs: 400 (a body that is not JSON), 401, 403 and 422 (bad input)
+    can come from every operation; add the others it can give (404, 409)."""
+    return {code: Problem for code in sorted({400, 401, 403, 422, *codes})}
 
 
 def _check_text(value: Any) -> Any:

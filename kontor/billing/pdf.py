@@ -12,6 +12,7 @@ import zoneinfo
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -206,3 +207,11 @@ def invoice_pdf(invoice: Invoice, *, compress: bool = True) -> bytes:
         pdf.ln(2)
         pdf.multi_cell(0, 5, "No VAT charged: reverse charge or outside the scope of VAT for the buyer's country.")
     return bytes(pdf.output())
+
+
+def pdf_response(invoice: Invoice) -> HttpResponse:
+    """The invoice PDF as a download named after its number (web page and API alike)."""
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response

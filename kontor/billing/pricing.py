@@ -141,7 +141,7 @@ def quote(customer: Customer, quantity: int) -> Quote:
 
 
 def _group(digits: str) -> str:
-    out = []
+    out: list[str] = []
     while len(digits) > 3:
         out.insert(0, digits[-3:])
         digits = digits[:-3]

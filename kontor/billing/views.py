@@ -15,7 +15,7 @@ from kontor.access.perms import Perm
 from kontor.billing.filters import InvoiceFilter
 from kontor.billing.forms import CountryTaxForm, PriceListForm, TierForm
 from kontor.billing.models import CountryTax, Invoice, PriceList, PriceTier
-from kontor.billing.pdf import invoice_pdf as render_pdf
+from kontor.billing.pdf import pdf_response
 from kontor.billing.pricing import format_money, format_rate, format_unit_price, net_minor
 from kontor.billing.services import delete_tier, save_country_tax, save_price_list, save_tier
 from kontor.billing.tables import InvoiceTable
@@ -63,15 +63,12 @@ def invoices(request: HttpRequest) -> HttpResponse:
 @customer_view(Perm.VIEW_CREDITS)
 def invoices_export(request: HttpRequest) -> HttpResponse:
     return export_csv(  # type: ignore[return-value]  # a streamed response
-        request, queryset=_invoices(request), filterset_class=InvoiceFilter, filename="invoices.csv", columns=CSV_COLUMNS
+        request,
+        queryset=_invoices(request),
+        filterset_class=InvoiceFilter,
+        filename="invoices.csv",
+        columns=CSV_COLUMNS,
     )
-
-
-def pdf_response(invoice: Invoice) -> HttpResponse:
-    response = HttpResponse(render_pdf(invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @customer_view(Perm.VIEW_CREDITS)
@@ -125,7 +122,9 @@ def price_lists(request: HttpRequest) -> HttpResponse:
 
 def _form_page(request: HttpRequest, title: str, form: Any, intro: str = "") -> HttpResponse:
     return render(
-        request, "web/form.html", {"title": title, "form": form, "intro": intro, "cancel_url": reverse("billing:price_lists")}
+        request,
+        "web/form.html",
+        {"title": title, "form": form, "intro": intro, "cancel_url": reverse("billing:price_lists")},
     )
 
 
@@ -203,7 +202,10 @@ def tier_delete(request: HttpRequest, pk: int) -> HttpResponse:
             "title": "Remove price tier",
             "question": f"Remove the tier from {tier.min_quantity} credits ({price} per credit) "
             f"from {tier.price_list.name}?",
-            "details": ["Purchases of that size will be priced by the next smaller tier.", "Issued invoices keep their prices."],
+            "details": [
+                "Purchases of that size will be priced by the next smaller tier.",
+                "Issued invoices keep their prices.",
+            ],
             "confirm_label": "Remove tier",
             "cancel_url": reverse("billing:price_lists"),
         },
@@ -239,4 +241,3 @@ def country_tax_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
         form,
         "Customers in this country are quoted from this price list, in its currency, with this VAT rate.",
     )
-

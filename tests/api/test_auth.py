@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.test import Client
-
 from django.middleware.csrf import _get_new_csrf_string
+from django.test import Client
 
 from kontor.access.services import create_api_key, revoke_api_key, set_user_active
 from tests.api.conftest import Api, problem

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from kontor.access.services import create_api_key
 from kontor.wsgi import application
 from tests.api.conftest import ALL_PERMS
 
@@ -32,9 +35,18 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, con
 
 
 @pytest.fixture
-def bearer(world):
-    from kontor.access.services import create_api_key
+def keep_connection():
+    """The real WSGI handler closes the database connection after each request, which would end the
+    test's transaction on PostgreSQL; Django's own test client unhooks this the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
+
+@pytest.fixture
+def bearer(world, keep_connection):
     issued = create_api_key(world.acme.account, actor=world.acme.master, name="Fuzz", perms=ALL_PERMS)
     return {"Authorization": f"Bearer {issued.secret}"}
 

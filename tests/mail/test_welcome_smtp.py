@@ -31,7 +31,7 @@ class Collector:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], Message]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"
 

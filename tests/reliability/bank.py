@@ -71,7 +71,7 @@ def build_bank(n_users: int = 20, *, opening: int = 500, tag: str = "bank") -> B
         account_id=account.pk,
         master_id=master.pk,
         user_ids=[u.pk for u in users],
-        wallet_ids={u.pk: w.pk for u, w in wallets.items()},
+        wallet_ids={uid: w.pk for uid, w in wallets.items()},
         provider_wallet_id=provider.pk,
         system_wallet_id=system.pk,
         setup_journals=len(users),

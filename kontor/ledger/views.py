@@ -1,0 +1,131 @@
+"""'Manage SMS Credits' (manual 001): the wallets a person may manage with their actions, transfers and
+the low-balance threshold. Purchases are in views_purchase.py, the 30-day log in views_log.py.
+
+Every wallet id from a request goes through selectors.wallet_row (scoped lookup, then visibility), and
+every change through a service that checks the rules again."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from kontor.access.models import User
+from kontor.core.errors import DomainError, Forbidden, NotFound
+from kontor.core.scope import Scope
+from kontor.ledger import selectors, services
+from kontor.ledger.forms import TransferForm, ThresholdForm, clean_key, new_idempotency_key
+from kontor.ledger.selectors import THRESHOLD, TRANSFER_FROM, TRANSFER_TO, WalletRow
+from kontor.web.decorators import customer_view
+from kontor.web.lists import form_errors_from
+
+
+def _scope(request: HttpRequest) -> Scope:
+    return request.scope  # type: ignore[attr-defined,no-any-return]
+
+
+def viewer_of(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User) or user.customer_id is None:
+        raise Forbidden("Only users of a customer have SMS credits.")
+    return user
+
+
+@customer_view()
+def manage(request: HttpRequest) -> HttpResponse:
+    viewer = viewer_of(request)
+    overview = selectors.credit_overview(_scope(request), viewer)
+    return render(request, "ledger/manage.html", {"overview": overview, "threshold_form": ThresholdForm()})
+
+
+# --- transfer ------------------------------------------------------------------------------------
+
+
+def _fixed_side(request: HttpRequest) -> tuple[str, str]:
+    source = request.GET.get("from") or request.POST.get("from")
+    target = request.GET.get("to") or request.POST.get("to")
+    if source and not target:
+        return "from", source
+    if target and not source:
+        return "to", target
+    raise NotFound("wallet")
+
+
+@customer_view()
+def transfer(request: HttpRequest) -> HttpResponse:
+    """Transfer SMS credits from (?from=) or to (?to=) one wallet; the other side is chosen."""
+    scope, viewer = _scope(request), viewer_of(request)
+    side, wallet_id = _fixed_side(request)
+    overview = selectors.credit_overview(scope, viewer)
+    fixed = selectors.wallet_row(scope, viewer, wallet_id, overview=overview)
+    needed = TRANSFER_FROM if side == "from" else TRANSFER_TO
+    others = selectors.transfer_counterparts(overview, fixed, side)
+    if not fixed.can(needed) or not others:
+        if side == "to" and not fixed.usable:
+            raise Forbidden(f"{fixed.name} cannot receive credits: credits only go to users who can send SMS.")
+        raise Forbidden(f"You may not transfer credits {side} {fixed.name}.")
+    choices = [(str(r.pk), f"{r.name} — balance {r.wallet.balance}") for r in others]
+    if request.method == "POST":
+        form = TransferForm(request.POST, choices=choices, side=side)
+    else:
+        form = TransferForm(initial={"idempotency_key": new_idempotency_key()}, choices=choices, side=side)
+    if request.method == "POST" and form.is_valid():
+        other = overview.get(form.cleaned_data["other"])
+        assert other is not None  # the choices are rows of the overview
+        source, target = (fixed, other) if side == "from" else (other, fixed)
+        try:
+            journal = services.transfer(
+                source.wallet,
+                target.wallet,
+                form.cleaned_data["amount"],
+                actor=viewer,
+                reason=form.cleaned_data["reason"],
+                idempotency_key=clean_key(form.cleaned_data["idempotency_key"]),
+            )
+        except DomainError as exc:
+            form_errors_from(form, exc)
+        else:
+            source.wallet.refresh_from_db()
+            target.wallet.refresh_from_db()
+            return render(
+                request,
+                "ledger/transfer_done.html",
+                {"journal": journal, "source": source, "target": target, "amount": form.cleaned_data["amount"]},
+            )
+    return render(
+        request,
+        "ledger/transfer.html",
+        {"form": form, "fixed": fixed, "side": side, "overview": overview},
+    )
+
+
+# --- low-balance threshold -----------------------------------------------------------------------
+
+
+def _threshold_row(request: HttpRequest, pk: int) -> WalletRow:
+    row = selectors.wallet_row(_scope(request), viewer_of(request), pk)
+    if not row.can(THRESHOLD):
+        raise Forbidden("Only master users set alerts on other people's credits; you can set your own.")
+    return row
+
+
+@customer_view()
+def threshold(request: HttpRequest, pk: int) -> HttpResponse:
+    row = _threshold_row(request, pk)
+    form = ThresholdForm(request.POST or None, initial={"threshold": row.wallet.low_balance_threshold})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_low_balance_threshold(
+                row.wallet, form.cleaned_data["threshold"], actor=viewer_of(request)
+            )
+        except DomainError as exc:
+            form_errors_from(form, exc)
+        else:
+            value = form.cleaned_data["threshold"]
+            messages.success(
+                request,
+                f"Low-balance alert for {row.name} set to {value}." if value is not None
+                else f"Low-balance alert for {row.name} switched off.",
+            )
+            return redirect("ledger:manage")
+    return render(request, "ledger/threshold.html", {"form": form, "row": row})
