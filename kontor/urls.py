@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("kontor.tenancy.urls")),
     path("audit/", include("kontor.audit.urls")),
     path("staff/", include("kontor.staff.urls")),
+    path("credits/", include("kontor.ledger.urls")),
     path("billing/", include("kontor.billing.urls")),
 ]
 

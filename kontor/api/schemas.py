@@ -1,5 +1,9 @@
 """Schemas and helpers shared by every router: the problem body, pages of results, input hygiene,
-and the renaming of a service's field errors to the names the API uses."""
+and the renaming of a service's field errors to the names the API uses; then the customer API's
+request and response schemas (tenancy and access), kept here so the routers stay short.
+
+ninja names OpenAPI components after the class: a schema class name must be unique across every
+router (a clash silently replaces one component with the other; the schemathesis test catches it)."""
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager

@@ -4,12 +4,14 @@ from kontor.access.api import router as access_router
 from kontor.api.core import api
 from kontor.audit.api import router as audit_router
 from kontor.billing.api import router as billing_router
+from kontor.ledger.api import router as ledger_router
 from kontor.staff.api import router as staff_router
 from kontor.tenancy.api import router as tenancy_router
 
 api.add_router("/", tenancy_router)
 api.add_router("/", access_router)
 api.add_router("/audit", audit_router)
+api.add_router("/credits", ledger_router)
 api.add_router("/staff", staff_router)
 api.add_router("/billing", billing_router)
 

@@ -78,7 +78,9 @@ class TransferForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], side: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["other"].choices = [("", "— choose —"), *choices]
+        other = self.fields["other"]
+        assert isinstance(other, forms.ChoiceField)
+        other.choices = [("", "— choose —"), *choices]
         self.fields["other"].label = "Transfer to" if side == "from" else "Transfer from"
         self.fields["agree"].help_text = TRANSFER_CONDITIONS
 

@@ -263,7 +263,7 @@ def _delta() -> Case:
 
 
 def log_postings(wallet: Wallet, *, since: dt.datetime | None, newest_first: bool = True) -> QuerySet[Posting]:
-    """The wallet's postings from `since` (None: all), each annotated with `delta` and `balance_after`.
+    """The wallet's postings from `since` (None: all), each annotated with `signed` (the delta) and `balance_after`.
 
     The running balance is the wallet's balance now minus the deltas posted after each row, in one
     statement (so the balance and the postings come from the same snapshot). A wallet's postings are
@@ -278,10 +278,10 @@ def log_postings(wallet: Wallet, *, since: dt.datetime | None, newest_first: boo
         qs = qs.filter(id__gte=first)
     current = Wallet.objects.filter(pk=OuterRef("wallet_id")).values("balance")[:1]
     qs = qs.annotate(
-        delta=_delta(),
+        signed=_delta(),
         later_or_same=Window(Sum(_delta()), order_by=F("id").desc()),
         now_balance=Subquery(current, output_field=BigIntegerField()),
-    ).annotate(balance_after=F("now_balance") - F("later_or_same") + F("delta"))
+    ).annotate(balance_after=F("now_balance") - F("later_or_same") + F("signed"))
     return qs.select_related("journal", "journal__actor", "journal__on_behalf_of").order_by(
         "-id" if newest_first else "id"
     )

@@ -14,7 +14,7 @@ from kontor.access.models import User
 from kontor.core.errors import DomainError, Forbidden, NotFound
 from kontor.core.scope import Scope
 from kontor.ledger import selectors, services
-from kontor.ledger.forms import TransferForm, ThresholdForm, clean_key, new_idempotency_key
+from kontor.ledger.forms import ThresholdForm, TransferForm, clean_key, new_idempotency_key
 from kontor.ledger.selectors import THRESHOLD, TRANSFER_FROM, TRANSFER_TO, WalletRow
 from kontor.web.decorators import customer_view
 from kontor.web.lists import form_errors_from
@@ -115,16 +115,15 @@ def threshold(request: HttpRequest, pk: int) -> HttpResponse:
     form = ThresholdForm(request.POST or None, initial={"threshold": row.wallet.low_balance_threshold})
     if request.method == "POST" and form.is_valid():
         try:
-            services.set_low_balance_threshold(
-                row.wallet, form.cleaned_data["threshold"], actor=viewer_of(request)
-            )
+            services.set_low_balance_threshold(row.wallet, form.cleaned_data["threshold"], actor=viewer_of(request))
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
             value = form.cleaned_data["threshold"]
             messages.success(
                 request,
-                f"Low-balance alert for {row.name} set to {value}." if value is not None
+                f"Low-balance alert for {row.name} set to {value}."
+                if value is not None
                 else f"Low-balance alert for {row.name} switched off.",
             )
             return redirect("ledger:manage")

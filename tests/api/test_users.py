@@ -117,7 +117,7 @@ def test_create_user_bad_input_changes_nothing(world, acme, django_capture_on_co
         "memberships.0.role_id",
     }
     taken = acme.post("/users", {"first_name": "A", "last_name": "B", "email": "SENDER@acme.test"})
-    assert problem(taken, 422, "validation_error")["errors"] == {"email": ["A user with this email already exists."]}
+    assert problem(taken, 422, "duplicate")["errors"] == {"email": ["A user with this email already exists."]}
     assert (User.objects.count(), Membership.objects.count()) == before
     assert audit_count("user.create") == 0
     assert mail.outbox == []

@@ -8,13 +8,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
+from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter
 
-from kontor.access.models import ApiKey, Role, User
+from kontor.access.models import Role
 from kontor.audit.models import AuditEntry
-from kontor.tenancy.models import Account, CostCenter, CustomColumn, Customer, Feature, Membership, Office, Team
+from kontor.tenancy.models import CostCenter, Feature, Membership
+
+STAFF_USER = "staff-user"  # a provider staff user: belongs to no customer
+# The provider's catalogue: shared by all customers, so not a cross-tenant question.
+CATALOGUE = {"tenancy.Feature", "billing.PriceList", "billing.PriceTier", "billing.CountryTax"}
+MISSING = 987_654_321
+
 
 # --- web -----------------------------------------------------------------------------------------
 
@@ -58,31 +64,37 @@ def web_routes() -> list[WebRoute]:
     return [r for r in out if not r.name.startswith("api:")]
 
 
-# (regex on "namespace:name", path kwarg) -> the model that kwarg's id names. A new URL with an int
-# kwarg must be added here, or the sweeps fail: that is what keeps them honest.
-WEB_KWARG_MODELS: list[tuple[str, str, type[models.Model]]] = [
-    (r"^access:(user_|membership_)", "pk", User),
-    (r"^access:membership_", "mpk", Membership),
-    (r"^access:role_", "pk", Role),
-    (r"^access:api_key_", "pk", ApiKey),
-    (r"^audit:", "pk", AuditEntry),
-    (r"^tenancy:account_", "pk", Account),
-    (r"^tenancy:office_", "pk", Office),
-    (r"^tenancy:team_", "pk", Team),
-    (r"^tenancy:(column_|custom_column)", "pk", CustomColumn),
-    (r"^staff:customer", "pk", Customer),
-    (r"^staff:customer", "user_pk", User),
-    (r"^staff:cost_center_", "pk", CostCenter),
-    (r"^staff:feature_", "pk", Feature),
-    (r"^staff:staff_user_", "pk", User),
-    (r"^staff:audit_entry", "pk", AuditEntry),
+# (regex on "namespace:name", path kwarg) -> the model ("app_label.Model") that kwarg's id names. A new
+# URL with an int kwarg must be added here, or the sweeps fail: that is what keeps them honest.
+WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
+    (r"^access:(user_|membership_)", "pk", "access.User"),
+    (r"^access:membership_", "mpk", "tenancy.Membership"),
+    (r"^access:role_", "pk", "access.Role"),
+    (r"^access:api_key_", "pk", "access.ApiKey"),
+    (r"^audit:", "pk", "audit.AuditEntry"),
+    (r"^tenancy:account_", "pk", "tenancy.Account"),
+    (r"^tenancy:office_", "pk", "tenancy.Office"),
+    (r"^tenancy:team_", "pk", "tenancy.Team"),
+    (r"^tenancy:(column_|custom_column)", "pk", "tenancy.CustomColumn"),
+    (r"^staff:customer", "pk", "tenancy.Customer"),
+    (r"^staff:customer", "user_pk", "access.User"),
+    (r"^staff:cost_center_", "pk", "tenancy.CostCenter"),
+    (r"^staff:feature_", "pk", "tenancy.Feature"),
+    (r"^staff:staff_user_", "pk", STAFF_USER),
+    (r"^staff:audit_entry", "pk", "audit.AuditEntry"),
+    (r"^ledger:", "pk", "ledger.Wallet"),
+    (r"^billing:invoice", "pk", "billing.Invoice"),
+    (r"^billing:(price_list_|tier_add)", "pk", "billing.PriceList"),
+    (r"^billing:tier_add", "list_pk", "billing.PriceList"),
+    (r"^billing:tier_", "pk", "billing.PriceTier"),
+    (r"^billing:country_tax", "pk", "billing.CountryTax"),
 ]
 
 
-def web_kwarg_model(route: WebRoute, kwarg: str) -> type[models.Model] | None:
-    for pattern, name, model in WEB_KWARG_MODELS:
+def web_kwarg_model(route: WebRoute, kwarg: str) -> str | None:
+    for pattern, name, label in WEB_KWARG_MODELS:
         if name == kwarg and re.search(pattern, route.name):
-            return model
+            return label
     return None
 
 
@@ -127,22 +139,109 @@ def api_operations() -> list[ApiOperation]:
     return out
 
 
-API_PARAM_MODELS: dict[str, type[models.Model]] = {
-    "account_id": Account,
-    "user_id": User,
-    "office_id": Office,
-    "team_id": Team,
-    "role_id": Role,
-    "key_id": ApiKey,
-    "api_key_id": ApiKey,
-    "membership_id": Membership,
-    "column_id": CustomColumn,
-    "customer_id": Customer,
-    "entry_id": AuditEntry,
-    "audit_id": AuditEntry,
-    "cost_center_id": CostCenter,
-    "feature_id": Feature,
+API_PARAM_MODELS: dict[str, str] = {
+    "account_id": "tenancy.Account",
+    "user_id": "access.User",
+    "office_id": "tenancy.Office",
+    "team_id": "tenancy.Team",
+    "role_id": "access.Role",
+    "key_id": "access.ApiKey",
+    "api_key_id": "access.ApiKey",
+    "membership_id": "tenancy.Membership",
+    "column_id": "tenancy.CustomColumn",
+    "customer_id": "tenancy.Customer",
+    "entry_id": "audit.AuditEntry",
+    "audit_id": "audit.AuditEntry",
+    "cost_center_id": "tenancy.CostCenter",
+    "feature_id": "tenancy.Feature",
+    "wallet_id": "ledger.Wallet",
+    "invoice_id": "billing.Invoice",
 }
+
+
+# --- one object of each kind per customer -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Stands in for a catalogue row the sweeps need only an id of."""
+
+    pk: int
+
+
+def _custom_role(cw: Any) -> Any:
+    from kontor.access.services import save_role
+
+    name = f"{cw.customer.name} custom"
+    return Role.objects.filter(customer=cw.customer, name=name).first() or save_role(
+        cw.customer, None, actor=cw.master, name=name, perms=["send_sms"]
+    )
+
+
+def _wallet(cw: Any) -> Any:
+    wallet = apps.get_model("ledger", "Wallet")
+    return wallet.objects.get_or_create(kind="pool", unit="SMS", customer=cw.customer, account=cw.account)[0]
+
+
+def _invoice(cw: Any) -> Any:
+    from django.utils import timezone
+
+    invoice = apps.get_model("billing", "Invoice")
+    number = f"SWEEP-{cw.customer.pk}"
+    return invoice.objects.filter(number=number).first() or invoice.objects.create(
+        customer=cw.customer,
+        number=number,
+        issued_at=timezone.now(),
+        quantity=100,
+        currency="SEK",
+        net_minor=10000,
+        vat_rate_bp=2500,
+        vat_minor=2500,
+        gross_minor=12500,
+        payment_method="card",
+        status="paid",
+    )
+
+
+def side_objects(world: Any, cw: Any) -> dict[str, Any]:
+    """For each model label a path can name, one object of the customer `cw` (world.acme/globex)."""
+    user = cw.users["sender"]
+    return {
+        "access.User": user,
+        STAFF_USER: world.staff["csr"],
+        "tenancy.Membership": Membership.objects.get(user=user, account=cw.account),
+        "access.Role": _custom_role(cw),
+        "access.ApiKey": cw.key,
+        "audit.AuditEntry": AuditEntry.objects.filter(customer=cw.customer).order_by("id").first(),
+        "tenancy.Account": cw.account,
+        "tenancy.Office": cw.branch,
+        "tenancy.Team": cw.team,
+        "tenancy.CustomColumn": cw.columns[0],
+        "tenancy.Customer": cw.customer,
+        "tenancy.CostCenter": CostCenter.objects.get_or_create(
+            code=f"CC-{cw.customer.name.upper()}", defaults={"name": cw.customer.name, "customer": cw.customer}
+        )[0],
+        "tenancy.Feature": Feature.objects.get_or_create(code="sweep", defaults={"name": "Sweep"})[0],
+        "ledger.Wallet": _LazyObject(lambda: _wallet(cw)),
+        "billing.Invoice": _LazyObject(lambda: _invoice(cw)),
+        "billing.PriceList": Ref(MISSING),
+        "billing.PriceTier": Ref(MISSING),
+        "billing.CountryTax": Ref(MISSING),
+    }
+
+
+class _LazyObject:
+    """Created on first use, so that a sweep of apps that are not installed never touches them."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._obj: Any = None
+
+    @property
+    def pk(self) -> int:
+        if self._obj is None:
+            self._obj = self._make()
+        return int(self._obj.pk)
 
 
 def authenticated_get_path() -> str | None:

@@ -1,0 +1,435 @@
+"""Credits API: balances, the 30-day log, quotes, purchases, transfers (single and batch) and the
+low-balance threshold.
+
+Reads need `view_credits` or `send_sms`; so do writes, which the rules of manual 001 then decide for the
+acting user (the signed-in user, or the API key's creator). A wallet in a path that the caller may not
+manage answers 404 like a missing one. Every POST that moves credits takes an `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from ninja import Field, Header, Query, Router, Schema
+
+from kontor.access.models import User
+from kontor.access.perms import Perm
+from kontor.api.core import scope_of_any, user_of
+from kontor.api.schemas import Input, Page, PageQuery, collect, errors, field_names
+from kontor.billing.invoices import BILLING_FIELDS
+from kontor.core.errors import Forbidden
+from kontor.core.idempotency import run_idempotent
+from kontor.core.scope import Scope, scoped
+from kontor.ledger import selectors, services
+from kontor.ledger.models import Wallet
+from kontor.ledger.selectors import LOG_CSV_HEADER, LOG_DAYS, THRESHOLD, WalletRow
+from kontor.web.lists import stream_csv
+
+router = Router(tags=["credits"])
+
+IDEMPOTENCY_DOC = (
+    " Send an `Idempotency-Key` header (1 to 100 characters) to make retries safe: the same key and body "
+    "return the first response again, the same key with another body is 422 `idempotency_key_reused`, and a "
+    "request still in flight with that key is 409 `idempotency_key_in_flight`. Keys are kept at least 24 hours."
+)
+
+# --- schemas -------------------------------------------------------------------------------------
+
+
+class WalletOut(Schema):
+    id: int
+    kind: str = Field(..., description="system, pool or user.")
+    unit: str
+    name: str
+    balance: int
+    low_balance_threshold: int | None
+    user_id: int | None
+    account_id: int | None
+    usable: bool = Field(..., description="False when the owner lost 'Send SMS': move the credits away first.")
+    note: str
+    actions: list[str] = Field(
+        ..., description="What the caller may do: purchase, transfer_to, transfer_from, log, threshold."
+    )
+
+
+class LogEntryOut(Schema):
+    posting_id: int
+    journal_id: uuid.UUID
+    at: dt.datetime
+    kind: str
+    amount_in: int | None
+    amount_out: int | None
+    delta: int
+    counterparty: str
+    actor: str
+    on_behalf_of: str
+    reason: str
+    reference: str
+    balance: int = Field(..., description="The wallet's balance right after this entry.")
+
+
+class LogQuery(PageQuery):
+    days: int = Field(LOG_DAYS, ge=1, le=LOG_DAYS, description=f"Look back this many days (at most {LOG_DAYS}).")
+    full: bool = Field(False, description="The whole history (auditors with `view_audit` only).")
+
+
+class CsvQuery(Schema):
+    days: int = Field(LOG_DAYS, ge=1, le=LOG_DAYS)
+    full: bool = False
+
+
+class QuoteQuery(Schema):
+    quantity: int = Field(..., description="Credits to price (1 to 10 000 000).")
+
+
+class QuoteOut(Schema):
+    quantity: int
+    currency: str
+    unit_price_micro: int = Field(..., description="Per-credit price in millionths of the currency.")
+    net_minor: int = Field(..., description="In the currency's minor unit (öre, pence, cent).")
+    vat_rate_bp: int = Field(..., description="Basis points: 2500 = 25%.")
+    vat_minor: int
+    gross_minor: int
+    unit_price: str
+    net: str
+    vat: str
+    gross: str
+
+
+class BillingDetailsIn(Input):
+    company: str = Field("", max_length=1000)
+    contact_name: str = Field("", max_length=1000)
+    address_line1: str = Field("", max_length=1000)
+    address_line2: str = Field("", max_length=1000)
+    postal_code: str = Field("", max_length=1000)
+    city: str = Field("", max_length=1000)
+    vat_number: str = Field("", max_length=1000)
+    email: str = Field("", max_length=1000)
+
+
+class CardIn(Input):
+    number: str = Field(..., max_length=100)
+    expiry: str = Field(..., max_length=20, description="MM/YY")
+    cvc: str = Field(..., max_length=10)
+
+
+class PurchaseIn(Input):
+    quantity: int
+    for_user_id: int | None = Field(None, description="null: system (unallocated) credits, master users only.")
+    payment_method: str = Field(..., max_length=50, description="`invoice` (on account) or `test_card`.")
+    billing_details: BillingDetailsIn
+    card: CardIn | None = Field(None, description="Required for `test_card`.")
+
+
+class PurchaseOut(Schema):
+    journal_id: uuid.UUID
+    invoice_number: str | None
+    invoice_url: str | None = Field(..., description="The tax invoice / receipt PDF.")
+    balance: int = Field(..., description="The credited wallet's balance after the purchase.")
+
+
+class TransferIn(Input):
+    from_wallet_id: int
+    to_wallet_id: int
+    amount: int
+    reason: str = Field("", max_length=200)
+
+
+class TransferOut(Schema):
+    journal_id: uuid.UUID
+    from_balance: int
+    to_balance: int
+
+
+class BatchIn(Input):
+    transfers: list[TransferIn] = Field(..., min_length=1, max_length=services.MAX_BATCH)
+
+
+class BatchOut(Schema):
+    journal_id: uuid.UUID
+    count: int
+
+
+class ThresholdIn(Input):
+    threshold: int | None = Field(..., ge=0, le=services.MAX_AMOUNT, description="null switches the alert off.")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _caller(request: HttpRequest) -> tuple[Scope, User]:
+    scope = scope_of_any(request, Perm.VIEW_CREDITS, Perm.SEND_SMS)
+    user = user_of(request)
+    if user.customer_id != scope.customer.pk:
+        raise Forbidden("Only users of this customer have SMS credits.")
+    return scope, user
+
+
+def _wallet_out(row: WalletRow) -> dict[str, Any]:
+    w = row.wallet
+    return {
+        "id": w.pk,
+        "kind": w.kind,
+        "unit": w.unit,
+        "name": row.name,
+        "balance": w.balance,
+        "low_balance_threshold": w.low_balance_threshold,
+        "user_id": w.user_id,
+        "account_id": w.account_id,
+        "usable": row.usable,
+        "note": row.note,
+        "actions": sorted(row.actions),
+    }
+
+
+def _since(scope: Scope, days: int, full: bool) -> dt.datetime | None:
+    if full:
+        if not selectors.sees_full_history(scope):
+            raise Forbidden("Only auditors (view_audit) see the full history; others see the last 30 days.")
+        return None
+    return selectors.log_since(days=days)
+
+
+def _created(body: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(json.dumps(body, default=str), status=201, content_type="application/json")
+
+
+def _idempotent(request: HttpRequest, scope: Scope, key: str | None, work: Callable[[], HttpResponse]) -> HttpResponse:
+    return run_idempotent(
+        customer_id=scope.customer.pk,
+        key=key,
+        method=request.method or "POST",
+        path=request.path,
+        body=request.body,
+        work=work,
+    )
+
+
+def _body_wallets(scope: Scope, pairs: list[tuple[str, int]]) -> dict[str, Wallet]:
+    """Wallets named in a body, by field name; a missing or foreign one is a field error."""
+    ids = [pk for _, pk in pairs if 0 < pk < 2**63]
+    found = {w.pk: w for w in scoped(scope, Wallet).filter(pk__in=ids)}
+    out: dict[str, Wallet] = {}
+    problems: dict[str, list[str]] = {}
+    for name, pk in pairs:
+        if pk in found:
+            out[name] = found[pk]
+        else:
+            problems.setdefault(name, []).append("No such wallet.")
+    collect(problems)
+    return out
+
+
+def _invoice_url(invoice: Any) -> str | None:
+    if invoice is None:
+        return None
+    try:
+        return reverse("billing:invoice_pdf", args=[invoice.pk])
+    except NoReverseMatch:
+        return None
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+@router.get("/wallets", response={200: Page[WalletOut], **errors(422)}, operation_id="list_wallets")
+def list_wallets(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    """The wallets the caller may manage ("Manage SMS Credits", manual 001 step 2), with balances and
+    the actions the rules allow on each."""
+    scope, user = _caller(request)
+    rows = selectors.credit_overview(scope, user).rows
+    return {
+        "items": [_wallet_out(r) for r in rows[query.offset : query.offset + query.limit]],
+        "count": len(rows),
+        "limit": query.limit,
+        "offset": query.offset,
+    }
+
+
+@router.get("/wallets/{wallet_id}", response={200: WalletOut, **errors(404)}, operation_id="get_wallet")
+def get_wallet(request: HttpRequest, wallet_id: int) -> dict[str, Any]:
+    scope, user = _caller(request)
+    return _wallet_out(selectors.wallet_row(scope, user, wallet_id))
+
+
+@router.get(
+    "/wallets/{wallet_id}/log", response={200: Page[LogEntryOut], **errors(404, 422)}, operation_id="wallet_log"
+)
+def wallet_log(request: HttpRequest, wallet_id: int, query: Query[LogQuery]) -> dict[str, Any]:
+    """Every posting of the wallet in the last `days` days, newest first, with the running balance."""
+    scope, user = _caller(request)
+    row = selectors.wallet_row(scope, user, wallet_id)
+    qs = selectors.log_postings(row.wallet, since=_since(scope, query.days, query.full))
+    rows = selectors.log_rows(qs[query.offset : query.offset + query.limit], row.wallet, "UTC")
+    items = [{**r.__dict__, "delta": r.delta} for r in rows]
+    return {"items": items, "count": qs.count(), "limit": query.limit, "offset": query.offset}
+
+
+@router.get("/wallets/{wallet_id}/log.csv", response={200: str, **errors(404, 422)}, operation_id="wallet_log_csv")
+def wallet_log_csv(request: HttpRequest, wallet_id: int, query: Query[CsvQuery]) -> StreamingHttpResponse:
+    """The same log as CSV (text/csv, streamed), oldest first, times in UTC."""
+    scope, user = _caller(request)
+    row = selectors.wallet_row(scope, user, wallet_id)
+    rows = selectors.iter_log_rows(row.wallet, since=_since(scope, query.days, query.full), tz_name="UTC")
+    stamp = timezone.now().strftime("%Y%m%d")
+    return stream_csv(f"sms-credits-{row.pk}-{stamp}.csv", LOG_CSV_HEADER, (selectors.log_csv_row(r) for r in rows))
+
+
+@router.get("/quote", response={200: QuoteOut, **errors(422)}, operation_id="credit_quote")
+def credit_quote(request: HttpRequest, query: Query[QuoteQuery]) -> dict[str, Any]:
+    """The price of `quantity` credits for the caller's customer (volume tier, currency and VAT of its
+    country)."""
+    from kontor.billing.pricing import quote
+
+    scope, _ = _caller(request)
+    q = quote(scope.customer, query.quantity)
+    return {
+        "quantity": q.quantity,
+        "currency": q.currency,
+        "unit_price_micro": q.unit_price_micro,
+        "net_minor": q.net_minor,
+        "vat_rate_bp": q.vat_rate_bp,
+        "vat_minor": q.vat_minor,
+        "gross_minor": q.gross_minor,
+        "unit_price": q.unit_price,
+        "net": q.net,
+        "vat": q.vat,
+        "gross": q.gross,
+    }
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+PURCHASE_FIELDS = {
+    "card_number": "card.number",
+    "expiry": "card.expiry",
+    "cvc": "card.cvc",
+    **{name: f"billing_details.{name}" for name in BILLING_FIELDS},
+}
+
+
+@router.post(
+    "/purchases",
+    response={201: PurchaseOut, **errors(402, 404, 409, 422)},
+    operation_id="purchase_credits",
+    description="Buy credits: price → payment → the credits at once and a tax invoice. A declined payment is "
+    "402 `payment_declined` and applies nothing." + IDEMPOTENCY_DOC,
+)
+def purchase_credits(
+    request: HttpRequest,
+    payload: PurchaseIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> HttpResponse:
+    scope, user = _caller(request)
+    target: User | None = None
+    if payload.for_user_id is not None:
+        target = scoped(scope, User).filter(pk=payload.for_user_id).first() if 0 < payload.for_user_id < 2**63 else None
+        if target is None:
+            collect({"for_user_id": ["No such user."]})
+    card = payload.card
+
+    def work() -> HttpResponse:
+        with field_names(PURCHASE_FIELDS):
+            result = services.purchase(
+                scope.customer,
+                actor=user,
+                quantity=payload.quantity,
+                for_user=target,
+                payment_method=payload.payment_method,
+                billing_details=payload.billing_details.model_dump(),
+                payment_details={"card_number": card.number, "expiry": card.expiry, "cvc": card.cvc} if card else {},
+                idempotency_key=idempotency_key,
+            )
+        posting = result.journal.postings.filter(direction="in").select_related("wallet").first()
+        return _created(
+            {
+                "journal_id": result.journal.pk,
+                "invoice_number": result.invoice.number if result.invoice is not None else None,
+                "invoice_url": _invoice_url(result.invoice),
+                "balance": posting.wallet.balance if posting is not None else None,
+            }
+        )
+
+    return _idempotent(request, scope, idempotency_key, work)
+
+
+@router.post(
+    "/transfers",
+    response={201: TransferOut, **errors(404, 409, 422)},
+    operation_id="transfer_credits",
+    description="Move credits between two wallets, as the rules of manual 001 allow the caller. Too few credits "
+    "is 409 `insufficient_credits`." + IDEMPOTENCY_DOC,
+)
+def transfer_credits(
+    request: HttpRequest,
+    payload: TransferIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> HttpResponse:
+    scope, user = _caller(request)
+    wallets = _body_wallets(scope, [("from_wallet_id", payload.from_wallet_id), ("to_wallet_id", payload.to_wallet_id)])
+    source, target = wallets["from_wallet_id"], wallets["to_wallet_id"]
+
+    def work() -> HttpResponse:
+        with field_names({"target": "to_wallet_id"}):
+            journal = services.transfer(
+                source, target, payload.amount, actor=user, reason=payload.reason, idempotency_key=idempotency_key
+            )
+        source.refresh_from_db()
+        target.refresh_from_db()
+        return _created({"journal_id": journal.pk, "from_balance": source.balance, "to_balance": target.balance})
+
+    return _idempotent(request, scope, idempotency_key, work)
+
+
+@router.post(
+    "/transfers/batch",
+    response={201: BatchOut, **errors(404, 409, 422)},
+    operation_id="batch_transfer_credits",
+    description="Up to 1,000 transfers as one transaction: all apply or none does. Refused items are named in "
+    "`errors` as `transfers.N`." + IDEMPOTENCY_DOC,
+)
+def batch_transfer_credits(
+    request: HttpRequest,
+    payload: BatchIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> HttpResponse:
+    scope, user = _caller(request)
+    ids = {t.from_wallet_id for t in payload.transfers} | {t.to_wallet_id for t in payload.transfers}
+    found = {w.pk: w for w in scoped(scope, Wallet).filter(pk__in=[i for i in ids if 0 < i < 2**63])}
+    problems: dict[str, list[str]] = {}
+    items: list[services.Transfer] = []
+    for index, t in enumerate(payload.transfers):
+        source, target = found.get(t.from_wallet_id), found.get(t.to_wallet_id)
+        if source is None or target is None:
+            problems[f"transfers.{index}"] = ["No such wallet."]
+            continue
+        items.append(services.Transfer(source, target, t.amount, t.reason))
+    collect(problems, "Some transfers are not allowed; nothing was applied.")
+
+    def work() -> HttpResponse:
+        journal = services.batch_transfer(items, actor=user, idempotency_key=idempotency_key)
+        return _created({"journal_id": journal.pk, "count": len(items)})
+
+    return _idempotent(request, scope, idempotency_key, work)
+
+
+@router.put(
+    "/wallets/{wallet_id}/threshold",
+    response={200: WalletOut, **errors(404, 422)},
+    operation_id="set_wallet_threshold",
+)
+def set_wallet_threshold(request: HttpRequest, wallet_id: int, payload: ThresholdIn) -> dict[str, Any]:
+    """The low-balance alert: crossing it emails the owner and the master users once. Master users set it on
+    any wallet they manage, others on their own."""
+    scope, user = _caller(request)
+    row = selectors.wallet_row(scope, user, wallet_id)
+    if not row.can(THRESHOLD):
+        raise Forbidden("Only master users set alerts on other people's credits; you can set your own.")
+    services.set_low_balance_threshold(row.wallet, payload.threshold, actor=user)
+    return _wallet_out(row)
