@@ -42,11 +42,15 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
+def libpq_url(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
 def _admin_connect(url: str) -> Any:
     import psycopg
 
     try:
-        return psycopg.connect(with_database(url, "postgres").replace("postgres://", "postgresql://", 1), autocommit=True)
+        return psycopg.connect(libpq_url(with_database(url, "postgres")), autocommit=True)
     except psycopg.OperationalError as exc:
         raise BenchUnavailable(f"PostgreSQL is not reachable at {urlsplit(url).netloc}: {exc}") from None
 
@@ -107,32 +111,38 @@ class PgbenchResult:
     scale: int
 
 
-def run_pgbench(url: str, *, clients: int, seconds: int, scale: int = 8) -> PgbenchResult:
-    """TPC-B (pgbench's default script) against a scratch database on the same server."""
-    pgbench = find_pgbench()
-    if pgbench is None:
-        raise BenchUnavailable("pgbench is not installed (looked on PATH and in /usr/lib/postgresql/*/bin)")
-    name = "kontor_bench_pgbench"
-    target = recreate_database(url, name).replace("postgres://", "postgresql://", 1)
-    try:
-        subprocess.run([pgbench, "-i", "-s", str(scale), "-q", target], check=True, capture_output=True, text=True)
+class Pgbench:
+    """TPC-B (pgbench's built-in script) in a scratch database on the same server, initialised once and
+    run beside each measurement, so a baseline and the figure it judges share the machine's moment."""
+
+    NAME = "kontor_bench_pgbench"
+
+    def __init__(self, url: str, *, scale: int = 8) -> None:
+        binary = find_pgbench()
+        if binary is None:
+            raise BenchUnavailable("pgbench is not installed (looked on PATH and in /usr/lib/postgresql/*/bin)")
+        self.binary, self.server, self.scale = binary, url, scale
+        self.target = libpq_url(recreate_database(url, self.NAME))
+        self._run([binary, "-i", "-s", str(scale), "-q", self.target])
+
+    def _run(self, command: list[str]) -> str:
+        try:
+            return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        except subprocess.CalledProcessError as exc:
+            raise BenchUnavailable(f"pgbench failed: {exc.stderr.strip()[-300:]}") from None
+
+    def tpcb(self, *, clients: int, seconds: int) -> PgbenchResult:
         jobs = max(1, min(2, clients))
-        out = subprocess.run(
-            [pgbench, "-c", str(clients), "-j", str(jobs), "-T", str(seconds), "-n", target],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except subprocess.CalledProcessError as exc:
-        raise BenchUnavailable(f"pgbench failed: {exc.stderr.strip()[-300:]}") from None
-    finally:
-        drop_database(url, name)
-    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out) or re.search(
-        r"tps = ([0-9.]+)", out
-    )
-    if match is None:
-        raise BenchUnavailable(f"could not read pgbench's tps from: {out[-300:]}")
-    return PgbenchResult(float(match.group(1)), clients, seconds, scale)
+        out = self._run([self.binary, "-c", str(clients), "-j", str(jobs), "-T", str(seconds), "-n", self.target])
+        match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out) or re.search(
+            r"tps = ([0-9.]+)", out
+        )
+        if match is None:
+            raise BenchUnavailable(f"could not read pgbench's tps from: {out[-300:]}")
+        return PgbenchResult(float(match.group(1)), clients, seconds, self.scale)
+
+    def drop(self) -> None:
+        drop_database(self.server, self.NAME)
 
 
 # --- client processes ----------------------------------------------------------------------------

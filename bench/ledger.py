@@ -19,18 +19,20 @@ import pstats
 import random
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.common import (
     BenchUnavailable,
+    Pgbench,
+    PgbenchResult,
     Throughput,
     drop_database,
     forget_inherited_connections,
     ratio,
     recreate_database,
     run_clients,
-    run_pgbench,
     say,
     server_url,
     setup_django,
@@ -161,44 +163,61 @@ def _transfer_body(source: int, target: int) -> dict[str, Any]:
     return body or {"source": source, "target": target, "amount": 1}
 
 
-def _serve(fd: int) -> None:
-    from werkzeug.serving import WSGIRequestHandler, make_server
+def _serve(sock: socket.socket) -> None:
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
     forget_inherited_connections()
+    from django.db import connections
+
+    # Persistent connections, as a production deployment configures (or pgbouncer): the settings leave
+    # CONN_MAX_AGE at Django's 0, which would open a PostgreSQL connection per request.
+    connections["default"].settings_dict["CONN_MAX_AGE"] = 600
     from kontor.wsgi import application
 
     class Handler(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as any production client would use
-
         def log_request(self, *args: Any, **kwargs: Any) -> None:
-            pass
+            pass  # an access log line per request would be measured too
 
-    make_server("127.0.0.1", 0, application, request_handler=Handler, fd=fd).serve_forever()
+    server = WSGIServer(sock.getsockname(), Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.server_name, server.server_port = "127.0.0.1", sock.getsockname()[1]
+    server.setup_environ()
+    server.set_app(application)
+    server.serve_forever()
 
 
 class ApiServer:
-    """A small pre-fork WSGI server: one listening socket, one single-threaded worker process per client
-    (each serves one keep-alive connection at a time). gunicorn is not installed; this is the same shape."""
+    """A small pre-fork WSGI server (gunicorn is not installed): one single-threaded worker process per
+    client, each on its own port, so no worker ever waits on another's accept()."""
 
     def __init__(self, workers: int) -> None:
         from django.db import connections
 
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
         connections.close_all()
         ctx = multiprocessing.get_context("fork")
-        self.procs = [ctx.Process(target=_serve, args=(self.sock.fileno(),), daemon=True) for _ in range(workers)]
+        self.socks: list[socket.socket] = []
+        self.procs = []
+        for _ in range(workers):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(16)
+            self.socks.append(sock)
+            self.procs.append(ctx.Process(target=_serve, args=(sock,), daemon=True))
+        self.ports = [sock.getsockname()[1] for sock in self.socks]
         for proc in self.procs:
             proc.start()
+
+    def port_for(self, client: int) -> int:
+        return self.ports[client % len(self.ports)]
 
     def stop(self) -> None:
         for proc in self.procs:
             proc.kill()
             proc.join(5)
-        self.sock.close()
+        for sock in self.socks:
+            sock.close()
 
 
 class ApiClient:
@@ -228,16 +247,17 @@ def run_api(world: World, clients: int, seconds: float) -> Throughput:
         probe = None
         for _ in range(50):  # the workers need a moment to import Django
             try:
-                probe = ApiClient(world, 0, server.port)
+                probe = ApiClient(world, 0, server.port_for(0))
                 status, payload = probe.send(_transfer_body(world.wallet_ids[0], world.wallet_ids[1]))
                 break
             except OSError:
                 time.sleep(0.2)
         else:
             raise BenchUnavailable("the API server did not start")
+        probe.conn.close()
         if status >= 300:
             raise BenchUnavailable(f"the API refused the probe transfer: {status} {payload[:200]!r}")
-        return run_clients(clients, seconds, lambda i: ApiClient(world, i, server.port), api_step)
+        return run_clients(clients, seconds, lambda i: ApiClient(world, i, server.port_for(i)), api_step)
     finally:
         server.stop()
 
@@ -282,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=8, help="pgbench scale factor")
     parser.add_argument("--profile", choices=["service", "batch"], help="cProfile one client instead")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
-    parser.add_argument("--debug-api", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     server = server_url()
+    pgbench: Pgbench | None = None
     try:
         url = recreate_database(server, DATABASE)
     except BenchUnavailable as exc:
@@ -295,50 +315,37 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup_django(url)
         world = build_world(max(args.users, 2 * args.clients), with_key=True)
-        if args.debug_api:
-            server = ApiServer(2)
-            time.sleep(3)
-            client = ApiClient(world, 0, server.port)
-            for _ in range(5):
-                t = time.perf_counter()
-                status, payload = client.send(_transfer_body(world.wallet_ids[0], world.wallet_ids[1]))
-                say(status, payload[:300], f"{(time.perf_counter() - t) * 1000:.1f} ms")
-            server.stop()
-            return 0
         if args.profile:
             profile(world, args.profile, 300 if args.profile == "service" else 3)
             return 0
         say(f"ledger bench: {args.clients} clients, {args.seconds:g}s each, synchronous_commit={synchronous_commit()}")
+        pgbench = Pgbench(server, scale=args.scale)
         seconds = max(1, round(args.seconds))
-        tpcb = run_pgbench(server, clients=args.clients, seconds=seconds, scale=args.scale)
-        say(f"pgbench tpcb: {tpcb.tps:.0f} tps (scale {tpcb.scale}, {tpcb.clients} clients, {tpcb.seconds}s)")
+        results: dict[str, tuple[Throughput | None, PgbenchResult]] = {}
 
-        service = run_clients(args.clients, args.seconds, service_setup(world), service_step)
-        say(f"service: {service.per_second:.0f} transfers/s ({service.operations} in {service.seconds:.1f}s)")
-        api_ratio = "0.00x"
-        if not api_endpoint_exists():
-            say(f"api: endpoint missing ({API_PATH} does not resolve); counted as 0")
-        else:
-            try:
-                api = run_api(world, args.clients, args.seconds)
-            except BenchUnavailable as exc:
-                say(f"api: {exc}; counted as 0")
-            else:
-                say(f"api: {api.per_second:.0f} transfers/s ({api.operations} in {api.seconds:.1f}s)")
-                api_ratio = ratio(api.per_second, tpcb.tps)
-                _report_errors("api", api)
-        batch = run_clients(args.clients, args.seconds, batch_setup(world, args.clients), batch_step)
-        say(f"batch: {batch.per_second:.0f} transfers/s ({batch.operations} in {batch.seconds:.1f}s, {BATCH}/call)")
-        _report_errors("service", service)
-        _report_errors("batch", batch)
+        def measure(name: str, run: Callable[[], Throughput | None]) -> None:
+            assert pgbench is not None
+            base = pgbench.tpcb(clients=args.clients, seconds=seconds)
+            say(f"pgbench tpcb: {base.tps:.0f} tps (scale {base.scale}, {base.clients} clients, {base.seconds}s)")
+            result = run()
+            results[name] = (result, base)
+            if result is not None:
+                unit = f", {BATCH}/call" if name == "batch" else ""
+                say(
+                    f"{name}: {result.per_second:.0f} transfers/s ({result.operations} in {result.seconds:.1f}s{unit})"
+                    f" = {ratio(result.per_second, base.tps)} pgbench"
+                )
+                for error in result.errors[:5]:
+                    say(f"{name}: ERROR {error}")
+
+        measure("service", lambda: run_clients(args.clients, args.seconds, service_setup(world), service_step))
+        measure("api", lambda: _api_or_none(world, args.clients, args.seconds))
+        measure("batch", lambda: run_clients(args.clients, args.seconds, batch_setup(world, args.clients), batch_step))
         from django.core.management import call_command
 
         call_command("ledger", "verify")
-        say(
-            f"ledger ratios: service={ratio(service.per_second, tpcb.tps)} api={api_ratio} "
-            f"batch={ratio(batch.per_second, tpcb.tps)} (vs pgbench tpcb {tpcb.tps:.0f} tps)"
-        )
-        failed = service.errors or batch.errors
+        say(_ratios_line(results))
+        failed = any(r is not None and r.errors for r, _ in results.values())
         return 1 if failed else 0
     except BenchUnavailable as exc:
         say(f"ledger: skipped: {exc}")
@@ -348,10 +355,26 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
 
         connections.close_all()
+        if pgbench is not None:
+            pgbench.drop()
         if not args.keep:
             drop_database(server, DATABASE)
 
 
-def _report_errors(name: str, result: Throughput) -> None:
-    for error in result.errors[:5]:
-        say(f"{name}: ERROR {error}")
+def _api_or_none(world: World, clients: int, seconds: float) -> Throughput | None:
+    if not api_endpoint_exists():
+        say(f"api: endpoint missing ({API_PATH} does not resolve); counted as 0")
+        return None
+    try:
+        return run_api(world, clients, seconds)
+    except BenchUnavailable as exc:
+        say(f"api: {exc}; counted as 0")
+        return None
+
+
+def _ratios_line(results: dict[str, tuple[Throughput | None, PgbenchResult]]) -> str:
+    parts = []
+    for name, (result, base) in results.items():
+        parts.append(f"{name}={ratio(result.per_second, base.tps) if result is not None else '0.00x'}")
+    tps = "/".join(f"{base.tps:.0f}" for _, base in results.values())
+    return f"ledger ratios: {' '.join(parts)} (vs pgbench tpcb {tps} tps, {'/'.join(results)})"

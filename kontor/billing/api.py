@@ -21,7 +21,7 @@ from kontor.core.scope import Scope, get_scoped, scoped
 router = Router(tags=["billing"])
 
 
-class QuoteOut(Schema):
+class BillingQuoteOut(Schema):
     quantity: int
     currency: str = Field(..., description="ISO 4217.")
     unit_price_micro: int = Field(..., description="Price per credit in millionths of the currency unit.")
@@ -37,7 +37,7 @@ class QuoteOut(Schema):
     gross: str = Field(..., description='Formatted total, e.g. "1 234.50 SEK".')
 
 
-class QuoteQuery(Schema):
+class BillingQuoteQuery(Schema):
     quantity: int = Field(..., description="Credits to buy, 1 to 10 000 000.")
 
 
@@ -100,8 +100,8 @@ def _out(invoice: Invoice) -> dict[str, Any]:
     }
 
 
-@router.get("/quote", response={200: QuoteOut, **errors(422)}, operation_id="get_quote")
-def get_quote(request: HttpRequest, query: Query[QuoteQuery]) -> dict[str, Any]:
+@router.get("/quote", response={200: BillingQuoteOut, **errors(422)}, operation_id="get_quote")
+def get_quote(request: HttpRequest, query: Query[BillingQuoteQuery]) -> dict[str, Any]:
     """The price of `quantity` credits for the caller's customer (`view_credits`): the volume tier,
     net, VAT at the customer's country's rate, and the total."""
     scope = scope_of(request, Perm.VIEW_CREDITS)

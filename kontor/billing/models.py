@@ -101,7 +101,9 @@ class Invoice(TenantModel):
     payment_reference = models.CharField(max_length=64, blank=True)
     payment_last4 = models.CharField(max_length=4, blank=True, help_text="Card payments: the last four digits only")
     status = models.CharField(max_length=8, choices=Status.choices)
-    journal_id = models.UUIDField(null=True, blank=True, help_text="The ledger transaction that applied the credits")
+    journal_id = models.UUIDField(
+        null=True, blank=True, db_index=True, help_text="The ledger transaction that applied the credits"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:

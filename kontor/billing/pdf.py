@@ -70,6 +70,7 @@ class _InvoicePdf(FPDF):
         self.set_font("helvetica", size=8)
         self.set_text_color(110, 110, 110)
         self.cell(0, 5, latin1(self.footer_text), align="L")
+        self.set_x(self.l_margin)  # the page number shares the line, right-aligned
         self.cell(0, 5, f"Page {self.page_no()}/{{nb}}", align="R")
 
 

@@ -191,6 +191,9 @@ def test_save_cost_center(world):
         before={"code", "name", "customer"},
         after={"code", "name", "customer"},
     )
+    with audited() as cap:
+        tenancy_services.save_cost_center(cc, actor=actor, code="CC-9", name="Nine B", customer=world.acme.customer)
+    nothing_written(cap)
     with audited() as cap, pytest.raises(Invalid):
         tenancy_services.save_cost_center(None, actor=actor, code="CC-GEN", name="Dup", customer=None)
     nothing_written(cap)
@@ -206,6 +209,9 @@ def test_save_feature(world):
         tenancy_services.save_feature(f, actor=actor, code="voice", name="Voice calls")
     keys = {"code", "name", "description"}
     check(only(cap), "feature.update", actor=actor, customer=None, obj=f, before=keys, after=keys)
+    with audited() as cap:
+        tenancy_services.save_feature(f, actor=actor, code="voice", name="Voice calls")
+    nothing_written(cap)
     with audited() as cap, pytest.raises(Invalid):
         tenancy_services.save_feature(None, actor=actor, code="x", name="  ")
     nothing_written(cap)

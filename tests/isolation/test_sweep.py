@@ -164,10 +164,11 @@ def _call(client, op: ApiOperation, url: str, auth: dict, *, full: bool = False)
     if body is not None:
         kwargs.update(data=json.dumps(body), content_type="application/json")
     response = getattr(client, op.method.lower())(url, **kwargs)
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
     try:
-        payload = json.loads(response.content or b"{}")
+        payload = json.loads(raw or b"{}")
     except ValueError:
-        payload = {"raw": response.content[:200]}
+        payload = {"raw": raw[:200]}
     return response.status_code, payload, response.get("Content-Type", "")
 
 
@@ -280,3 +281,30 @@ def test_one_accounts_data_is_not_visible_from_another_account(world, client):
         assert status in (200, 404)
         if status == 200:
             assert body.get("custom_columns") == []
+
+
+def test_one_accounts_data_is_not_visible_from_another_account_on_the_web(world, client):
+    """The administrator works in both of Acme's accounts; what Sales holds never shows in Support desk."""
+    a = world.acme
+    desk_key = create_api_key(a.other_account, actor=a.master, name="Desk key", perms=["send_sms"])
+    client.force_login(a.users["administrator"])
+    switch = reverse("tenancy:switch")
+    assert client.post(switch, {"account": str(a.other_account.pk)}).status_code == 302
+    page = client.get(reverse("access:api_keys"))
+    assert page.status_code == 200
+    assert desk_key.key.prefix.encode() in page.content
+    assert a.key.prefix.encode() not in page.content
+    revoke = reverse("access:api_key_revoke", kwargs={"pk": a.key.pk})
+    assert client.get(revoke).status_code == 404
+    assert client.post(revoke).status_code == 404
+    a.key.refresh_from_db()
+    assert a.key.revoked_at is None
+    # Back in Sales, the same pages show the Sales key and not the desk key.
+    assert client.post(switch, {"account": str(a.account.pk)}).status_code == 302
+    page = client.get(reverse("access:api_keys"))
+    assert a.key.prefix.encode() in page.content
+    assert desk_key.key.prefix.encode() not in page.content
+    # A user without a membership in Support desk cannot switch there at all.
+    client.force_login(a.users["sender"])
+    assert client.post(switch, {"account": str(a.other_account.pk)}).status_code == 404
+    assert client.post(switch, {"account": str(world.globex.account.pk)}).status_code == 404

@@ -15,7 +15,7 @@ from kontor.billing.models import Invoice
 from kontor.billing.pricing import quote
 from kontor.ledger import selectors
 from kontor.ledger.models import JournalTransaction, Wallet
-from kontor.ledger.posting import Leg, post, pool_wallet, provider_wallet, system_wallet, user_wallet
+from kontor.ledger.posting import Leg, pool_wallet, post, provider_wallet, system_wallet, user_wallet
 from kontor.tenancy.models import Membership, Office, Team
 from tests.factories import UserFactory
 
@@ -198,7 +198,14 @@ def test_a_declined_card_applies_nothing(client, acme):
     system = system_wallet(acme.customer)
     data = _purchase_data(system)
     _, key = _confirm(client, data)
-    pay = {**data, "action": "pay", "idempotency_key": key, "card_number": CARD_DECLINED, "expiry": "12/39", "cvc": "123"}
+    pay = {
+        **data,
+        "action": "pay",
+        "idempotency_key": key,
+        "card_number": CARD_DECLINED,
+        "expiry": "12/39",
+        "cvc": "123",
+    }
     response = client.post(PURCHASE, pay)
     html = response.content.decode()
     assert "Payment declined" in html and "Nothing was charged" in html

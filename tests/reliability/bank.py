@@ -42,9 +42,7 @@ class Bank:
 
 def build_bank(n_users: int = 20, *, opening: int = 500, tag: str = "bank") -> Bank:
     """Committed data (the caller runs in a transactional test or a scratch database)."""
-    customer = Customer.objects.create(
-        name=f"{tag} customer", billing_id=f"{tag}-1", credit_mode=CreditMode.INDIVIDUAL
-    )
+    customer = Customer.objects.create(name=f"{tag} customer", billing_id=f"{tag}-1", credit_mode=CreditMode.INDIVIDUAL)
     account = Account.objects.create(customer=customer, name=f"{tag} account")
     sender = Role.objects.get(customer=None, slug="sender")
     master = User.objects.create(

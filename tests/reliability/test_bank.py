@@ -11,7 +11,14 @@ import pytest
 from django.core.management import call_command
 
 from kontor.ledger.models import JournalTransaction, Wallet
-from tests.reliability.bank import build_bank, read_summaries, replayed_balances, run_reader, run_worker, stored_balances
+from tests.reliability.bank import (
+    build_bank,
+    read_summaries,
+    replayed_balances,
+    run_reader,
+    run_worker,
+    stored_balances,
+)
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -26,8 +33,7 @@ def test_bank_invariants_hold_under_concurrent_load(procs, tmp_path, capsys):
     reader = procs(run_reader, str(tmp_path), stop, customer_id=bank.customer_id)
     started = time.monotonic()
     workers = [
-        procs(run_worker, bank, w, seed=SEED, n_ops=OPS_PER_WORKER, result_dir=str(tmp_path))
-        for w in range(WORKERS)
+        procs(run_worker, bank, w, seed=SEED, n_ops=OPS_PER_WORKER, result_dir=str(tmp_path)) for w in range(WORKERS)
     ]
     for proc in workers:
         proc.join(180)
