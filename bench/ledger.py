@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import http.client
 import io
 import json
@@ -141,8 +142,10 @@ def api_endpoint_exists() -> bool:
     return True
 
 
-def _transfer_body(source: int, target: int) -> dict[str, Any]:
-    """The request body, named after the endpoint's own OpenAPI schema (another module owns it)."""
+@functools.cache
+def _body_fields() -> tuple[str | None, str | None, str | None]:
+    """(source, target, amount) field names, read once from the endpoint's own OpenAPI schema (another
+    module owns the endpoint; building the schema takes half a second, so never per request)."""
     from kontor.api.core import api
 
     schema = api.get_openapi_schema()
@@ -151,16 +154,21 @@ def _transfer_body(source: int, target: int) -> dict[str, Any]:
     props = ref.get("properties") or schema["components"]["schemas"].get(ref.get("$ref", "").split("/")[-1], {}).get(
         "properties", {}
     )
-    body: dict[str, Any] = {}
+    source = target = amount = None
     for name in props:
         low = name.lower()
         if "source" in low or low.startswith("from"):
-            body[name] = source
+            source = name
         elif "target" in low or low.startswith("to") or "destination" in low:
-            body[name] = target
+            target = name
         elif "amount" in low or "quantity" in low:
-            body[name] = 1
-    return body or {"source": source, "target": target, "amount": 1}
+            amount = name
+    return source, target, amount
+
+
+def _transfer_body(source: int, target: int) -> dict[str, Any]:
+    names = _body_fields()
+    return {names[0] or "source": source, names[1] or "target": target, names[2] or "amount": 1}
 
 
 def _serve(sock: socket.socket) -> None:
@@ -244,20 +252,17 @@ def api_step(client: ApiClient) -> int:
 def run_api(world: World, clients: int, seconds: float) -> Throughput:
     server = ApiServer(clients)
     try:
-        probe = None
-        for _ in range(50):  # the workers need a moment to import Django
-            try:
-                probe = ApiClient(world, 0, server.port_for(0))
-                status, payload = probe.send(_transfer_body(world.wallet_ids[0], world.wallet_ids[1]))
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise BenchUnavailable("the API server did not start")
-        probe.conn.close()
-        if status >= 300:
-            raise BenchUnavailable(f"the API refused the probe transfer: {status} {payload[:200]!r}")
+        # The sockets listen already, so a request simply waits for its worker to finish importing
+        # Django; one request per worker warms it up before the clock starts.
+        for index in range(clients):
+            warm = ApiClient(world, index, server.port_for(index))
+            status, payload = warm.send(_transfer_body(world.wallet_ids[0], world.wallet_ids[1]))
+            warm.conn.close()
+            if status >= 300:
+                raise BenchUnavailable(f"the API refused the warm-up transfer: {status} {payload[:200]!r}")
         return run_clients(clients, seconds, lambda i: ApiClient(world, i, server.port_for(i)), api_step)
+    except OSError as exc:
+        raise BenchUnavailable(f"the API server did not answer: {exc}") from None
     finally:
         server.stop()
 

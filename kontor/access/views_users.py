@@ -36,11 +36,6 @@ def _actor(request: HttpRequest) -> User:
     return user
 
 
-def _require_any(scope: Scope, *perms: Perm) -> None:
-    if not any(scope.has(p) for p in perms):
-        raise Forbidden(f"You need the permission “{perms[0].label}” for this.")
-
-
 def _users(scope: Scope) -> QuerySet[User]:
     return (
         scoped(scope, User)
@@ -73,10 +68,9 @@ def _check_may_change(actor: User, target: User) -> None:
         raise Forbidden("Only a master user can change a master user.")
 
 
-@customer_view()
+@customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
 def user_list(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
-    _require_any(scope, Perm.VIEW_USERS, Perm.MANAGE_USERS)
     actions = [Action("Add user", reverse("access:user_add"))] if scope.has(Perm.MANAGE_USERS) else []
     return list_page(
         request,
@@ -90,10 +84,9 @@ def user_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@customer_view()
+@customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
 def user_export(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
-    _require_any(scope, Perm.VIEW_USERS, Perm.MANAGE_USERS)
 
     def accounts(user: User) -> str:
         roles = [f"{m.account.name}: {m.role.name}" for m in user.memberships.all()]
@@ -165,10 +158,9 @@ def user_add(request: HttpRequest) -> HttpResponse:
     )
 
 
-@customer_view()
+@customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
 def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope, actor = _scope(request), _actor(request)
-    _require_any(scope, Perm.VIEW_USERS, Perm.MANAGE_USERS)
     person = get_scoped(scope, _users(scope), pk=pk)
     can_manage = scope.has(Perm.MANAGE_USERS) and (actor.is_master or not person.is_master)
     managed = {a.pk: a for a in _managed_accounts(actor)} if can_manage else {}

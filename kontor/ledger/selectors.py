@@ -15,7 +15,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import BigIntegerField, Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When, Window
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+    prefetch_related_objects,
+)
 from django.utils import timezone
 
 from kontor.access.models import User
@@ -77,6 +89,22 @@ class CreditOverview:
     rows: list[WalletRow]
     system: bool  # the viewer sees the system (unallocated) credits
     office_manager: bool
+    _decided: dict[tuple[Any, ...], bool] = field(default_factory=dict, repr=False)
+
+    def may_transfer(self, source: WalletRow, target: WalletRow) -> bool:
+        """The rules' answer for this pair, asked once per pair of kinds of row (see `_kind_of_row`)."""
+        if source.pk == target.pk:
+            return False
+        key = ("transfer", _kind_of_row(self.viewer, source), _kind_of_row(self.viewer, target))
+        if key not in self._decided:
+            self._decided[key] = may_transfer(self.viewer, source.wallet, target.wallet)
+        return self._decided[key]
+
+    def may_purchase(self, row: WalletRow) -> bool:
+        key = ("purchase", _kind_of_row(self.viewer, row))
+        if key not in self._decided:
+            self._decided[key] = may_purchase(self.viewer, row)
+        return self._decided[key]
 
     @property
     def pool_mode(self) -> bool:
@@ -91,6 +119,25 @@ class CreditOverview:
     @property
     def wallet_ids(self) -> set[int]:
         return {row.pk for row in self.rows}
+
+
+def _kind_of_row(viewer: User, row: WalletRow) -> tuple[Any, ...]:
+    """Everything the rules of manual 001 decide on about one side of a move: the wallet kind, and for
+    a user's wallet whether it is the viewer's own, a team member's, in one of the viewer's offices, and
+    usable (active, with 'Send SMS'). Rows alike in these are decided alike, so a page of n users asks
+    the rules a handful of times instead of n² (if the rules ever weigh something else, add it here;
+    the services check every real move anyway)."""
+    user = row.user
+    if user is None:
+        return (row.wallet.kind,)
+    return (
+        row.wallet.kind,
+        user.pk == viewer.pk,
+        viewer.team_id is not None and viewer.team_id == user.team_id,
+        bool(viewer.office_ids & user.office_ids),
+        row.usable,
+        user.is_active,
+    )
 
 
 def may_transfer(viewer: User, source: Wallet, target: Wallet) -> bool:
@@ -130,6 +177,7 @@ def _user_rows(viewer: User, users: list[User]) -> list[WalletRow]:
     for user in users:
         # A wallet is made the first time someone can act on it, so every row has an id to act on.
         wallet = existing.get(user.pk) or user_wallet(user)
+        wallet.user = user  # the rules read the user (and its prefetched offices) through the wallet
         rows.append(WalletRow(wallet, wallet_label(wallet, user=user), user=user))
     return rows
 
@@ -197,34 +245,36 @@ def credit_overview(scope: Scope, viewer: User, *, with_actions: bool = True) ->
         if viewer.is_master:
             rows += _stranded_rows(viewer, view.user_ids)
             rows += _pool_rows(viewer, scoped(scope, Account).order_by("name", "pk"), only_funded=True)
+    # Offices decide what office credit managers may do; load them once for everyone on the page.
+    prefetch_related_objects([viewer, *(r.user for r in rows if r.user is not None)], "additional_offices")
     overview = CreditOverview(viewer, customer.credit_mode, rows, view.system, view.office_manager)
     if with_actions:
-        for row in rows:
-            row.actions = _actions(viewer, overview, row)
+        _set_actions(overview)
     return overview
 
 
-def _candidates(overview: CreditOverview, row: WalletRow) -> list[WalletRow]:
-    # The likeliest counterparts first (system credits, then the viewer's own), so the search is short.
-    others = [r for r in overview.rows if r.pk != row.pk]
-    return sorted(
-        others,
-        key=lambda r: (r.wallet.kind != Wallet.Kind.SYSTEM, r.user is None or r.user.pk != overview.viewer.pk),
-    )
-
-
-def _actions(viewer: User, overview: CreditOverview, row: WalletRow) -> set[str]:
-    actions = {LOG}
-    if may_purchase(viewer, row):
-        actions.add(PURCHASE)
-    candidates = _candidates(overview, row)
-    if any(may_transfer(viewer, row.wallet, other.wallet) for other in candidates):
-        actions.add(TRANSFER_FROM)
-    if row.usable and any(may_transfer(viewer, other.wallet, row.wallet) for other in candidates):
-        actions.add(TRANSFER_TO)
-    if viewer.is_master or (row.user is not None and row.user.pk == viewer.pk):
-        actions.add(THRESHOLD)
-    return actions
+def _set_actions(overview: CreditOverview) -> None:
+    viewer = overview.viewer
+    # Two rows of each kind are enough to find a counterpart other than the row itself.
+    samples: dict[tuple[Any, ...], list[WalletRow]] = defaultdict(list)
+    for row in overview.rows:
+        kind = _kind_of_row(viewer, row)
+        if len(samples[kind]) < 2:
+            samples[kind].append(row)
+    for row in overview.rows:
+        others = [
+            next(r for r in rows if r.pk != row.pk) for rows in samples.values() if any(r.pk != row.pk for r in rows)
+        ]
+        actions = {LOG}
+        if overview.may_purchase(row):
+            actions.add(PURCHASE)
+        if any(overview.may_transfer(row, other) for other in others):
+            actions.add(TRANSFER_FROM)
+        if any(overview.may_transfer(other, row) for other in others):
+            actions.add(TRANSFER_TO)
+        if viewer.is_master or (row.user is not None and row.user.pk == viewer.pk):
+            actions.add(THRESHOLD)
+        row.actions = actions
 
 
 def wallet_row(scope: Scope, viewer: User, pk: Any, *, overview: CreditOverview | None = None) -> WalletRow:
@@ -240,10 +290,9 @@ def wallet_row(scope: Scope, viewer: User, pk: Any, *, overview: CreditOverview 
 def transfer_counterparts(overview: CreditOverview, fixed: WalletRow, side: str) -> list[WalletRow]:
     """The wallets the viewer may pair with `fixed`: targets when `side` is "from" (credits leave
     `fixed`), sources when it is "to"."""
-    viewer = overview.viewer
     if side == "from":
-        return [r for r in overview.rows if r.pk != fixed.pk and may_transfer(viewer, fixed.wallet, r.wallet)]
-    return [r for r in overview.rows if r.pk != fixed.pk and may_transfer(viewer, r.wallet, fixed.wallet)]
+        return [r for r in overview.rows if overview.may_transfer(fixed, r)]
+    return [r for r in overview.rows if overview.may_transfer(r, fixed)]
 
 
 def sees_full_history(scope: Scope) -> bool:

@@ -15,8 +15,9 @@ from kontor.core.errors import Forbidden
 View = Callable[..., HttpResponseBase]
 
 
-def customer_view(*perms: str) -> Callable[[View], View]:
-    """A page inside the user's current account; `request.scope` is set and holds `perms`."""
+def customer_view(*perms: str, any_of: tuple[str, ...] = ()) -> Callable[[View], View]:
+    """A page inside the user's current account; `request.scope` is set and holds `perms`, and at least
+    one of `any_of` when given (e.g. a list that either viewing or managing users opens)."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -31,9 +32,12 @@ def customer_view(*perms: str) -> Callable[[View], View]:
                     else "Provider staff see customers through the Staff pages."
                 )
             scope.require(*perms)
+            if any_of and not any(scope.has(p) for p in any_of):
+                raise Forbidden(f"You need the permission “{any_of[0]}” for this.")
             return view(request, *args, **kwargs)
 
         wrapper.required_perms = perms  # type: ignore[attr-defined]
+        wrapper.any_perms = any_of  # type: ignore[attr-defined]
         wrapper.kind = "customer"  # type: ignore[attr-defined]
         return wrapper
 

@@ -188,8 +188,7 @@ def run_worker(
         ack_path = Path(result_dir) / f"ack-{worker}.log"
         start = 0
         if ack and ack_path.exists():
-            lines = [ln.split() for ln in ack_path.read_text().splitlines() if ln.strip()]
-            start = int(lines[-1][0]) + 1 if lines else 0
+            start = _resume_point(ack_path)
         summary["start"] = start
         handle = ack_path.open("a") if ack else None
         for n in range(start, n_ops):
@@ -213,6 +212,27 @@ def run_worker(
     finally:
         connection.close()
     Path(result_dir, f"summary-{worker}.json").write_text(json.dumps(summary))
+
+
+def _resume_point(ack_path: Path) -> int:
+    """The operation after the last acknowledged one. A line cut short by the kill (no newline) was
+    never acknowledged: it is dropped, and that operation is retried under its idempotency key."""
+    text = ack_path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        ack_path.write_text(text)
+    lines = text.splitlines()
+    return int(lines[-1].split()[0]) + 1 if lines else 0
+
+
+def read_acks(ack_path: Path) -> dict[int, str]:
+    """{operation number: journal id or "refused"}; a number acknowledged twice is a duplicate."""
+    acks: dict[int, str] = {}
+    for line in ack_path.read_text().splitlines():
+        n, outcome = line.split()
+        assert int(n) not in acks, f"operation {n} acknowledged twice in {ack_path.name}"
+        acks[int(n)] = outcome
+    return acks
 
 
 def run_reader(result_dir: str, stop: Any, *, customer_id: int) -> None:
@@ -243,6 +263,7 @@ def run_reader(result_dir: str, stop: Any, *, customer_id: int) -> None:
                     violations.append(f"read {reads}: wallet {wid} balance {balance} != postings {sums.get(wid, 0)}")
             if len(violations) > 20:
                 break
+            time.sleep(0.005)  # a reader, not a load generator: leave the CPUs to the workers
     except Exception:
         violations.append(traceback.format_exc())
     finally:

@@ -28,7 +28,7 @@ SEED = 3
 
 
 def test_bank_invariants_hold_under_concurrent_load(procs, tmp_path, capsys):
-    bank = build_bank(20)
+    bank = build_bank(20, opening=100)
     stop = procs.ctx.Event()
     reader = procs(run_reader, str(tmp_path), stop, customer_id=bank.customer_id)
     started = time.monotonic()
