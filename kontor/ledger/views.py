@@ -85,13 +85,20 @@ def transfer(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
-            source.wallet.refresh_from_db()
-            target.wallet.refresh_from_db()
-            return render(
-                request,
-                "ledger/transfer_done.html",
-                {"journal": journal, "source": source, "target": target, "amount": form.cleaned_data["amount"]},
-            )
+            moved = {p.wallet_id: p.amount for p in journal.postings.all()}
+            if moved.get(source.pk) != form.cleaned_data["amount"] or target.pk not in moved:
+                # The key of this form was used already (back button, resubmitted with other values):
+                # the earlier transfer stands and nothing new happened.
+                data = request.POST.copy()
+                data["idempotency_key"] = new_idempotency_key()
+                form = TransferForm(data, choices=choices, side=side)
+                form.is_valid()
+                form.add_error(None, "This form was already used for an earlier transfer; check and send it again.")
+            else:
+                source.wallet.refresh_from_db()
+                target.wallet.refresh_from_db()
+                context = {"journal": journal, "source": source, "target": target, "amount": moved[source.pk]}
+                return render(request, "ledger/transfer_done.html", context)
     return render(
         request,
         "ledger/transfer.html",

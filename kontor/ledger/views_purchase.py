@@ -122,12 +122,19 @@ def purchase(request: HttpRequest) -> HttpResponse:
         return _step1(request, form, overview)
     except DomainError as exc:
         return _confirm(request, form, row, price, key=key, card=CardForm(), error=exc.message)
+    credited = result.journal.postings.filter(direction="in").first()
+    if credited is not None and credited.wallet_id != row.pk:
+        # A resubmitted confirmation page: show the purchase its key made, wherever it went.
+        row = overview.get(credited.wallet_id) or row
     row.wallet.refresh_from_db()
-    return render(
-        request,
-        "ledger/purchase_done.html",
-        {"result": result, "invoice": result.invoice, "row": row, "quantity": form.cleaned_data["quantity"]},
-    )
+    context = {
+        "result": result,
+        "invoice": result.invoice,
+        "row": row,
+        "quantity": credited.amount if credited is not None else form.cleaned_data["quantity"],
+        "replayed": not result.created,
+    }
+    return render(request, "ledger/purchase_done.html", context)
 
 
 def _step1(request: HttpRequest, form: PurchaseForm, overview: CreditOverview) -> HttpResponse:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from kontor.access.perms import Perm
 from kontor.audit.models import AuditEntry
 from kontor.core.scope import scoped
 from kontor.web.decorators import signed_in_view
@@ -15,9 +16,12 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("staff:customers")
     scope = getattr(request, "scope", None)
     recent = []
-    if scope is not None and scope.has("view_audit"):
-        recent = list(scoped(scope, AuditEntry)[:8])
-    return render(request, "web/home.html", {"recent": recent})
+    perm_labels: list[str] = []
+    if scope is not None:
+        perm_labels = sorted(Perm(p).label for p in scope.perms)
+        if scope.has(Perm.VIEW_AUDIT):
+            recent = list(scoped(scope, AuditEntry)[:8])
+    return render(request, "web/home.html", {"recent": recent, "perm_labels": perm_labels})
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

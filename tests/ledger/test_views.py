@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kontor.access.models import Role
@@ -187,6 +189,7 @@ def test_master_buys_system_credits_with_the_test_card_and_downloads_the_invoice
     # A double submit of the same confirmation page buys once and shows the same receipt.
     again = client.post(PURCHASE, pay)
     assert again.status_code == 200 and invoice.number in again.content.decode()
+    assert "nothing new was charged" in again.content.decode()
     system.refresh_from_db()
     assert system.balance == 1000
     assert JournalTransaction.objects.filter(customer=acme.customer, kind="purchase").count() == 1
@@ -273,6 +276,37 @@ def test_regular_user_transfers_own_credits_to_a_team_member(client, acme):
     assert response.status_code == 200 and "Transfer complete" in response.content.decode()
     assert (Wallet.objects.get(pk=mine.pk).balance, Wallet.objects.get(pk=theirs.pk).balance) == (30, 20)
     assert AuditEntry.objects.filter(action="credits.transfer", customer=acme.customer).count() == 1
+
+
+def test_a_transfer_form_sent_twice_moves_once(client, acme):
+    sender, ocm = acme.users["sender"], acme.users["office_credit_manager"]
+    mine, theirs = fund(user_wallet(sender), 50), user_wallet(ocm)
+    client.force_login(sender)
+    key = {"idempotency_key": "web-" + "a" * 32}
+    assert "Transfer complete" in _transfer(client, "from", mine, theirs, 20, **key).content.decode()
+    assert "Transfer complete" in _transfer(client, "from", mine, theirs, 20, **key).content.decode()
+    # The back button and another amount with the same form: refused, and a fresh form is offered.
+    reused = _transfer(client, "from", mine, theirs, 5, **key).content.decode()
+    assert "already used for an earlier transfer" in reused and "a" * 32 not in reused
+    assert (Wallet.objects.get(pk=mine.pk).balance, Wallet.objects.get(pk=theirs.pk).balance) == (30, 20)
+    assert JournalTransaction.objects.filter(kind="transfer").count() == 1
+
+
+def test_the_manage_page_asks_the_rules_a_fixed_number_of_times(client, acme, django_assert_max_num_queries):
+    sender = acme.users["sender"]
+    client.force_login(sender)
+    client.get(MANAGE)  # wallets are made on first sight
+    with CaptureQueriesContext(connection) as few:
+        client.get(MANAGE)
+    role = Role.objects.get(slug="sender", customer=None)
+    for i in range(30):
+        mate = UserFactory(customer=acme.customer, primary_office=acme.office, team=acme.team, email=f"m{i}@acme.test")
+        Membership.objects.create(customer=acme.customer, account=acme.account, user=mate, role=role)
+    client.get(MANAGE)
+    print("FEW", len(few.captured_queries), few.final_queries, few.initial_queries)
+    with django_assert_max_num_queries(len(few.captured_queries) + 2):
+        html = client.get(MANAGE).content.decode()
+    assert len(names_in(html)) >= 33
 
 
 def test_transfer_refusals_are_inline_and_change_nothing(client, acme):

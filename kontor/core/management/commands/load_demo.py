@@ -45,6 +45,7 @@ CUSTOMERS = [
         "offices": ["Stockholm", "Göteborg"],
         "teams": [("Campaign team", "Stockholm"), ("Care team", "Göteborg")],
         "features": ["two-way-sms", "campaigns", "api-access"],
+        "credit_mode": "individual",
     },
     {
         "name": "Thames Telecom Ltd",
@@ -102,6 +103,8 @@ class Command(KontorCommand):
             country=spec["country"],
         )
         tenancy.set_features(customer, spec["features"], actor=admin)
+        if spec.get("credit_mode"):
+            tenancy.set_credit_mode(customer, spec["credit_mode"], actor=admin)
         domain = spec["domain"]
         offices = {name: tenancy.save_office(customer, None, actor=admin, name=name) for name in spec["offices"]}
         teams = {
