@@ -100,8 +100,9 @@ _TITLES = {
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    extra: dict[str, Any] = {"errors": exc.fields} if exc.fields else {}
-    return problem(exc.status, exc.code.value, exc.message, **extra)
+    return HttpResponse(
+        json.dumps(exc.problem(), default=str), status=exc.status, content_type="application/problem+json"
+    )
 
 
 @api.exception_handler(NinjaValidationError)

@@ -45,6 +45,31 @@ class DomainError(Exception):
             self.code = code
         self.fields = fields or {}
 
+    def problem(self) -> dict[str, object]:
+        """The application/problem+json body for this refusal."""
+        body: dict[str, object] = {
+            "type": "about:blank",
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.message,
+            "code": self.code.value,
+        }
+        if self.fields:
+            body["errors"] = self.fields
+        return body
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    402: "Payment required",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    422: "Unprocessable content",
+    429: "Too many requests",
+}
+
 
 class Invalid(DomainError):
     status = 422

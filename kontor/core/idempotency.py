@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from kontor.core.errors import Conflict, ErrorCode, Invalid
+from kontor.core.errors import Conflict, DomainError, ErrorCode, Invalid
 from kontor.core.models import IdempotencyRecord
 
 STALE_AFTER = timedelta(seconds=30)
@@ -29,8 +30,25 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
-def _claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | HttpResponse:
-    """The record this request now owns, or the stored response to replay."""
+@dataclass(frozen=True)
+class Stored:
+    """The answer a finished request with this key got."""
+
+    status: int
+    body: str
+
+    def response(self) -> HttpResponse:
+        content_type = "application/problem+json" if self.status >= 400 else "application/json"
+        response = HttpResponse(self.body, status=self.status, content_type=content_type)
+        response["Idempotent-Replayed"] = "true"
+        return response
+
+
+def claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | Stored:
+    """Own the key for this request (an in-flight record), or get the answer stored for it."""
+    key = (key or "").strip()
+    if not key or len(key) > 100:
+        raise Invalid.field("Idempotency-Key", "An Idempotency-Key must be 1 to 100 characters.")
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(customer_id=customer_id, key=key, request_hash=fingerprint)
@@ -40,17 +58,11 @@ def _claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | 
         record = IdempotencyRecord.objects.select_for_update().get(customer_id=customer_id, key=key)
         if record.request_hash != fingerprint:
             raise Invalid(
-                "This Idempotency-Key was already used with a different request body.",
+                "This Idempotency-Key was already used with a different request.",
                 code=ErrorCode.IDEMPOTENCY_MISMATCH,
             )
         if record.state == IdempotencyRecord.State.DONE:
-            response = HttpResponse(
-                record.response_body, status=record.response_status or 200, content_type="application/json"
-            )
-            if (record.response_status or 200) >= 400:
-                response["Content-Type"] = "application/problem+json"
-            response["Idempotent-Replayed"] = "true"
-            return response
+            return Stored(record.response_status or 200, record.response_body)
         if timezone.now() - record.updated_at < STALE_AFTER:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -60,32 +72,47 @@ def _claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | 
         return record
 
 
+def finish(record: IdempotencyRecord, status: int, body: str) -> None:
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        state=IdempotencyRecord.State.DONE, response_status=status, response_body=body, updated_at=timezone.now()
+    )
+
+
+def abandon(record: IdempotencyRecord) -> None:
+    """Nothing was done under the key (the work rolled back), so a retry may do it afresh."""
+    IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+
+
+def stores(exc: DomainError) -> bool:
+    """Refusals that a retry would meet again are kept as the key's answer; conflicts (in flight,
+    insufficient credits right now) may clear, so they are not."""
+    return exc.status != 409
+
+
 def run_idempotent(
     *, customer_id: int, key: str | None, method: str, path: str, body: bytes, work: Callable[[], HttpResponse]
 ) -> HttpResponse:
-    if not key:
+    if key is None or not key.strip():
         return work()
-    key = key.strip()
-    if not key or len(key) > 100:
-        raise Invalid.field("Idempotency-Key", "An Idempotency-Key must be 1 to 100 characters.")
-    claimed = _claim(customer_id, key, request_fingerprint(method, path, body))
-    if isinstance(claimed, HttpResponse):
-        return claimed
+    claimed = claim(customer_id, key, request_fingerprint(method, path, body))
+    if isinstance(claimed, Stored):
+        return claimed.response()
     try:
         response = work()
+    except DomainError as exc:
+        if not stores(exc):
+            abandon(claimed)
+            raise
+        stored = Stored(exc.status, json.dumps(exc.problem(), default=str))
+        finish(claimed, stored.status, stored.body)
+        return stored.response()
     except BaseException:
-        # Nothing was committed by the work (it is one transaction), so a retry may run it afresh.
-        IdempotencyRecord.objects.filter(pk=claimed.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+        abandon(claimed)
         raise
     if response.status_code < 500:
-        IdempotencyRecord.objects.filter(pk=claimed.pk).update(
-            state=IdempotencyRecord.State.DONE,
-            response_status=response.status_code,
-            response_body=response.content.decode(),
-            updated_at=timezone.now(),
-        )
+        finish(claimed, response.status_code, response.content.decode())
     else:
-        IdempotencyRecord.objects.filter(pk=claimed.pk).delete()
+        abandon(claimed)
     return response
 
 

@@ -3,6 +3,8 @@ release and refund, each one balanced journal transaction, checked against the r
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -10,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 
 from kontor.audit.services import record
+from kontor.core import idempotency
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
+from kontor.core.models import IdempotencyRecord
 from kontor.ledger import rules
 from kontor.ledger.models import SMS, JournalTransaction, Wallet
 from kontor.ledger.posting import (
@@ -42,14 +46,24 @@ def _amount(value: Any, field: str = "amount") -> int:
     return value
 
 
-def _replay(customer: Customer, key: str | None, kind: str, fingerprint: dict[str, Any]) -> JournalTransaction | None:
-    """The journal already written under this idempotency key (same request), or None."""
+def _replay(
+    customer: Customer, key: str | None, kind: str, legs: Sequence[Leg] | None = None
+) -> JournalTransaction | None:
+    """The journal already written under this idempotency key, or None. The same key for a different
+    movement (another kind, other wallets or amounts) is refused rather than answered with the old one."""
     if not key:
         return None
     journal = JournalTransaction.objects.filter(customer=customer, idempotency_key=key).first()
     if journal is None:
         return None
-    if journal.kind != kind or journal.reason != fingerprint.get("reason", journal.reason):
+    same = journal.kind == kind
+    if same and legs is not None:
+        wanted: dict[int, int] = {}
+        for leg in legs:
+            wanted[leg.wallet.pk] = wanted.get(leg.wallet.pk, 0) + leg.delta
+        stored = {p.wallet_id: p.delta for p in journal.postings.all()}
+        same = stored == {w: d for w, d in wanted.items() if d}
+    if not same:
         raise Invalid(
             "This idempotency key was already used for another operation.", code=ErrorCode.IDEMPOTENCY_MISMATCH
         )
@@ -61,14 +75,14 @@ def _post_once(
 ) -> tuple[JournalTransaction, bool]:
     """(journal, created). A concurrent duplicate under the same key loses on the unique constraint and
     gets the winner's journal instead."""
-    existing = _replay(customer, idempotency_key, kind, kw)
+    existing = _replay(customer, idempotency_key, kind, legs)
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
             return post(kind, legs, customer=customer, idempotency_key=idempotency_key, **kw), True
     except IntegrityError:
-        existing = _replay(customer, idempotency_key, kind, kw)
+        existing = _replay(customer, idempotency_key, kind, legs)
         if existing is None:
             raise
         return existing, False
@@ -122,9 +136,6 @@ def purchase(
     from kontor.billing.pricing import quote
 
     quantity = _amount(quantity, "quantity")
-    existing = _replay(customer, idempotency_key, JournalTransaction.Kind.PURCHASE, {})
-    if existing is not None:
-        return PurchaseResult(existing, Invoice.objects.filter(journal_id=existing.pk).first(), False)
     if for_user is None:
         rules.check_purchase_for_system(actor, customer)
         target = system_wallet(customer)
@@ -134,53 +145,75 @@ def purchase(
     details = clean_billing_details(billing_details)
     price = quote(customer, quantity)
     provider = get_provider(payment_method)
-    payment = provider.charge(
-        amount_minor=price.gross_minor,
-        currency=price.currency,
-        details=payment_details or {},
-        description=f"{quantity} SMS credits",
-    )
-    if not payment.ok:
-        with transaction.atomic():
-            record(
-                "credits.purchase_declined",
-                None,
-                actor=actor,
-                customer=customer,
-                object_type="payment",
-                object_id=payment.reference,
-                after={"quantity": quantity, "method": payment_method, "message": payment.message},
-            )
-        raise PaymentDeclined(payment.message or "The payment was declined; nothing was charged or applied.")
-    with transaction.atomic():
-        legs = [Leg(provider_wallet(), -quantity), Leg(target, quantity)]
-        journal, created = _post_once(
-            JournalTransaction.Kind.PURCHASE,
-            legs,
-            customer=customer,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            on_behalf_of=for_user,
-            reason=f"Purchase of {quantity} credits ({provider.label})",
-        )
-        if not created:
+    # The key is claimed before the card is charged, so two clicks on "Pay" cannot charge twice.
+    claimed: IdempotencyRecord | None = None
+    if idempotency_key:
+        fingerprint = hashlib.sha256(
+            json.dumps([quantity, target.pk, payment_method, details], sort_keys=True).encode()
+        ).hexdigest()
+        outcome = idempotency.claim(customer.pk, f"purchase:{idempotency_key}", fingerprint)
+        if isinstance(outcome, idempotency.Stored):
+            if outcome.status == 402:
+                raise PaymentDeclined(json.loads(outcome.body).get("detail", "The payment was declined."))
+            journal = JournalTransaction.objects.get(customer=customer, idempotency_key=idempotency_key)
             return PurchaseResult(journal, Invoice.objects.filter(journal_id=journal.pk).first(), False)
-        invoice = issue_invoice(
-            customer,
-            price,
-            actor=actor,
-            billing_details=details,
-            payment_method=payment_method,
-            payment=payment,
-            journal_id=journal.pk,
-            description=f"SMS credits for {for_user or 'system (unallocated) credits'}",
+        claimed = outcome
+    try:
+        payment = provider.charge(
+            amount_minor=price.gross_minor,
+            currency=price.currency,
+            details=payment_details or {},
+            description=f"{quantity} SMS credits",
         )
-        _audit(
-            journal,
-            actor=actor,
-            legs=legs,
-            extra={"invoice": invoice.number, "gross_minor": price.gross_minor, "currency": price.currency},
-        )
+        if not payment.ok:
+            declined = PaymentDeclined(payment.message or "The payment was declined; nothing was charged or applied.")
+            with transaction.atomic():
+                record(
+                    "credits.purchase_declined",
+                    None,
+                    actor=actor,
+                    customer=customer,
+                    object_type="payment",
+                    object_id=payment.reference,
+                    after={"quantity": quantity, "method": payment_method, "message": payment.message},
+                )
+                if claimed is not None:
+                    idempotency.finish(claimed, declined.status, json.dumps(declined.problem()))
+            claimed = None
+            raise declined
+        with transaction.atomic():
+            legs = [Leg(provider_wallet(), -quantity), Leg(target, quantity)]
+            journal = post(
+                JournalTransaction.Kind.PURCHASE,
+                legs,
+                customer=customer,
+                idempotency_key=idempotency_key,
+                actor=actor,
+                on_behalf_of=for_user,
+                reason=f"Purchase of {quantity} credits ({provider.label})",
+            )
+            invoice = issue_invoice(
+                customer,
+                price,
+                actor=actor,
+                billing_details=details,
+                payment_method=payment_method,
+                payment=payment,
+                journal_id=journal.pk,
+                description=f"SMS credits for {for_user or 'system (unallocated) credits'}",
+            )
+            _audit(
+                journal,
+                actor=actor,
+                legs=legs,
+                extra={"invoice": invoice.number, "gross_minor": price.gross_minor, "currency": price.currency},
+            )
+            if claimed is not None:
+                idempotency.finish(claimed, 201, json.dumps({"journal_id": str(journal.pk)}))
+                claimed = None
+    finally:
+        if claimed is not None:
+            idempotency.abandon(claimed)
     return PurchaseResult(journal, invoice, True)
 
 

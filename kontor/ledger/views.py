@@ -6,12 +6,14 @@ every change through a service that checks the rules again."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from kontor.access.models import User
-from kontor.core.errors import DomainError, Forbidden, NotFound
+from kontor.core.errors import DomainError, ErrorCode, Forbidden, NotFound
 from kontor.core.scope import Scope
 from kontor.ledger import selectors, services
 from kontor.ledger.forms import ThresholdForm, TransferForm, clean_key, new_idempotency_key
@@ -83,17 +85,16 @@ def transfer(request: HttpRequest) -> HttpResponse:
                 idempotency_key=clean_key(form.cleaned_data["idempotency_key"]),
             )
         except DomainError as exc:
-            form_errors_from(form, exc)
+            if exc.code != ErrorCode.IDEMPOTENCY_MISMATCH:
+                form_errors_from(form, exc)
+            else:
+                form = _reused_form(request, choices, side)
         else:
             moved = {p.wallet_id: p.amount for p in journal.postings.all()}
             if moved.get(source.pk) != form.cleaned_data["amount"] or target.pk not in moved:
                 # The key of this form was used already (back button, resubmitted with other values):
                 # the earlier transfer stands and nothing new happened.
-                data = request.POST.copy()
-                data["idempotency_key"] = new_idempotency_key()
-                form = TransferForm(data, choices=choices, side=side)
-                form.is_valid()
-                form.add_error(None, "This form was already used for an earlier transfer; check and send it again.")
+                form = _reused_form(request, choices, side)
             else:
                 source.wallet.refresh_from_db()
                 target.wallet.refresh_from_db()
@@ -135,3 +136,14 @@ def threshold(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("ledger:manage")
     return render(request, "ledger/threshold.html", {"form": form, "row": row})
+
+
+def _reused_form(request: HttpRequest, choices: Any, side: str) -> TransferForm:
+    """The form's key was used already (back button, resubmitted with other values): the earlier
+    transfer stands, nothing new happened, and a fresh form is offered."""
+    data = request.POST.copy()
+    data["idempotency_key"] = new_idempotency_key()
+    form = TransferForm(data, choices=choices, side=side)
+    form.is_valid()
+    form.add_error(None, "This form was already used for an earlier transfer; check and send it again.")
+    return form

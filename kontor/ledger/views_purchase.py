@@ -111,8 +111,9 @@ def purchase(request: HttpRequest) -> HttpResponse:
             idempotency_key=key,
         )
     except PaymentDeclined as exc:
-        # Nothing was applied, so the same key may pay again once the card is corrected.
-        return _confirm(request, form, row, price, key=key, card=CardForm(), declined=exc.message)
+        # A decline is that key's final answer (a retry with it gets the decline again); another
+        # attempt, e.g. with another card, is a new purchase with a new key.
+        return _confirm(request, form, row, price, key=new_idempotency_key(), card=CardForm(), declined=exc.message)
     except Invalid as exc:
         if set(exc.fields) & set(CARD_FIELDS):
             card = _card_form(request.POST)

@@ -204,11 +204,6 @@ def test_a_key_reused_with_another_amount_is_refused(bank):
     assert JournalTransaction.objects.filter(idempotency_key="same").count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger bug (reported to the lead): services._replay compares only kind and reason, so a key "
-    "reused with the same explicit reason but another amount or wallet replays the first journal",
-)
 def test_a_key_reused_with_another_amount_and_the_same_reason_is_refused(bank):
     system = _fund_system(bank)
     master = User.objects.get(pk=bank.master_id)

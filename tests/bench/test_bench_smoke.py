@@ -1,0 +1,43 @@
+"""Every benchmark still runs (issue 3 §7; house rule: CI runs each benchmark once at a tiny size). A
+benchmark measures PostgreSQL against pgbench, so it only runs when the suite runs on PostgreSQL; it
+works in its own scratch databases, never the test database."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from bench import BENCHMARKS
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"ledger": ["--seconds", "1", "--clients", "2", "--users", "8", "--scale", "1"]}
+
+
+def test_every_benchmark_has_a_tiny_size():
+    assert set(TINY) == set(BENCHMARKS)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_runs_and_ends_with_its_ratios(name):
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        pytest.skip("benchmarks measure PostgreSQL against pgbench; run the suite with DATABASE_URL=postgres://...")
+    env = {**os.environ, "KONTOR_BENCH_DATABASE_URL": os.environ["DATABASE_URL"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", name, *TINY[name]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert re.fullmatch(rf"{name} ratios: .*\d+\.\d\dx.*\(vs pgbench .*\)", lines[-1]), lines[-1]
+    assert "ERROR" not in done.stdout
