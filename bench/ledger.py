@@ -307,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=8, help="pgbench scale factor")
     parser.add_argument("--profile", choices=["service", "batch"], help="cProfile one client instead")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
+    parser.add_argument("--only", default="service,api,batch", help="comma-separated subset of service,api,batch")
     args = parser.parse_args(argv)
 
     server = server_url()
