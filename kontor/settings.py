@@ -98,6 +98,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KONTOR_SQLITE_TEST_NAME") or None}
 else:
+    # Persistent connections: opening one per request costs more than most requests' own work.
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.get("KONTOR_PG_TEST_NAME", "test_" + DATABASES["default"]["NAME"])
     }

@@ -39,15 +39,26 @@ from kontor.api.schemas import (
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy import services as tenancy_services
 from kontor.tenancy.models import Account, Membership, Office, Team
+from kontor.tenancy.selectors import account_to_act_on, visible_accounts
 
 router = Router()
 
 # --- users ---------------------------------------------------------------------------------------
 
 
-def _user_out(user: User) -> dict[str, Any]:
-    # Prefetched below; a user's memberships all belong to the user's own customer.
-    memberships = sorted(user.memberships.all(), key=lambda m: (m.account.name, m.account_id))
+def _within(scope: Scope) -> frozenset[str] | None:
+    """What an API key may do (its scope's permissions), passed to services so that a key never acts
+    beyond itself even when its creator could; None for a session."""
+    return scope.perms if scope.api_key is not None else None
+
+
+def _user_out(user: User, only_account: int | None = None) -> dict[str, Any]:
+    # Prefetched below; a user's memberships all belong to the user's own customer. A key works in
+    # one account and sees nothing of the others, not even who has access to them.
+    memberships = sorted(
+        (m for m in user.memberships.all() if only_account is None or m.account_id == only_account),
+        key=lambda m: (m.account.name, m.account_id),
+    )
     return {
         "id": user.pk,
         "email": user.email,
@@ -77,6 +88,14 @@ def _user(scope: Scope, pk: int) -> User:
     return get_scoped(scope, _users(scope), pk=pk)
 
 
+def _key_account(scope: Scope) -> int | None:
+    return scope.api_key.account_id if scope.api_key is not None else None
+
+
+def _show(scope: Scope, user: User) -> dict[str, Any]:
+    return _user_out(user, _key_account(scope))
+
+
 class _Refs:
     """Resolves ids named in a body inside the scope, gathering a field error for each bad one."""
 
@@ -87,7 +106,9 @@ class _Refs:
     def one(self, model: Any, pk: int | None, field: str, what: str) -> Any:
         if pk is None:
             return None
-        found = scoped(self.scope, model).filter(pk=pk).first()
+        # Accounts are named only among those the caller can see (a key: its own).
+        rows = visible_accounts(self.scope) if model is Account else scoped(self.scope, model)
+        found = rows.filter(pk=pk).first()
         if found is None:
             self.errors.setdefault(field, []).append(f"No such {what}.")
         return found
@@ -122,10 +143,10 @@ def list_users(request: HttpRequest, filters: Query[UserFilters]) -> dict[str, A
     if filters.active is not None:
         qs = qs.filter(is_active=filters.active)
     if filters.account_id is not None:
-        qs = qs.filter(memberships__account_id=filters.account_id)
+        qs = qs.filter(memberships__account__in=visible_accounts(scope).filter(pk=filters.account_id))
     if filters.role_id is not None:
         qs = qs.filter(memberships__role_id=filters.role_id)
-    return page(qs.distinct(), filters, _user_out)
+    return page(qs.distinct(), filters, lambda u: _show(scope, u))
 
 
 @router.post("/users", response={201: UserOut, **errors(409, 422)}, operation_id="create_user", tags=["users"])
@@ -162,15 +183,16 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status[Any]:
             additional_offices=extra,
             team=team,
             memberships=memberships,
+            within=_within(scope),
         )
-    return Status(201, _user_out(_user(scope, user.pk)))
+    return Status(201, _show(scope, _user(scope, user.pk)))
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **errors(404, 422)}, operation_id="get_user", tags=["users"])
 def get_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     """One user (`view_users` or `manage_users`)."""
     scope = scope_of_any(request, Perm.VIEW_USERS, Perm.MANAGE_USERS)
-    return _user_out(_user(scope, user_id))
+    return _show(scope, _user(scope, user_id))
 
 
 @router.patch(
@@ -208,9 +230,10 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
             phone=payload.phone,
             time_zone=payload.time_zone,
             is_master=payload.is_master,
+            within=_within(scope),
             **kwargs,
         )
-    return _user_out(_user(scope, user_id))
+    return _show(scope, _user(scope, user_id))
 
 
 @router.post(
@@ -222,8 +245,8 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
 def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     """Disable a user and end their sessions (`manage_users`). 409 for yourself or the last master."""
     scope = scope_of(request, Perm.MANAGE_USERS)
-    services.set_user_active(_user(scope, user_id), False, actor=user_of(request))
-    return _user_out(_user(scope, user_id))
+    services.set_user_active(_user(scope, user_id), False, actor=user_of(request), within=_within(scope))
+    return _show(scope, _user(scope, user_id))
 
 
 @router.post(
@@ -235,8 +258,8 @@ def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
 def enable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     """Enable a disabled user again (`manage_users`)."""
     scope = scope_of(request, Perm.MANAGE_USERS)
-    services.set_user_active(_user(scope, user_id), True, actor=user_of(request))
-    return _user_out(_user(scope, user_id))
+    services.set_user_active(_user(scope, user_id), True, actor=user_of(request), within=_within(scope))
+    return _show(scope, _user(scope, user_id))
 
 
 @router.put(
@@ -246,16 +269,17 @@ def enable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     tags=["users"],
 )
 def set_membership(request: HttpRequest, user_id: int, account_id: int, payload: RoleRef) -> dict[str, Any]:
-    """Give the user access to the account with `role_id`, or change their role there (`manage_users`).
-    A role with permissions the caller lacks in that account is 403; an archived account 409."""
+    """Give the user access to the account with `role_id`, or change their role there (`manage_users`
+    in that account; a key: only its own account, any other answers 404). A role with permissions the
+    caller lacks in that account is 403; an archived account 409."""
     scope = scope_of(request, Perm.MANAGE_USERS)
     user = _user(scope, user_id)
-    account = get_scoped(scope, Account, pk=account_id)
+    account = account_to_act_on(scope, account_id, Perm.MANAGE_USERS)
     refs = _Refs(scope)
     role = refs.one(Role, payload.role_id, "role_id", "role")
     refs.done()
     with field_names({"role": "role_id", "user": "user_id"}):
-        membership = tenancy_services.set_membership(account, user, role, actor=user_of(request))
+        membership = tenancy_services.set_membership(account, user, role, actor=user_of(request), within=_within(scope))
     return _membership_out(membership)
 
 
@@ -266,12 +290,13 @@ def set_membership(request: HttpRequest, user_id: int, account_id: int, payload:
     tags=["users"],
 )
 def remove_membership(request: HttpRequest, user_id: int, account_id: int) -> Status[None]:
-    """Take the user's access to the account away (`manage_users`); 404 if they had none."""
+    """Take the user's access to the account away (`manage_users` in that account; a key: only its own
+    account); 404 if they had none."""
     scope = scope_of(request, Perm.MANAGE_USERS)
     user = _user(scope, user_id)
-    account = get_scoped(scope, Account, pk=account_id)
+    account = account_to_act_on(scope, account_id, Perm.MANAGE_USERS)
     membership = get_scoped(scope, Membership, user_id=user.pk, account_id=account.pk)
-    tenancy_services.remove_membership(membership, actor=user_of(request))
+    tenancy_services.remove_membership(membership, actor=user_of(request), within=_within(scope))
     return Status(204, None)
 
 
@@ -318,6 +343,7 @@ def create_role(request: HttpRequest, payload: RoleIn) -> Status[Any]:
         name=payload.name,
         perms=payload.perms,
         description=payload.description,
+        within=_within(scope),
     )
     return Status(201, _role_out(role))
 
@@ -343,6 +369,7 @@ def update_role(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[
         name=role.name if payload.name is None else payload.name,
         perms=role.perms if payload.perms is None else payload.perms,
         description=role.description if payload.description is None else payload.description,
+        within=_within(scope),
     )
     return _role_out(role)
 
@@ -395,7 +422,9 @@ def create_api_key(request: HttpRequest, payload: ApiKeyIn) -> Status[Any]:
     caller has there (else 403). The answer carries the secret, once."""
     scope = scope_of(request, Perm.MANAGE_API_KEYS)
     assert scope.account is not None
-    issued = services.create_api_key(scope.account, actor=user_of(request), name=payload.name, perms=payload.perms)
+    issued = services.create_api_key(
+        scope.account, actor=user_of(request), name=payload.name, perms=payload.perms, within=_within(scope)
+    )
     return Status(201, {**_key_out(issued.key), "secret": issued.secret})
 
 

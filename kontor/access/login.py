@@ -7,6 +7,7 @@ Unknown emails are counted exactly like known ones, so no answer or timing tells
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,8 +37,21 @@ class LoginResult:
 
 
 def _keys(email: str, ip: str | None) -> dict[str, str]:
-    addr = ip or "unknown"
+    addr = _address_key(ip)
     return {"ip": f"ip:{addr}", "pair": f"pair:{email}|{addr}", "user": f"user:{email}"}
+
+
+def _address_key(ip: str | None) -> str:
+    """IPv6 clients usually own a whole /64, so that is what a per-address limit counts."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _limits() -> dict[str, int]:
@@ -70,36 +84,39 @@ def set_device_cookie(response: HttpResponse, email: str) -> None:
     )
 
 
-def _throttled(keys: dict[str, str], trusted_device: bool) -> bool:
-    limits = _limits()
-    rows = LoginThrottle.objects.filter(key__in=keys.values(), window_start__gte=_window_start())
-    counts = {row.key: row.failures for row in rows}
-    for kind, key in keys.items():
-        if kind == "user" and trusted_device:
-            continue
-        if counts.get(key, 0) >= limits[kind]:
-            return True
-    return False
-
-
-def _count_failure(keys: dict[str, str]) -> None:
+def _reserve(keys: dict[str, str]) -> dict[str, int]:
+    """Count this attempt against every key before the password is checked, and return the counts as
+    they were before it: reserving first means parallel guesses cannot all slip under the limit."""
     now = timezone.now()
+    before: dict[str, int] = {}
     with transaction.atomic():
-        for key in keys.values():
+        for kind, key in sorted(keys.items(), key=lambda item: item[1]):  # a fixed lock order
             row, created = LoginThrottle.objects.select_for_update().get_or_create(
                 key=key, defaults={"failures": 1, "window_start": now}
             )
             if created:
-                continue
-            if row.window_start < _window_start():
+                before[kind] = 0
+            elif row.window_start < _window_start():
                 LoginThrottle.objects.filter(pk=row.pk).update(failures=1, window_start=now)
+                before[kind] = 0
             else:
                 LoginThrottle.objects.filter(pk=row.pk).update(failures=F("failures") + 1)
+                before[kind] = row.failures
+    return before
+
+
+def _over_limit(before: dict[str, int], trusted_device: bool) -> bool:
+    limits = _limits()
+    return any(
+        before.get(kind, 0) >= limit for kind, limit in limits.items() if not (kind == "user" and trusted_device)
+    )
 
 
 def clear_failures(email: str, ip: str | None) -> None:
+    """After a successful sign-in: forget the failures of this user, and give the address its attempt back."""
     keys = _keys(normalise_email(email), ip)
     LoginThrottle.objects.filter(key__in=[keys["pair"], keys["user"]]).delete()
+    LoginThrottle.objects.filter(key=keys["ip"], failures__gt=0).update(failures=F("failures") - 1)
 
 
 def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResult:
@@ -107,7 +124,7 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResul
     ip: str | None = getattr(request, "client_ip", None)
     keys = _keys(email, ip)
     trusted = device_email(request) == email
-    if _throttled(keys, trusted):
+    if _over_limit(_reserve(keys), trusted):
         # Hash anyway: a throttled answer must cost the same time as any other.
         User().set_password(password or "x")
         minutes = max(1, settings.KONTOR_LOGIN_WINDOW_SECONDS // 60)
@@ -118,7 +135,6 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResul
         )
     user = authenticate(request, username=email, password=password)
     if user is None:
-        _count_failure(keys)
         return LoginResult(None, GENERIC_FAILURE, "invalid")
     assert isinstance(user, User)
     customer = user.customer

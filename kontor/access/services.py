@@ -39,6 +39,7 @@ USER_FIELDS = [
     "staff_role",
 ]
 PIN_RE = re.compile(r"^\d{4,8}$")
+VERIFY_MAX_FAILURES_PER_HOUR = 5
 
 
 # --- one-time links ------------------------------------------------------------------------------
@@ -100,6 +101,8 @@ def _person_fields(
             errors.append(exc)
     address = normalise_email(email)
     try:
+        if len(address) > 254:
+            raise ValidationError("too long")
         validate_email(address)
         clash = User.objects.filter(email__iexact=address)
         if exclude_user is not None:
@@ -267,12 +270,21 @@ def complete_welcome(raw_token: str, *, password: str, pin: str, question: str, 
 # --- password ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def request_password_reset(email: str) -> None:
-    """Mails a reset link if the email belongs to an active user; says nothing either way."""
+    """Queues the reset for the worker whatever the address: the answer, and its timing, are the same
+    for known and unknown emails. The job mails a link only to an active user with that email."""
+    from kontor.access.tasks import password_reset_job
+
+    address = normalise_email(email)[:254]
+    transaction.on_commit(lambda: password_reset_job.enqueue(address), robust=True)
+
+
+@transaction.atomic
+def send_password_reset(email: str) -> bool:
+    """Mails a reset link if the email belongs to an active user; True if it did."""
     user = User.objects.filter(email__iexact=normalise_email(email), is_active=True).first()
     if user is None:
-        return
+        return False
     raw = _issue_token(user, OneTimeToken.Purpose.RESET)
     record("user.password_reset_requested", user, actor=None, customer=user.customer_id)
     send_on_commit(
@@ -280,6 +292,7 @@ def request_password_reset(email: str) -> None:
         {"user": user, "path": f"/password/reset/{raw}/", "hours": settings.KONTOR_ONE_TIME_LINK_HOURS},
         [user.email],
     )
+    return True
 
 
 @transaction.atomic
@@ -288,6 +301,8 @@ def reset_password(raw_token: str, *, password: str) -> User:
     if token is None:
         raise Invalid("This link is invalid, has expired or has been used already.", code=ErrorCode.TOKEN_INVALID)
     token = OneTimeToken.objects.select_for_update().get(pk=token.pk)
+    if not token.usable:  # used by a concurrent request while we waited for the lock
+        raise Invalid("This link has been used already.", code=ErrorCode.TOKEN_INVALID)
     user = token.user
     try:
         password_validation.validate_password(password, user)
@@ -353,6 +368,7 @@ def create_user(
     team: Team | None = None,
     memberships: Sequence[tuple[Account, Role]] = (),
     send_welcome: bool = True,
+    within: frozenset[str] | None = None,
 ) -> User:
     """Add a user to the customer, with roles in accounts, and mail them the welcome link."""
     from kontor.tenancy.services import set_membership
@@ -374,7 +390,7 @@ def create_user(
     user.additional_offices.set([o for o in additional_offices if o != primary_office])
     record("user.create", user, actor=actor, customer=customer, after=snapshot(user, USER_FIELDS))
     for account, role in memberships:
-        set_membership(account, user, role, actor=actor)
+        set_membership(account, user, role, actor=actor, within=within)
     if send_welcome:
         _send_welcome(user)
     return user
@@ -397,10 +413,11 @@ def update_user(
     primary_office: Office | object | None = _UNSET,
     additional_offices: Sequence[Office] | None = None,
     team: Team | object | None = _UNSET,
+    within: frozenset[str] | None = None,
 ) -> User:
     customer = user.customer
     assert customer is not None
-    _check_may_manage(actor, user)
+    _check_may_manage(actor, user, within)
     before = snapshot(user, USER_FIELDS)
     person = _person_fields(
         first_name=user.first_name if first_name is None else first_name,
@@ -433,10 +450,30 @@ def update_user(
     return user
 
 
-def _check_may_manage(actor: User, user: User) -> None:
-    """Only master users (and provider staff) change or disable a master user; people edit themselves."""
-    if user.is_master and not (actor.is_master or actor.is_staff or actor.pk == user.pk):
+def effective_perms(actor: User, account: Account, within: frozenset[str] | None = None) -> frozenset[Perm]:
+    """What `actor` may do in `account`, capped by `within` (an API key's permissions) when given."""
+    granted = perms_in_account(actor, account)
+    if within is not None:
+        granted = frozenset(p for p in granted if p.value in within)
+    return granted
+
+
+def _check_may_manage(actor: User, user: User, within: frozenset[str] | None = None) -> None:
+    """Who may change or disable `user`: provider staff; master users; the user themselves (their own
+    profile); otherwise only someone holding 'Manage users' in every account `user` belongs to, with at
+    least the permissions `user` has there, so 'Manage users' in one account is no key to another."""
+    if within is not None and Perm.MANAGE_USERS.value not in within and actor.pk != user.pk:
+        raise Forbidden("This API key may not manage users.")
+    if actor.is_staff or actor.is_master or actor.pk == user.pk:
+        return
+    if user.is_master:
         raise Forbidden("Only a master user can change or disable a master user.")
+    for membership in user.memberships.select_related("account", "role"):
+        mine = effective_perms(actor, membership.account, within)
+        if Perm.MANAGE_USERS not in mine:
+            raise Forbidden(f"You need 'Manage users' in {membership.account.name} to change {user}.")
+        if membership.role.perm_set - mine:
+            raise Forbidden(f"{user} can do more in {membership.account.name} than you can; you cannot change them.")
 
 
 def _keep_one_master(user: User) -> None:
@@ -446,11 +483,11 @@ def _keep_one_master(user: User) -> None:
 
 
 @transaction.atomic
-def set_user_active(user: User, active: bool, *, actor: User) -> User:
+def set_user_active(user: User, active: bool, *, actor: User, within: frozenset[str] | None = None) -> User:
     """Disable (ending every session at once) or re-enable a user."""
     if user.is_active == active:
         return user
-    _check_may_manage(actor, user)
+    _check_may_manage(actor, user, within)
     if not active and user.pk == actor.pk:
         raise Conflict("You cannot disable yourself.")
     if not active and user.is_master:
@@ -507,6 +544,21 @@ def verify_caller(user: User, *, actor: User, pin: str = "", answer: str = "") -
         raise Invalid.field("pin", "Check one thing at a time: the PIN or the answer, not both.")
     if pin and not user.has_pin:
         raise Conflict("This user has not set a PIN yet.")
+    from kontor.audit.models import AuditEntry
+
+    recent_failures = AuditEntry.objects.filter(
+        action="user.caller_verification",
+        object_id=str(user.pk),
+        after__matched=False,
+        created_at__gte=timezone.now() - timedelta(hours=1),
+    ).count()
+    if recent_failures >= VERIFY_MAX_FAILURES_PER_HOUR:
+        # Guessing a 4-digit PIN over the phone must not be a matter of patience.
+        raise Conflict(
+            f"{recent_failures} failed verifications for this user in the last hour: verify the caller another "
+            "way, or try again later.",
+            code=ErrorCode.THROTTLED,
+        )
     ok = user.check_pin(pin) if pin else user.check_security_answer(answer)
     record(
         "user.caller_verification",
@@ -530,6 +582,7 @@ def save_role(
     name: str,
     perms: Sequence[str],
     description: str = "",
+    within: frozenset[str] | None = None,
 ) -> Role:
     if role is not None and role.is_builtin:
         raise Forbidden("Built-in roles cannot be changed; copy one into a custom role instead.")
@@ -547,6 +600,7 @@ def save_role(
         clash = clash.exclude(pk=role.pk)
     if clash.exists():
         raise Invalid.field("name", f"A role named “{name}” already exists.", code=ErrorCode.DUPLICATE)
+    _check_role_ceiling(customer, role, perm_set, actor=actor, within=within)
     before = {"name": role.name, "perms": sorted(role.perms), "description": role.description} if role else None
     obj = role or Role(customer=customer)
     obj.name, obj.description, obj.perms = (
@@ -564,6 +618,33 @@ def save_role(
         after={"name": obj.name, "perms": obj.perms, "description": obj.description},
     )
     return obj
+
+
+def _check_role_ceiling(
+    customer: Customer, role: Role | None, perms: frozenset[Perm], *, actor: User, within: frozenset[str] | None
+) -> None:
+    """Nobody defines a role beyond what they hold: not in any account where the role is in use (editing
+    it changes what its members may do there), nor, for an unused role, anywhere they work."""
+    if actor.is_staff or (actor.is_master and within is None):
+        return
+    accounts = list(Account.objects.filter(memberships__role=role).distinct()) if role is not None and role.pk else []
+    if accounts:
+        for account in accounts:
+            beyond = perms - effective_perms(actor, account, within)
+            if beyond:
+                raise Forbidden(
+                    f"The role is used in {account.name}, where you do not have "
+                    f"{', '.join(sorted(p.label for p in beyond))}; you cannot add that to it."
+                )
+        return
+    held: set[Perm] = set()
+    for account in Account.objects.filter(customer=customer, memberships__user=actor).distinct():
+        held |= effective_perms(actor, account, within)
+    if actor.is_master:
+        held |= {Perm(p) for p in (within or ())}
+    beyond = perms - held
+    if beyond:
+        raise Forbidden(f"A role cannot hold permissions you lack: {', '.join(sorted(p.label for p in beyond))}.")
 
 
 @transaction.atomic
@@ -593,7 +674,9 @@ class IssuedKey:
 
 
 @transaction.atomic
-def create_api_key(account: Account, *, actor: User, name: str, perms: Sequence[str]) -> IssuedKey:
+def create_api_key(
+    account: Account, *, actor: User, name: str, perms: Sequence[str], within: frozenset[str] | None = None
+) -> IssuedKey:
     name = validation.required_text(name, field="name", label="Key name", max_length=80)
     try:
         wanted = parse_perms(list(perms), allowed=CUSTOMER_PERMS)
@@ -601,7 +684,7 @@ def create_api_key(account: Account, *, actor: User, name: str, perms: Sequence[
         raise Invalid.field("perms", f"{exc}.") from None
     if not wanted:
         raise Invalid.field("perms", "Choose at least one permission for the key.")
-    mine = perms_in_account(actor, account)
+    mine = effective_perms(actor, account, within)
     beyond = wanted - mine
     if beyond:
         raise Forbidden(f"A key cannot have permissions you lack: {', '.join(sorted(p.label for p in beyond))}.")
@@ -659,6 +742,8 @@ def authenticate_api_key(raw: str) -> ApiKey | None:
         return None
     if not key.account.is_active or not key.account.customer.is_active:
         return None
+    if key.created_by is None or not key.created_by.is_active:
+        return None  # a key acts for its creator; a disabled (or removed) creator takes it down too
     now = timezone.now()
     # last-used is informational: write it at most once a minute per key, off the hot path's lock.
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):

@@ -53,12 +53,18 @@ def role_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _role_page(request: HttpRequest, form: RoleForm, title: str, submit: str) -> HttpResponse:
+def _role_page(request: HttpRequest, form: RoleForm, title: str, submit: str, status: int = 200) -> HttpResponse:
     return render(
         request,
         "access/perm_form.html",
         {"form": form, "title": title, "submit": submit, "cancel_url": reverse("access:roles")},
+        status=status,
     )
+
+
+def _refusal_status(exc: DomainError) -> int:
+    # A refused escalation shows the form with the reason, answered 403 like any other refusal.
+    return exc.status if isinstance(exc, Forbidden) else 200
 
 
 @customer_view(Perm.MANAGE_ROLES)
@@ -75,6 +81,7 @@ def role_add(request: HttpRequest) -> HttpResponse:
             "perms": sorted(p.value for p in template.perm_set),
         }
     form = RoleForm(request.POST or None, initial=initial)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             role = services.save_role(
@@ -87,10 +94,11 @@ def role_add(request: HttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             form_errors_from(form, exc)
+            status = _refusal_status(exc)
         else:
             messages.success(request, f"The role “{role.name}” has been created.")
             return redirect("access:roles")
-    return _role_page(request, form, "Add role", "Create role")
+    return _role_page(request, form, "Add role", "Create role", status)
 
 
 def _custom_role(scope: Scope, pk: int) -> Role:
@@ -107,6 +115,7 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
     role = _custom_role(scope, pk)
     initial = {"name": role.name, "description": role.description, "perms": list(role.perms)}
     form = RoleForm(request.POST or None, initial=initial)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             services.save_role(
@@ -119,10 +128,11 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except DomainError as exc:
             form_errors_from(form, exc)
+            status = _refusal_status(exc)
         else:
             messages.success(request, f"The role “{role.name}” has been saved.")
             return redirect("access:roles")
-    return _role_page(request, form, f"Edit role “{role.name}”", "Save")
+    return _role_page(request, form, f"Edit role “{role.name}”", "Save", status)
 
 
 @customer_view(Perm.MANAGE_ROLES)

@@ -15,7 +15,7 @@ from kontor.access import services
 from kontor.access.filters import UserFilter
 from kontor.access.forms import MembershipAddForm, MembershipRoleForm, UserForm
 from kontor.access.models import Role, User
-from kontor.access.perms import Perm
+from kontor.access.perms import CUSTOMER_PERMS, Perm
 from kontor.access.selectors import accounts_for, perms_in_account
 from kontor.access.tables import UserTable
 from kontor.core.errors import DomainError, Forbidden
@@ -44,17 +44,29 @@ def _users(scope: Scope) -> QuerySet[User]:
     )
 
 
-def _grantable_roles(scope: Scope, actor: User, account: Account) -> QuerySet[Role]:
-    """Roles the actor may hand out in `account`: none beyond their own permissions there."""
-    have = perms_in_account(actor, account)
-    roles = scoped(scope, Role).exclude(customer__isnull=True, slug="master")
+def _offerable_roles(scope: Scope) -> list[Role]:
+    """Every role that may be handed out (all but Master user), read once per request."""
+    return list(scoped(scope, Role).exclude(customer__isnull=True, slug="master").order_by("customer_id", "name"))
+
+
+def _grantable_roles(scope: Scope, roles: list[Role], have: frozenset[Perm]) -> QuerySet[Role]:
+    """Of `roles`, those the actor may hand out where they hold `have`: none beyond their own permissions.
+    Computed in Python, so many accounts cost no extra role queries."""
     ids = [r.pk for r in roles if r.perm_set <= have]
-    return roles.filter(pk__in=ids).order_by("customer_id", "name")
+    return scoped(scope, Role).filter(pk__in=ids).order_by("customer_id", "name")
 
 
-def _managed_accounts(actor: User) -> list[Account]:
-    """Accounts in which the actor may manage users (all of them for a master user)."""
-    return [a for a in accounts_for(actor) if Perm.MANAGE_USERS in perms_in_account(actor, a)]
+def _managed_accounts(scope: Scope, actor: User) -> list[tuple[Account, frozenset[Perm]]]:
+    """Accounts in which the actor may manage users (all of them for a master user), each with the
+    actor's permissions there; two queries, however many accounts."""
+    accounts = list(accounts_for(actor))
+    if actor.is_master:
+        return [(a, CUSTOMER_PERMS) for a in accounts]
+    held = {
+        m.account_id: m.role.perm_set for m in scoped(scope, Membership).filter(user_id=actor.pk).select_related("role")
+    }
+    pairs = [(a, held.get(a.pk, frozenset[Perm]())) for a in accounts]
+    return [(a, have) for a, have in pairs if Perm.MANAGE_USERS in have]
 
 
 def _error_text(exc: DomainError) -> str:
@@ -62,10 +74,26 @@ def _error_text(exc: DomainError) -> str:
     return " ".join(details) if details else exc.message
 
 
-def _check_may_change(actor: User, target: User) -> None:
-    # Master users hold everything; only another master user may change or disable one.
+def _check_master_rule(actor: User, target: User) -> None:
+    # Master users hold everything; only another master user may change one's access. The rest of the
+    # membership rules (manage users in that very account) are the service's, per account.
     if target.is_master and not actor.is_master:
         raise Forbidden("Only a master user can change a master user.")
+
+
+def _check_may_change(actor: User, target: User) -> None:
+    """Refuse (403) before showing a form the service would refuse anyway: only a master user changes a
+    master user, and 'Manage users' in one account is no key to a user who also works elsewhere."""
+    _check_master_rule(actor, target)
+    services._check_may_manage(actor, target)
+
+
+def _may_change(actor: User, target: User) -> bool:
+    try:
+        _check_may_change(actor, target)
+    except Forbidden:
+        return False
+    return True
 
 
 @customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
@@ -113,7 +141,10 @@ def user_export(request: HttpRequest) -> HttpResponse:
 
 def _user_form(request: HttpRequest, *, with_accounts: bool, **kwargs: Any) -> UserForm:
     scope, actor = _scope(request), _actor(request)
-    accounts = [(a, _grantable_roles(scope, actor, a)) for a in _managed_accounts(actor)] if with_accounts else []
+    accounts = []
+    if with_accounts:
+        roles = _offerable_roles(scope)
+        accounts = [(a, _grantable_roles(scope, roles, have)) for a, have in _managed_accounts(scope, actor)]
     return UserForm(
         request.POST or None,
         offices=scoped(scope, Office),
@@ -162,20 +193,21 @@ def user_add(request: HttpRequest) -> HttpResponse:
 def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope, actor = _scope(request), _actor(request)
     person = get_scoped(scope, _users(scope), pk=pk)
-    can_manage = scope.has(Perm.MANAGE_USERS) and (actor.is_master or not person.is_master)
-    managed = {a.pk: a for a in _managed_accounts(actor)} if can_manage else {}
+    can_manage = scope.has(Perm.MANAGE_USERS) and _may_change(actor, person)
+    managed = {a.pk: (a, have) for a, have in _managed_accounts(scope, actor)} if can_manage else {}
+    roles = _offerable_roles(scope) if managed else []
     rows = []
     for membership in person.memberships.all():
-        account = managed.get(membership.account_id)
+        found = managed.get(membership.account_id)
         form = None
-        if account is not None:
+        if found is not None:
             form = MembershipRoleForm(
                 initial={"role": membership.role_id},
-                roles=_grantable_roles(scope, actor, account),
+                roles=_grantable_roles(scope, roles, found[1]),
                 prefix=f"m{membership.pk}",
             )
         rows.append((membership, form))
-    free = [a for pk_, a in managed.items() if pk_ not in {m.account_id for m, _ in rows}]
+    free = [a for pk_, (a, _) in managed.items() if pk_ not in {m.account_id for m, _ in rows}]
     add_form = None
     if free:
         add_form = MembershipAddForm(
@@ -255,7 +287,7 @@ def _membership_account(request: HttpRequest, account: Account) -> Account:
 def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
     scope, actor = _scope(request), _actor(request)
     person = get_scoped(scope, User, pk=pk)
-    _check_may_change(actor, person)
+    _check_master_rule(actor, person)
     form = MembershipAddForm(
         request.POST,
         accounts=scoped(scope, Account).filter(status=Account.Status.ACTIVE),
@@ -280,7 +312,7 @@ def membership_role(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
     scope, actor = _scope(request), _actor(request)
     person = get_scoped(scope, User, pk=pk)
     membership = get_scoped(scope, scoped(scope, Membership).filter(user=person), pk=mpk)
-    _check_may_change(actor, person)
+    _check_master_rule(actor, person)
     account = _membership_account(request, membership.account)
     form = MembershipRoleForm(
         request.POST, roles=scoped(scope, Role).exclude(customer__isnull=True, slug="master"), prefix=f"m{mpk}"
@@ -305,7 +337,7 @@ def membership_remove(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
     membership = get_scoped(
         scope, scoped(scope, Membership).filter(user=person).select_related("account", "role"), pk=mpk
     )
-    _check_may_change(actor, person)
+    _check_master_rule(actor, person)
     account = _membership_account(request, membership.account)
     detail = reverse("access:user_detail", args=[person.pk])
     if request.method == "POST":

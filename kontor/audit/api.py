@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
@@ -11,7 +11,8 @@ from kontor.access.perms import Perm
 from kontor.api.core import scope_of
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
-from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.audit.selectors import visible_entries
+from kontor.core.scope import Scope, get_scoped
 
 router = Router()
 
@@ -44,11 +45,8 @@ class AuditEntryFilters(PageQuery):
 
 
 def _entries(scope: Scope) -> QuerySet[AuditEntry]:
-    qs = scoped(scope, AuditEntry)
-    if scope.api_key is not None and scope.account is not None:
-        # A key works in one account: it does not read what happened inside the customer's others.
-        qs = qs.filter(Q(account_id__isnull=True) | Q(account_id=scope.account.pk))
-    return qs
+    # A key reads only its own account's history; a user only that of the accounts they work in.
+    return visible_entries(scope)
 
 
 def _out(entry: AuditEntry) -> dict[str, Any]:
@@ -72,8 +70,8 @@ def _out(entry: AuditEntry) -> dict[str, Any]:
 
 @router.get("", response={200: Page[AuditEntryOut], **errors(422)}, operation_id="list_audit", tags=["audit"])
 def list_audit(request: HttpRequest, filters: Query[AuditEntryFilters]) -> dict[str, Any]:
-    """The customer's audit log, newest first (`view_audit`). With an API key: the customer-wide
-    entries and those of the key's own account."""
+    """The customer's audit log, newest first (`view_audit`): the customer-wide entries, and those
+    of the accounts the caller works in (an API key: its own account; a master user: all)."""
     scope = scope_of(request, Perm.VIEW_AUDIT)
     qs = _entries(scope).order_by("-created_at", "-id")
     if filters.action:

@@ -13,8 +13,9 @@ from django.urls import reverse
 from kontor.access.perms import Perm
 from kontor.audit.filters import AuditFilter
 from kontor.audit.models import AuditEntry
+from kontor.audit.selectors import visible_entries
 from kontor.audit.tables import AuditTable
-from kontor.core.scope import get_scoped, scoped
+from kontor.core.scope import get_scoped
 from kontor.web.decorators import customer_view
 from kontor.web.lists import export_csv, list_page
 
@@ -38,7 +39,7 @@ def _json(value: Any) -> str:
 
 
 def _entries(request: HttpRequest) -> QuerySet[AuditEntry]:
-    return scoped(request.scope, AuditEntry)  # type: ignore[attr-defined]
+    return visible_entries(request.scope)  # type: ignore[attr-defined]
 
 
 @customer_view(Perm.VIEW_AUDIT)
@@ -50,7 +51,8 @@ def log(request: HttpRequest) -> HttpResponse:
         table_class=AuditTable,
         filterset_class=AuditFilter,
         export_url=reverse("audit:export"),
-        intro="Every change to your organisation's accounts, users, roles, offices, allowlist and API keys.",
+        intro="Every change to your organisation's accounts, users, roles, offices, allowlist and API keys, "
+        "as far as it concerns you: organisation-wide changes and those inside the accounts you work in.",
         per_page=50,
     )
 
@@ -76,6 +78,7 @@ def _show(value: Any) -> str:
 
 @customer_view(Perm.VIEW_AUDIT)
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = get_scoped(request.scope, AuditEntry, pk=pk)  # type: ignore[attr-defined]
+    # An entry of an account the user cannot work in answers like a missing one.
+    entry = get_scoped(request.scope, _entries(request), pk=pk)  # type: ignore[attr-defined]
     changes = [(name, _show(old), _show(new)) for name, old, new in entry.changes]
     return render(request, "audit/detail.html", {"entry": entry, "changes": changes})

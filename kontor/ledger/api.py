@@ -152,7 +152,8 @@ class BatchIn(Input):
 
 
 class BatchOut(Schema):
-    journal_id: uuid.UUID
+    journal_id: uuid.UUID = Field(..., description="The first transfer's journal transaction.")
+    journal_ids: list[uuid.UUID] = Field(..., description="One journal transaction per transfer, in order.")
     count: int
 
 
@@ -413,8 +414,10 @@ def batch_transfer_credits(
     collect(problems, "Some transfers are not allowed; nothing was applied.")
 
     def work() -> HttpResponse:
-        journal = services.batch_transfer(items, actor=user, idempotency_key=idempotency_key)
-        return _created({"journal_id": journal.pk, "count": len(items)})
+        result = services.batch_transfer(items, actor=user, idempotency_key=idempotency_key)
+        return _created(
+            {"journal_id": result.journals[0].pk, "journal_ids": [j.pk for j in result.journals], "count": len(items)}
+        )
 
     return _idempotent(request, scope, idempotency_key, work)
 

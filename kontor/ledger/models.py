@@ -21,7 +21,9 @@ SMS = "SMS"
 
 class Wallet(models.Model):
     class Kind(models.TextChoices):
-        PROVIDER = "provider", "Provider"  # the source of purchased and sink of consumed credits
+        # The source of purchased and sink of consumed credits; one per customer (and unit), so that
+        # customers never queue behind each other on one hot row.
+        PROVIDER = "provider", "Provider"
         SYSTEM = "system", "System (unallocated) credits"
         POOL = "pool", "Account pool"
         USER = "user", "User credits"
@@ -51,7 +53,7 @@ class Wallet(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(kind="provider", customer__isnull=True, account__isnull=True, user__isnull=True)
+                    Q(kind="provider", account__isnull=True, user__isnull=True)
                     | Q(
                         kind__in=["system", "hold"],
                         customer__isnull=False,
@@ -63,7 +65,16 @@ class Wallet(models.Model):
                 ),
                 name="wallet_owner_matches_kind",
             ),
-            models.UniqueConstraint(fields=["unit"], condition=Q(kind="provider"), name="one_provider_wallet_per_unit"),
+            models.UniqueConstraint(
+                fields=["unit"],
+                condition=Q(kind="provider", customer__isnull=True),
+                name="one_provider_wallet_per_unit",
+            ),
+            models.UniqueConstraint(
+                fields=["unit", "customer"],
+                condition=Q(kind="provider", customer__isnull=False),
+                name="one_provider_wallet_per_customer",
+            ),
             models.UniqueConstraint(
                 fields=["kind", "unit", "customer"],
                 condition=Q(kind__in=["system", "hold"]),

@@ -52,8 +52,14 @@ def _get_or_create(lookup: Q, **fields: object) -> Wallet:
         return Wallet.objects.get(lookup)  # type: ignore[no-any-return]
 
 
-def provider_wallet(unit: str = SMS) -> Wallet:
-    return _get_or_create(Q(kind=Wallet.Kind.PROVIDER, unit=unit), kind=Wallet.Kind.PROVIDER, unit=unit)
+def provider_wallet(unit: str = SMS, customer: Customer | None = None) -> Wallet:
+    """The provider's side of a customer's credits (or the provider's general wallet without one)."""
+    return _get_or_create(
+        Q(kind=Wallet.Kind.PROVIDER, unit=unit, customer=customer),
+        kind=Wallet.Kind.PROVIDER,
+        unit=unit,
+        customer=customer,
+    )
 
 
 def system_wallet(customer: Customer, unit: str = SMS) -> Wallet:
@@ -141,6 +147,18 @@ def _apply(wallets: dict[int, Wallet], deltas: dict[int, int]) -> dict[int, tupl
     return moved
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One journal transaction to write."""
+
+    kind: str
+    legs: Sequence[Leg]
+    reason: str = ""
+    on_behalf_of: User | None = None
+    idempotency_key: str | None = None
+    reference: str = ""
+
+
 def post(
     kind: str,
     legs: Sequence[Leg],
@@ -153,39 +171,62 @@ def post(
     reference: str = "",
 ) -> JournalTransaction:
     """Write one balanced journal transaction and move the balances; all or nothing."""
-    if kind not in JournalTransaction.Kind.values:
-        raise Invalid(f"Unknown transaction kind “{kind}”.")
-    deltas = _check_legs(legs)
-    wallets = {leg.wallet.pk: leg.wallet for leg in legs}
-    with transaction.atomic():
-        moved = _apply(wallets, deltas)
-        journal_id = uuid.uuid4()
-        # Postings first, then the header: the database refuses a header whose postings do not balance.
-        Posting.objects.bulk_create(
-            [
-                Posting(
-                    journal_id=journal_id,
-                    wallet_id=wallet_id,
-                    customer_id=wallets[wallet_id].customer_id,
-                    direction=Posting.Direction.IN if delta > 0 else Posting.Direction.OUT,
-                    amount=abs(delta),
-                )
-                for wallet_id, delta in sorted(deltas.items())
-                if delta != 0
-            ]
-        )
-        journal = JournalTransaction.objects.create(
-            id=journal_id,
-            kind=kind,
+    entry = Entry(kind, legs, reason, on_behalf_of, idempotency_key, reference)
+    return post_many([entry], actor=actor, customer=customer)[0]
+
+
+def post_many(entries: Sequence[Entry], *, actor: User | None, customer: Customer | None) -> list[JournalTransaction]:
+    """Write several journal transactions in one database transaction: each balance moves once, by its
+    net change (so a batch is checked as a whole), then every posting and every header is inserted in
+    one statement each. All or nothing."""
+    if not entries:
+        raise Invalid("Nothing to post.")
+    per_entry: list[dict[int, int]] = []
+    wallets: dict[int, Wallet] = {}
+    net: dict[int, int] = defaultdict(int)
+    for entry in entries:
+        if entry.kind not in JournalTransaction.Kind.values:
+            raise Invalid(f"Unknown transaction kind “{entry.kind}”.")
+        deltas = _check_legs(entry.legs)
+        if not any(deltas.values()):
+            raise Invalid("A transaction must move something: its postings cancel out.")
+        per_entry.append(deltas)
+        for leg in entry.legs:
+            wallets[leg.wallet.pk] = leg.wallet
+        for wallet_id, delta in deltas.items():
+            net[wallet_id] += delta
+    journals: list[JournalTransaction] = []
+    postings: list[Posting] = []
+    for entry, deltas in zip(entries, per_entry, strict=True):
+        journal = JournalTransaction(
+            id=uuid.uuid4(),
+            kind=entry.kind,
             customer=customer,
             actor=actor,
-            on_behalf_of=on_behalf_of,
-            reason=(reason or "")[:200],
-            idempotency_key=idempotency_key,
-            reference=reference[:64],
+            on_behalf_of=entry.on_behalf_of,
+            reason=(entry.reason or "")[:200],
+            idempotency_key=entry.idempotency_key,
+            reference=entry.reference[:64],
         )
+        journals.append(journal)
+        postings += [
+            Posting(
+                journal_id=journal.id,
+                wallet_id=wallet_id,
+                customer_id=wallets[wallet_id].customer_id,
+                direction=Posting.Direction.IN if delta > 0 else Posting.Direction.OUT,
+                amount=abs(delta),
+            )
+            for wallet_id, delta in sorted(deltas.items())
+            if delta != 0
+        ]
+    with transaction.atomic():
+        moved = _apply(wallets, net)
+        # Postings first, then the headers: the database refuses a header whose postings do not balance.
+        Posting.objects.bulk_create(postings)
+        JournalTransaction.objects.bulk_create(journals)
         _low_balance_alerts(wallets, moved)
-    return journal  # type: ignore[no-any-return]
+    return journals
 
 
 def _low_balance_alerts(wallets: dict[int, Wallet], moved: dict[int, tuple[int, int]]) -> None:

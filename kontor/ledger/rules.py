@@ -3,6 +3,7 @@ word, plus the account-pool mode. Pure decisions over already-loaded users; serv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -10,7 +11,7 @@ from django.db.models import Q, QuerySet
 from kontor.access.models import Role, User
 from kontor.access.perms import Perm
 from kontor.core.errors import Forbidden
-from kontor.tenancy.models import Account, CreditMode, Customer
+from kontor.tenancy.models import Account, CreditMode, Customer, Membership
 
 
 def send_sms_role_ids(customer: Customer) -> list[int]:
@@ -33,22 +34,38 @@ def send_sms_users(customer: Customer) -> QuerySet[User]:
     )
 
 
+def _holds(user: User, perm: Perm) -> bool:
+    """`perm` through a role in any active account (one query)."""
+    roles = Membership.objects.filter(user=user, account__status=Account.Status.ACTIVE).values_list(
+        "role__perms", flat=True
+    )
+    return any(perm.value in (perms or ()) for perms in roles)
+
+
 def can_send_sms(user: User) -> bool:
-    if user.customer is None:
+    if user.customer_id is None or not user.is_active:
         return False
-    return send_sms_users(user.customer).filter(pk=user.pk).exists()
+    return user.is_master or _holds(user, Perm.SEND_SMS)
+
+
+def send_sms_user_ids(user_ids: Iterable[int]) -> set[int]:
+    """Which of these users have 'Send SMS' now, in two queries however many (for batches)."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    eligible = set(User.objects.filter(pk__in=ids, is_master=True, is_active=True).values_list("pk", flat=True))
+    rows = Membership.objects.filter(
+        user_id__in=ids - eligible, user__is_active=True, account__status=Account.Status.ACTIVE
+    ).values_list("user_id", "role__perms")
+    eligible |= {user_id for user_id, perms in rows if Perm.SEND_SMS.value in (perms or ())}
+    return eligible
 
 
 def manages_office_credits(user: User) -> bool:
     """'Manage Office SMS Credits' in any of the user's accounts."""
     if user.is_master or user.customer is None:
         return user.is_master
-    role_ids = [
-        r.pk
-        for r in Role.objects.filter(Q(customer__isnull=True) | Q(customer_id=user.customer_id))
-        if Perm.MANAGE_OFFICE_CREDITS in r.perm_set
-    ]
-    return user.memberships.filter(role_id__in=role_ids, account__status=Account.Status.ACTIVE).exists()
+    return _holds(user, Perm.MANAGE_OFFICE_CREDITS)
 
 
 def _office_q(office_ids: set[int]) -> Q:
@@ -102,10 +119,10 @@ def _individual(customer: Customer) -> None:
         )
 
 
-def _check_recipient(target: User) -> None:
+def _check_recipient(target: User, senders: set[int] | None = None) -> None:
     if not target.is_active:
         raise Forbidden(f"{target} is not an active user; credits can only go to active users.")
-    if not can_send_sms(target):
+    if not (target.pk in senders if senders is not None else can_send_sms(target)):
         raise Forbidden(f"{target} does not have 'Send SMS'; credits can only go to users who can send.")
 
 
@@ -131,7 +148,7 @@ def check_purchase_for_user(actor: User, target: User) -> None:
     )
 
 
-def check_user_to_user(actor: User, source: User, target: User) -> None:
+def check_user_to_user(actor: User, source: User, target: User, senders: set[int] | None = None) -> None:
     customer = target.customer
     assert customer is not None
     if not (actor.customer_id == source.customer_id == target.customer_id):
@@ -139,7 +156,7 @@ def check_user_to_user(actor: User, source: User, target: User) -> None:
     if source.pk == target.pk:
         raise Forbidden("Choose two different users.")
     _individual(customer)
-    _check_recipient(target)
+    _check_recipient(target, senders)
     if actor.is_master:
         return
     if manages_office_credits(actor) and _in_offices(actor, source) and _in_offices(actor, target):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,10 +19,12 @@ from kontor.core.models import IdempotencyRecord
 from kontor.ledger import rules
 from kontor.ledger.models import SMS, JournalTransaction, Wallet
 from kontor.ledger.posting import (
+    Entry,
     Leg,
     hold_wallet,
     pool_wallet,
     post,
+    post_many,
     provider_wallet,
     system_wallet,
     user_wallet,
@@ -182,7 +185,7 @@ def purchase(
             claimed = None
             raise declined
         with transaction.atomic():
-            legs = [Leg(provider_wallet(), -quantity), Leg(target, quantity)]
+            legs = [Leg(provider_wallet(target.unit, customer), -quantity), Leg(target, quantity)]
             journal = post(
                 JournalTransaction.Kind.PURCHASE,
                 legs,
@@ -228,7 +231,7 @@ class Transfer:
     reason: str = ""
 
 
-def resolve_transfer(actor: User, source: Wallet, target: Wallet) -> str:
+def resolve_transfer(actor: User, source: Wallet, target: Wallet, senders: set[int] | None = None) -> str:
     """Check the rules for moving credits from `source` to `target`; returns the journal kind."""
     customer = actor.customer
     if customer is None or source.customer_id != customer.pk or target.customer_id != customer.pk:
@@ -241,13 +244,13 @@ def resolve_transfer(actor: User, source: Wallet, target: Wallet) -> str:
     if Wallet.Kind.HOLD in kinds or Wallet.Kind.PROVIDER in kinds:
         raise Forbidden("Reserved and provider credits cannot be transferred by hand.")
     if source.kind == Wallet.Kind.USER and target.kind == Wallet.Kind.USER:
-        rules.check_user_to_user(actor, source.user, target.user)  # type: ignore[arg-type]
+        rules.check_user_to_user(actor, source.user, target.user, senders)  # type: ignore[arg-type]
         return JournalTransaction.Kind.TRANSFER
     # Anything touching system credits or account pools is the master users' business.
     user = source.user if source.kind == Wallet.Kind.USER else target.user if target.kind == Wallet.Kind.USER else None
     rules.check_system_transfer(actor, customer, user)
     if target.kind == Wallet.Kind.USER:
-        rules._check_recipient(target.user)  # type: ignore[arg-type]
+        rules._check_recipient(target.user, senders)  # type: ignore[arg-type]
     return JournalTransaction.Kind.ALLOCATION if source.kind == Wallet.Kind.SYSTEM else JournalTransaction.Kind.TRANSFER
 
 
@@ -273,48 +276,89 @@ def transfer(
     return journal
 
 
-def batch_transfer(
-    transfers: Sequence[Transfer], *, actor: User, idempotency_key: str | None = None
-) -> JournalTransaction:
-    """Up to 1,000 transfers as one journal transaction: all apply or none does."""
+@dataclass(frozen=True)
+class BatchResult:
+    journals: list[JournalTransaction]  # one per transfer, in the order given
+    created: bool
+
+
+def batch_transfer(transfers: Sequence[Transfer], *, actor: User, idempotency_key: str | None = None) -> BatchResult:
+    """Up to 1,000 transfers in one database transaction: all apply or none does. Each transfer is its own
+    journal transaction (so every log shows it with its counterparty); the balances move once each, by
+    their net change, so the batch is checked as a whole."""
     if not transfers:
         raise Invalid.field("transfers", "Give at least one transfer.")
     if len(transfers) > MAX_BATCH:
         raise Invalid.field("transfers", f"At most {MAX_BATCH} transfers per batch.")
     customer = actor.customer
     assert customer is not None
-    legs: list[Leg] = []
+    if idempotency_key:
+        first = JournalTransaction.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
+        if first is not None:
+            return BatchResult(_batch_of(first, len(transfers)), False)
+    senders = rules.send_sms_user_ids(
+        t.target.user_id for t in transfers if t.target.kind == Wallet.Kind.USER and t.target.user_id
+    )
+    entries: list[Entry] = []
     errors: dict[str, list[str]] = {}
+    batch_ref = f"batch:{uuid.uuid4().hex}"  # every journal of the batch carries it, with its position
     for index, item in enumerate(transfers):
         try:
             amount = _amount(item.amount)
-            resolve_transfer(actor, item.source, item.target)
+            kind = resolve_transfer(actor, item.source, item.target, senders)
         except (Invalid, Forbidden) as exc:
             errors[f"transfers.{index}"] = [exc.message if not exc.fields else next(iter(exc.fields.values()))[0]]
             continue
-        legs += [Leg(item.source, -amount), Leg(item.target, amount)]
+        entries.append(
+            Entry(
+                kind,
+                [Leg(item.source, -amount), Leg(item.target, amount)],
+                reason=(item.reason or "").strip()[:200] or f"Batch transfer {index + 1} of {len(transfers)}",
+                idempotency_key=idempotency_key if index == 0 else None,
+                reference=f"{batch_ref}:{index}",
+            )
+        )
     if errors:
         raise Invalid("Some transfers are not allowed; nothing was applied.", fields=errors)
-    with transaction.atomic():
-        journal, created = _post_once(
-            JournalTransaction.Kind.TRANSFER,
-            legs,
-            customer=customer,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            reason=f"Batch of {len(transfers)} transfers",
-        )
-        if created:
+    try:
+        with transaction.atomic():
+            journals = post_many(entries, actor=actor, customer=customer)
             record(
                 "credits.batch_transfer",
-                journal,
+                journals[0],
                 actor=actor,
                 customer=customer,
                 object_type="journaltransaction",
                 object_repr=f"Batch of {len(transfers)} transfers",
-                after={"transfers": len(transfers), "credits": sum(t.amount for t in transfers)},
+                after={
+                    "transfers": len(transfers),
+                    "credits": sum(t.amount for t in transfers),
+                    "journals": [str(j.pk) for j in journals[:50]],
+                },
             )
-    return journal
+    except IntegrityError:
+        first = JournalTransaction.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
+        if not idempotency_key or first is None:
+            raise
+        return BatchResult(_batch_of(first, len(transfers)), False)
+    return BatchResult(journals, True)
+
+
+def _batch_of(first: JournalTransaction, count: int) -> list[JournalTransaction]:
+    """The journals a batch wrote under its key (the first carries the key, all share the reference)."""
+    journals = [first]
+    if first.reference.startswith("batch:"):
+        prefix = first.reference.rsplit(":", 1)[0] + ":"
+        journals = sorted(
+            JournalTransaction.objects.filter(customer=first.customer, reference__startswith=prefix),
+            key=lambda j: int(j.reference.rsplit(":", 1)[1]),
+        )
+    allowed = (JournalTransaction.Kind.TRANSFER, JournalTransaction.Kind.ALLOCATION)
+    if len(journals) != count or any(j.kind not in allowed for j in journals):
+        raise Invalid(
+            "This idempotency key was already used for another operation.", code=ErrorCode.IDEMPOTENCY_MISMATCH
+        )
+    return journals
 
 
 # --- sending: where credits come from, reserve → settle → release --------------------------------
@@ -342,7 +386,7 @@ def consume(
     amount = _amount(amount)
     wallet = sending_wallet(sender, account)
     with transaction.atomic():
-        legs = [Leg(wallet, -amount), Leg(provider_wallet(wallet.unit), amount)]
+        legs = [Leg(wallet, -amount), Leg(provider_wallet(wallet.unit, account.customer), amount)]
         journal, created = _post_once(
             JournalTransaction.Kind.CONSUMPTION,
             legs,
@@ -378,7 +422,7 @@ def settle(customer: Customer, amount: int, *, unit: str = SMS, reference: str =
     amount = _amount(amount)
     return post(
         JournalTransaction.Kind.CONSUMPTION,
-        [Leg(hold_wallet(customer, unit), -amount), Leg(provider_wallet(unit), amount)],
+        [Leg(hold_wallet(customer, unit), -amount), Leg(provider_wallet(unit, customer), amount)],
         actor=None,
         customer=customer,
         reason="Message accepted",
@@ -411,7 +455,7 @@ def refund(
     if not (reason or "").strip():
         raise Invalid.field("reason", "Say why the credits are refunded.")
     with transaction.atomic():
-        legs = [Leg(provider_wallet(wallet.unit), -amount), Leg(wallet, amount)]
+        legs = [Leg(provider_wallet(wallet.unit, customer), -amount), Leg(wallet, amount)]
         journal, created = _post_once(
             JournalTransaction.Kind.REFUND,
             legs,

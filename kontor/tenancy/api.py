@@ -44,7 +44,8 @@ from kontor.api.schemas import (
 from kontor.core.errors import Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy import services
-from kontor.tenancy.models import Account, CostCenter, CustomColumn, Membership, Office, Team
+from kontor.tenancy.models import Account, CostCenter, CustomColumn, Office, Team
+from kontor.tenancy.selectors import account_to_act_on, columns_for_accounts, visible_accounts
 
 router = Router()
 
@@ -103,17 +104,7 @@ def _cost_centers(scope: Scope) -> QuerySet[CostCenter]:
 
 
 def _visible_accounts(scope: Scope) -> QuerySet[Account]:
-    """Whoever may create or manage accounts, and master users, see all of the customer's accounts;
-    other members (and keys) only those they can work in."""
-    qs = scoped(scope, Account).select_related("cost_center")
-    if scope.has(Perm.MANAGE_ACCOUNTS) or scope.has(Perm.CREATE_ACCOUNTS):
-        return qs
-    if scope.api_key is not None or scope.user is None:
-        assert scope.account is not None
-        return qs.filter(pk=scope.account.pk)
-    if scope.user.is_master:
-        return qs
-    return qs.filter(memberships__user=scope.user)
+    return visible_accounts(scope).select_related("cost_center")
 
 
 def _cost_center_out(cc: CostCenter | None) -> dict[str, Any] | None:
@@ -122,9 +113,10 @@ def _cost_center_out(cc: CostCenter | None) -> dict[str, Any] | None:
     return {"id": cc.pk, "code": cc.code, "name": cc.name, "shared": cc.customer_id is None}
 
 
-def _account_out(scope: Scope, account: Account) -> dict[str, Any]:
-    # Columns live inside their account: read them through that account's scope.
-    columns = scoped(replace(scope, account=account), CustomColumn).order_by("position")
+def _account_out(scope: Scope, account: Account, columns: list[CustomColumn] | None = None) -> dict[str, Any]:
+    if columns is None:
+        # Columns live inside their account: read them through that account's scope.
+        columns = list(scoped(replace(scope, account=account), CustomColumn).order_by("position"))
     return {
         "id": account.pk,
         "name": account.name,
@@ -171,15 +163,23 @@ ACCOUNT_FIELDS = {"cost_center": "cost_center_id"}
     "/accounts", response={200: Page[AccountDetail], **errors(422)}, operation_id="list_accounts", tags=["accounts"]
 )
 def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[str, Any]:
-    """Accounts of the customer. Any member; without `manage_accounts`/`create_accounts` only the
-    accounts the caller works in."""
+    """Accounts the caller can see (any member): every account of the customer for a master user,
+    the key's own account for an API key, else the accounts the caller is a member of."""
     scope = scope_of(request)
     qs = _visible_accounts(scope).order_by("name", "pk")
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.q:
         qs = qs.filter(name__icontains=filters.q.strip())
-    return page(qs, filters, lambda a: _account_out(scope, a))
+    # One query for the columns of the whole page (the accounts are already resolved in scope).
+    rows = list(qs[filters.offset : filters.offset + filters.limit])
+    columns = columns_for_accounts(scope.customer, [a.pk for a in rows])
+    return {
+        "items": [_account_out(scope, a, columns[a.pk]) for a in rows],
+        "count": qs.count(),
+        "limit": filters.limit,
+        "offset": filters.offset,
+    }
 
 
 @router.post(
@@ -190,11 +190,11 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
 )
 def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str, Any]]:
     """Add an account (`create_accounts`). `cost_center_id` must be one offered to the customer
-    (else 422). A creator who is not a master user becomes a member with their current role."""
+    (else 422). A creator who is not a master user becomes a member with the role they hold in their
+    current account (the key's account for a key), never more."""
     scope = scope_of(request, Perm.CREATE_ACCOUNTS)
     actor = user_of(request)
     cost_center = _cost_center(scope, payload.cost_center_id)
-    membership = scoped(scope, Membership).filter(account=scope.account, user=actor).first()
     with field_names(ACCOUNT_FIELDS):
         account = services.create_account(
             scope.customer,
@@ -203,7 +203,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str,
             cost_center=cost_center,
             office_hours_only=payload.office_hours_only,
             custom_columns=_columns(payload.custom_columns),
-            creator_role=membership.role if membership else None,
+            creator_from=scope.account,
         )
     return Status(201, _saved(scope, account))
 
@@ -215,7 +215,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str,
     tags=["accounts"],
 )
 def get_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
-    """One account. Any member who can see it (as in the list)."""
+    """One account. Any member who can see it (as in the list); others answer 404."""
     scope = scope_of(request)
     return _account_out(scope, get_scoped(scope, _visible_accounts(scope), pk=account_id))
 
@@ -230,7 +230,7 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
     """Change some fields of an account (`manage_accounts`); absent fields stay. An archived account
     answers 409 `account_archived`."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
-    account = get_scoped(scope, Account, pk=account_id)
+    account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
     given = payload.model_dump(exclude_unset=True)
     bad = {
         k: ["May not be null."]
@@ -264,7 +264,7 @@ def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
     """Delete an empty account: 204. An account that holds data is archived instead and the answer is
     200 with `archived: true` and what it holds (`manage_accounts`)."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
-    account = get_scoped(scope, Account, pk=account_id)
+    account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
     outcome = services.delete_account(account, actor=user_of(request))
     if outcome.deleted:
         return Status(204, None)
@@ -280,7 +280,9 @@ def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
 def restore_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
     """Bring an archived account back (`manage_accounts`); an active one is left as it is."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
-    account = services.restore_account(get_scoped(scope, Account, pk=account_id), actor=user_of(request))
+    account = services.restore_account(
+        account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS), actor=user_of(request)
+    )
     return _account_out(scope, account)
 
 

@@ -327,8 +327,11 @@ def create_account(
     cost_center: CostCenter | None = None,
     office_hours_only: bool = False,
     custom_columns: Sequence[ColumnSpec] = (),
-    creator_role: Role | None = None,
+    creator_from: Account | None = None,
 ) -> Account:
+    """A new account. A creator who is not a master user gets in it the role they hold in
+    `creator_from` (the account they are working in), never more: creating an account is no way to
+    promote oneself."""
     errors: list[Invalid] = []
     columns: list[ColumnSpec] = []
     try:
@@ -362,15 +365,20 @@ def create_account(
         account_id=account.pk,
     )
     # Whoever creates an account can work in it; master users reach every account anyway.
-    if creator_role is not None and not actor.is_master and actor.customer_id == customer.pk:
-        membership = Membership.objects.create(customer=customer, account=account, user=actor, role=creator_role)
+    creator_role = (
+        Membership.objects.filter(account=creator_from, user=actor).values_list("role", flat=True).first()
+        if creator_from is not None and not actor.is_master and actor.customer_id == customer.pk
+        else None
+    )
+    if creator_role is not None:
+        membership = Membership.objects.create(customer=customer, account=account, user=actor, role_id=creator_role)
         record(
             "membership.create",
             membership,
             actor=actor,
             customer=customer,
             account_id=account.pk,
-            after={"user": actor.email, "account": account.name, "role": creator_role.name},
+            after={"user": actor.email, "account": account.name, "role": membership.role.name},
         )
     return account
 
@@ -584,7 +592,9 @@ def _check_role(customer_id: int, role: Role, actor: User) -> None:
 
 
 @transaction.atomic
-def set_membership(account: Account, user: User, role: Role, *, actor: User) -> Membership:
+def set_membership(
+    account: Account, user: User, role: Role, *, actor: User, within: frozenset[str] | None = None
+) -> Membership:
     """Give `user` access to `account` with `role`, or change the role they have there."""
     from kontor.access.selectors import perms_in_account
 
@@ -594,9 +604,11 @@ def set_membership(account: Account, user: User, role: Role, *, actor: User) -> 
         raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
     _check_role(account.customer_id, role, actor)
     granted = perms_in_account(actor, account)
-    _check_manages_users(actor, account, user, granted)
+    if within is not None:
+        granted = frozenset(p for p in granted if p.value in within)
+    _check_manages_users(actor, account, user, granted, api_key=within is not None)
     missing = role.perm_set - granted
-    if not actor.is_staff and missing:
+    if not actor.is_staff and missing and not (actor.is_master and within is None):
         raise Forbidden(
             f"You cannot grant the role “{role.name}” in {account.name}: it includes permissions you do not "
             f"have there ({', '.join(sorted(p.label for p in missing))})."
@@ -628,23 +640,30 @@ def set_membership(account: Account, user: User, role: Role, *, actor: User) -> 
     return membership
 
 
-def _check_manages_users(actor: User, account: Account, user: User, granted: frozenset | None = None) -> None:
+def _check_manages_users(
+    actor: User, account: Account, user: User, granted: frozenset | None = None, *, api_key: bool = False
+) -> None:
     """Memberships of an account are changed by staff, master users, or whoever holds 'Manage users'
     in that very account; a master user's access is a master user's business."""
     from kontor.access.perms import Perm
     from kontor.access.selectors import perms_in_account
 
-    if actor.is_staff or actor.is_master:
+    if actor.is_staff or (actor.is_master and not api_key):
         return
-    if user.is_master:
+    if user.is_master and not actor.is_master:
         raise Forbidden("Only a master user can change a master user's access.")
     if Perm.MANAGE_USERS not in (granted if granted is not None else perms_in_account(actor, account)):
         raise Forbidden(f"You need 'Manage users' in {account.name} to change who can use it.")
 
 
 @transaction.atomic
-def remove_membership(membership: Membership, *, actor: User) -> None:
-    _check_manages_users(actor, membership.account, membership.user)
+def remove_membership(membership: Membership, *, actor: User, within: frozenset[str] | None = None) -> None:
+    from kontor.access.selectors import perms_in_account
+
+    granted = perms_in_account(actor, membership.account)
+    if within is not None:
+        granted = frozenset(p for p in granted if p.value in within)
+    _check_manages_users(actor, membership.account, membership.user, granted, api_key=within is not None)
     record(
         "membership.delete",
         membership,

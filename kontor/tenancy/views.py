@@ -7,7 +7,7 @@ import dataclasses
 
 import django_tables2 as tables
 from django.contrib import messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,9 +15,8 @@ from django.views.decorators.http import require_POST
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.access.roles import builtin_role
 from kontor.access.selectors import perms_in_account
-from kontor.core.errors import Conflict, DomainError, ErrorCode, Forbidden, NotFound
+from kontor.core.errors import Conflict, DomainError, ErrorCode, NotFound
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy import services
 from kontor.tenancy.filters import AccountFilter
@@ -25,6 +24,7 @@ from kontor.tenancy.forms import AccountForm, AllowlistForm, OfficeForm, TeamFor
 from kontor.tenancy.middleware import SESSION_ACCOUNT
 from kontor.tenancy.models import Account, CustomColumn, Membership, Office, Team
 from kontor.tenancy.registry import account_data
+from kontor.tenancy.selectors import account_to_act_on, visible_accounts
 from kontor.tenancy.tables import AccountTable, OfficeTable, TeamTable
 from kontor.web.decorators import customer_view, signed_in_view
 from kontor.web.lists import Action, form_errors_from, list_page
@@ -40,23 +40,13 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def visible_accounts(scope: Scope) -> QuerySet[Account]:
-    """Every account of the customer for a master user (archived ones too); otherwise the ones the user
-    is a member of."""
-    qs = scoped(scope, Account)
-    if scope.user is None:
-        return qs.none()
-    if not scope.user.is_master:
-        qs = qs.filter(memberships__user=scope.user)
-    return qs
-
-
 def _account(request: HttpRequest, pk: int, perm: Perm | None = None) -> Account:
-    """An account the user can see (else 404) and, with `perm`, holds that permission in (else 403)."""
-    account = get_scoped(_scope(request), visible_accounts(_scope(request)), pk=pk)
-    if perm is not None and perm not in perms_in_account(_user(request), account):
-        raise Forbidden(f"You need the permission “{perm.label}” in {account.name} for this.")
-    return account
+    """An account the user can see (else 404) and, with `perm`, holds that permission in (else 403);
+    the API resolves accounts the same way."""
+    scope = _scope(request)
+    if perm is not None:
+        return account_to_act_on(scope, pk, perm)
+    return get_scoped(scope, visible_accounts(scope), pk=pk)
 
 
 def _columns(scope: Scope, account: Account) -> list[CustomColumn]:
@@ -120,7 +110,7 @@ def account_add(request: HttpRequest) -> HttpResponse:
                 cost_center=form.cleaned_data["cost_center"],
                 office_hours_only=form.cleaned_data["office_hours_only"],
                 custom_columns=form.column_specs(),
-                creator_role=builtin_role("administrator"),
+                creator_from=scope.account,
             )
         except DomainError as exc:
             form_errors_from(form, exc)
@@ -136,10 +126,17 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope = _scope(request)
     account = _account(request, pk)
     granted = perms_in_account(_user(request), account)
-    members = scoped(scope, Membership).filter(account=account).select_related("user", "role").order_by("user__email")
+    # Who works in an account (emails, roles) is user data: shown only to those who may see users.
+    show_members = any(p in granted or scope.has(p) for p in (Perm.VIEW_USERS, Perm.MANAGE_USERS))
+    members = (
+        scoped(scope, Membership).filter(account=account).select_related("user", "role").order_by("user__email")
+        if show_members
+        else scoped(scope, Membership).none()
+    )
     context = {
         "account": account,
         "columns": _columns(scope, account),
+        "show_members": show_members,
         "members": members,
         "shared_with": services.shared_cost_center_accounts(account),
         "can_manage": Perm.MANAGE_ACCOUNTS in granted and scope.has(Perm.MANAGE_ACCOUNTS),

@@ -27,6 +27,10 @@ def filtered(request: HttpRequest, queryset: QuerySet, filterset_class: type[dja
     if filterset_class is None:
         return None, queryset
     fs = filterset_class(request.GET or None, queryset=queryset, request=request)
+    if any(len(value) > MAX_FILTER_LENGTH for _, values in request.GET.lists() for value in values):
+        fs.form.is_valid()
+        fs.form.add_error(None, f"A filter value can be at most {MAX_FILTER_LENGTH} characters.")
+        return fs, queryset.none()
     # An unbound FilterSet (no query string) is not 'valid' but means 'no filter': show everything.
     qs = fs.qs if (not fs.is_bound or fs.is_valid()) else queryset.none()
     return fs, qs
@@ -47,8 +51,10 @@ def list_page(
     extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     fs, qs = filtered(request, queryset, filterset_class)
-    table = table_class(qs, request=request)
-    tables.RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+    table = table_class(qs)  # no request here: that would paginate before the clamp below
+    # `per_page` is read and clamped here; django-tables2 would pass any number on (-1 → an error page).
+    table.per_page_field = "_per_page_is_read_by_kontor"
+    tables.RequestConfig(request, paginate={"per_page": clamp_per_page(request, per_page)}).configure(table)
     context = {
         "title": title,
         "table": table,
@@ -59,6 +65,18 @@ def list_page(
         **(extra or {}),
     }
     return render(request, template, context)
+
+
+MAX_FILTER_LENGTH = 500
+MAX_PER_PAGE = 200
+
+
+def clamp_per_page(request: HttpRequest, default: int) -> int:
+    try:
+        wanted = int(request.GET.get("per_page", default))
+    except (TypeError, ValueError):
+        return default
+    return max(1, min(MAX_PER_PAGE, wanted))
 
 
 class _Echo:

@@ -4,8 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from kontor.access.perms import Perm
-from kontor.audit.models import AuditEntry
-from kontor.core.scope import scoped
+from kontor.audit.selectors import visible_entries
 from kontor.web.decorators import signed_in_view
 
 
@@ -20,7 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if scope is not None:
         perm_labels = sorted(Perm(p).label for p in scope.perms)
         if scope.has(Perm.VIEW_AUDIT):
-            recent = list(scoped(scope, AuditEntry)[:8])
+            recent = list(visible_entries(scope)[:8])
     return render(request, "web/home.html", {"recent": recent, "perm_labels": perm_labels})
 
 

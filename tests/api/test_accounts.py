@@ -13,16 +13,25 @@ def names(body):
     return [item["name"] for item in body["items"]]
 
 
-def test_list_is_the_customers_own(world, acme):
+def test_list_is_the_customers_own(world, client):
+    client.force_login(world.acme.master)  # a master user sees every account of the customer
+    acme = Api(client)
     body = acme.get("/accounts").json()
     assert names(body) == ["Sales", "Support desk"]
     assert body["count"] == 2
     sales = body["items"][0]
     assert sales["cost_center"]["code"] == "CC-GEN"
     assert [c["name"] for c in sales["custom_columns"]] == ["Name", "Surname"]
+    assert body["items"][1]["custom_columns"] == []
     assert names(acme.get("/accounts", {"q": "desk"}).json()) == ["Support desk"]
     assert names(acme.get("/accounts", {"status": "archived"}).json()) == []
     problem(acme.get("/accounts", {"status": "gone"}), 422, "validation_error")
+
+
+def test_a_key_lists_only_its_own_account(world, acme):
+    body = acme.get("/accounts").json()
+    assert names(body) == ["Sales"] and body["count"] == 1
+    assert names(acme.get("/accounts", {"q": "desk"}).json()) == []
 
 
 def test_members_without_account_rights_see_only_their_accounts(world, client, make_key):
@@ -134,7 +143,9 @@ def test_patch_bad_input_changes_nothing(world, acme):
     assert audit_count("account.update") == 0
 
 
-def test_delete_empty_account_is_204(world, acme):
+def test_delete_empty_account_is_204(world, client):
+    client.force_login(world.acme.master)  # a key could act only on its own account
+    acme = Api(client)
     pk = acme.post("/accounts", {"name": "Temp"}).json()["id"]
     response = acme.delete(f"/accounts/{pk}")
     assert response.status_code == 204 and response.content == b""
@@ -142,7 +153,9 @@ def test_delete_empty_account_is_204(world, acme):
     assert audit_count("account.delete", pk) == 1
 
 
-def test_delete_account_holding_data_archives_it(world, acme, monkeypatch):
+def test_delete_account_holding_data_archives_it(world, client, monkeypatch):
+    client.force_login(world.acme.master)  # a key could act only on its own account
+    acme = Api(client)
     pk = world.acme.other_account.pk
     monkeypatch.setattr(registry, "_probes", [lambda a: ("contacts", 3 if a.pk == pk else 0)])
     response = acme.delete(f"/accounts/{pk}")

@@ -77,7 +77,8 @@ def test_a_key_never_exceeds_its_creator(world, client, make_key):
     api = Api(client, issued_by_admin.secret)
     assert api.get("/users").status_code == 200
     set_user_active(world.acme.users["administrator"], False, actor=world.acme.master)
-    problem(api.get("/users"), 403, "permission_denied")
+    # A key acts for its creator: a disabled creator's key does not authenticate at all.
+    problem(api.get("/users"), 401, "not_authenticated")
     assert Api(client, secret).get("/users").status_code == 200
 
 

@@ -57,7 +57,8 @@ def test_role_bad_input_and_refusals(world, acme):
     assert Role.objects.get(pk=theirs.pk).name == "Theirs"
     # In use: refused.
     pk = acme.post("/roles", {"name": "Used", "perms": ["send_sms"]}).json()["id"]
-    acme.put(f"/users/{world.acme.users['sender'].pk}/memberships/{world.acme.other_account.pk}", {"role_id": pk})
+    used = acme.put(f"/users/{world.acme.users['sender'].pk}/memberships/{world.acme.account.pk}", {"role_id": pk})
+    assert used.status_code == 200, used.content
     problem(acme.delete(f"/roles/{pk}"), 409, "conflict")
 
 

@@ -83,6 +83,7 @@ def test_master_buys_allocates_and_users_transfer_within_the_rules(page: Page, s
     expect(log).to_contain_text("260")
     with page.expect_download() as download:
         page.get_by_text("Download CSV").click()
-    csv_text = open(download.value.path(), encoding="utf-8-sig").read()
+    with open(download.value.path(), encoding="utf-8-sig") as handle:
+        csv_text = handle.read()
     assert "300" in csv_text and "40" in csv_text
     assert verify() == []

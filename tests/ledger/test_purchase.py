@@ -32,8 +32,16 @@ def charges(monkeypatch):
 
 
 def _buy(world, card, key):
-    return purchase(world.acme.customer, actor=world.acme.master, quantity=500, for_user=None,
-                    payment_method="test_card", billing_details=DETAILS, payment_details=card, idempotency_key=key)
+    return purchase(
+        world.acme.customer,
+        actor=world.acme.master,
+        quantity=500,
+        for_user=None,
+        payment_method="test_card",
+        billing_details=DETAILS,
+        payment_details=card,
+        idempotency_key=key,
+    )
 
 
 def test_the_same_key_charges_once_and_returns_the_first_purchase(world, charges):

@@ -179,3 +179,20 @@ def test_batch_transfer_is_all_or_nothing(acme):
     batch_transfer([good] * 5, actor=acme.master)
     system.refresh_from_db()
     assert system.balance == 50 and user_wallet(acme.users["sender"]).balance == 50
+
+
+def test_each_batch_transfer_is_its_own_journal_and_a_batch_may_net_to_zero(acme):
+    sender, ocm = acme.users["sender"], acme.users["office_credit_manager"]
+    a = fund(acme.customer, user_wallet(sender), 10)
+    b = fund(acme.customer, user_wallet(ocm), 10)
+    result = batch_transfer([Transfer(a, b, 5), Transfer(b, a, 5), Transfer(a, b, 2)], actor=acme.master)
+    assert result.created and len(result.journals) == 3
+    assert [sorted(p.delta for p in j.postings.all()) for j in result.journals] == [[-5, 5], [-5, 5], [-2, 2]]
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.balance, b.balance) == (8, 12)
+    # The same key again returns the same journals; the key for another batch is refused.
+    again = batch_transfer([Transfer(a, b, 1)] * 2, actor=acme.master, idempotency_key="k")
+    assert batch_transfer([Transfer(a, b, 1)] * 2, actor=acme.master, idempotency_key="k").journals == again.journals
+    with pytest.raises(Invalid):
+        batch_transfer([Transfer(a, b, 1)] * 3, actor=acme.master, idempotency_key="k")

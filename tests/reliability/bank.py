@@ -53,7 +53,7 @@ def build_bank(n_users: int = 20, *, opening: int = 500, tag: str = "bank") -> B
         user = User.objects.create(customer=customer, email=f"u{i}@{tag}.test", first_name="U", last_name=f"{i}")
         Membership.objects.create(customer=customer, account=account, user=user, role=sender)
         users.append(user)
-    provider = provider_wallet()
+    provider = provider_wallet(customer=customer)
     system = system_wallet(customer)
     wallets = {u.pk: user_wallet(u) for u in users}
     for user in users:

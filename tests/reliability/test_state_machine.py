@@ -55,7 +55,7 @@ def _build() -> dict:
         "wallets": {u.pk: user_wallet(u) for u in users},
         "system": system_wallet(customer),
         "hold": hold_wallet(customer),
-        "provider": provider_wallet(),
+        "provider": provider_wallet(customer=customer),
     }
 
 

@@ -190,7 +190,7 @@ def test_add_account_empty_name_refused(client, world):
 
 
 def test_account_detail_shows_columns_and_members(client, world):
-    login(client, world.acme.users["sender"])
+    login(client, world.acme.users["read_only"])  # view_users: sees who works here
     res = client.get(reverse("tenancy:account_detail", args=[world.acme.account.pk]))
     assert res.status_code == 200
     body = res.content.decode()
