@@ -220,6 +220,7 @@ def post_many(entries: Sequence[Entry], *, actor: User | None, customer: Custome
             for wallet_id, delta in sorted(deltas.items())
             if delta != 0
         ]
+    # A savepoint when nested: a refused overdraft must leave the caller's transaction usable.
     with transaction.atomic():
         moved = _apply(wallets, net)
         # Postings first, then the headers: the database refuses a header whose postings do not balance.

@@ -78,11 +78,13 @@ def _post_once(
 ) -> tuple[JournalTransaction, bool]:
     """(journal, created). A concurrent duplicate under the same key loses on the unique constraint and
     gets the winner's journal instead."""
+    if not idempotency_key:
+        return post(kind, legs, customer=customer, **kw), True
     existing = _replay(customer, idempotency_key, kind, legs)
     if existing is not None:
         return existing, False
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: losing the race on the key must not spoil the caller's transaction
             return post(kind, legs, customer=customer, idempotency_key=idempotency_key, **kw), True
     except IntegrityError:
         existing = _replay(customer, idempotency_key, kind, legs)
