@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "kontor.access",
     "kontor.ledger",
     "kontor.billing",
+    "kontor.numbers",
+    "kontor.contacts",
+    "kontor.messaging",
     "kontor.staff",
     "kontor.web",
 ]

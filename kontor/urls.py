@@ -9,6 +9,9 @@ urlpatterns = [
     path("", include("kontor.tenancy.urls")),
     path("audit/", include("kontor.audit.urls")),
     path("staff/", include("kontor.staff.urls")),
+    path("numbers/", include("kontor.numbers.urls")),
+    path("contacts/", include("kontor.contacts.urls")),
+    path("messages/", include("kontor.messaging.urls")),
     path("credits/", include("kontor.ledger.urls")),
     path("billing/", include("kontor.billing.urls")),
 ]

@@ -3,6 +3,9 @@
 from kontor.access.api import router as access_router
 from kontor.api.core import api
 from kontor.audit.api import router as audit_router
+from kontor.contacts.api import router as contacts_router
+from kontor.messaging.api import router as messaging_router
+from kontor.numbers.api import router as numbers_router
 from kontor.billing.api import router as billing_router
 from kontor.ledger.api import router as ledger_router
 from kontor.staff.api import router as staff_router
@@ -13,6 +16,9 @@ api.add_router("/", access_router)
 api.add_router("/audit", audit_router)
 api.add_router("/credits", ledger_router)
 api.add_router("/staff", staff_router)
+api.add_router("/numbers", numbers_router)
+api.add_router("/contacts", contacts_router)
+api.add_router("/messages", messaging_router)
 api.add_router("/billing", billing_router)
 
 __all__ = ["api"]

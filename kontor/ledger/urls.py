@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kontor.ledger import views, views_log, views_purchase
+from kontor.ledger import views, views_log, views_purchase, views_staff
 
 app_name = "ledger"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     path("wallets/<int:pk>/log.csv", views_log.log_csv, name="log_csv"),
     path("wallets/<int:pk>/log/print/", views_log.log_print, name="log_print"),
     path("wallets/<int:pk>/threshold/", views.threshold, name="threshold"),
+    path("staff/customers/<int:customer_pk>/", views_staff.wallets, name="staff_wallets"),
+    path("staff/customers/<int:customer_pk>/wallets/<int:pk>/", views_staff.log, name="staff_log"),
+    path("staff/customers/<int:customer_pk>/wallets/<int:pk>/history.csv", views_staff.log_csv, name="staff_log_csv"),
 ]

@@ -103,3 +103,68 @@ def test_audit_detail_of_foreign_entry_is_404(client, entries):
     client.force_login(entries.acme.master)
     assert client.get(reverse("audit:detail", args=[foreign.pk])).status_code == 404
     assert client.get(reverse("audit:detail", args=[10**9])).status_code == 404
+
+
+# --- accounts keep their history apart ----------------------------------------------------------
+
+
+@pytest.fixture
+def desk_entries(entries):
+    """Changes inside each of Acme's accounts: an API key made in Sales and one in Support desk."""
+    from kontor.access.services import create_api_key
+
+    acme = entries.acme
+    create_api_key(acme.account, actor=acme.master, name="Sales robot", perms=["send_sms"])
+    create_api_key(acme.other_account, actor=acme.master, name="Desk robot", perms=["send_sms"])
+    return entries
+
+
+def _desk(world) -> AuditEntry:
+    return AuditEntry.objects.get(action="api_key.create", object_repr__startswith="Desk robot")
+
+
+def test_a_member_of_one_account_sees_only_its_history_and_the_customers(client, desk_entries):
+    acme = desk_entries.acme
+    client.force_login(acme.users["read_only"])  # a member of Sales only
+    res = client.get(reverse("audit:log"), {"per_page": 200})
+    shown = {e.pk for e in res.context["table"].data}
+    visible = AuditEntry.objects.filter(customer=acme.customer).exclude(account_id=acme.other_account.pk)
+    assert shown == set(visible.values_list("pk", flat=True))
+    assert _desk(desk_entries).pk not in shown
+    assert "Sales robot" in res.content.decode() and "Desk robot" not in res.content.decode()
+    assert "Acme North" in res.content.decode()  # customer-wide changes stay visible
+    rows = csv_rows(client.get(reverse("audit:export")))
+    assert len(rows) == visible.count()
+    assert not any(r["object"].startswith("Desk robot") for r in rows)
+    assert client.get(reverse("audit:detail", args=[_desk(desk_entries).pk])).status_code == 404
+    home = client.get(reverse("web:home"))
+    assert all(e.account_id != acme.other_account.pk for e in home.context["recent"])
+
+
+def test_a_member_of_both_accounts_and_the_master_see_both(client, desk_entries):
+    acme = desk_entries.acme
+    desk = _desk(desk_entries)
+    for user in (acme.users["administrator"], acme.master):
+        client.force_login(user)
+        res = client.get(reverse("audit:log"), {"per_page": 200})
+        assert desk.pk in {e.pk for e in res.context["table"].data}
+        assert client.get(reverse("audit:detail", args=[desk.pk])).status_code == 200
+
+
+def test_the_api_audit_log_follows_the_same_rule(client, desk_entries):
+    from tests.api.conftest import Api
+
+    acme = desk_entries.acme
+    desk = _desk(desk_entries)
+    client.force_login(acme.users["read_only"])
+    api = Api(client)
+    items = api.get("/audit", {"limit": 200}).json()["items"]
+    assert items and all(e["account_id"] in (None, acme.account.pk) for e in items)
+    assert api.get(f"/audit/{desk.pk}").status_code == 404
+    client.force_login(acme.master)
+    assert api.get(f"/audit/{desk.pk}").status_code == 200
+    client.logout()
+    keyed = Api(client, acme.key_secret)  # a key of Sales, made by the master user
+    items = keyed.get("/audit", {"limit": 200}).json()["items"]
+    assert items and all(e["account_id"] in (None, acme.account.pk) for e in items)
+    assert keyed.get(f"/audit/{desk.pk}").status_code == 404

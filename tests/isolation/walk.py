@@ -82,6 +82,7 @@ WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
     (r"^staff:feature_", "pk", "tenancy.Feature"),
     (r"^staff:staff_user_", "pk", STAFF_USER),
     (r"^staff:audit_entry", "pk", "audit.AuditEntry"),
+    (r"^ledger:staff_", "customer_pk", "tenancy.Customer"),
     (r"^ledger:", "pk", "ledger.Wallet"),
     (r"^billing:invoice", "pk", "billing.Invoice"),
     (r"^billing:(price_list_|tier_add)", "pk", "billing.PriceList"),
