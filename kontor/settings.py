@@ -169,6 +169,9 @@ TASKS = {
 if TESTING:
     TASKS["default"] = {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}
 
+# The sender of accounts without an activated MO number; it cannot receive replies.
+KONTOR_DEFAULT_SENDER = os.environ.get("KONTOR_DEFAULT_SENDER", "Kontor")
+
 # Login throttling: failures allowed per window before further attempts are refused.
 KONTOR_LOGIN_WINDOW_SECONDS = int(os.environ.get("KONTOR_LOGIN_WINDOW_SECONDS", "900"))
 KONTOR_LOGIN_MAX_PER_USER = int(os.environ.get("KONTOR_LOGIN_MAX_PER_USER", "10"))

@@ -417,7 +417,7 @@ def update_user(
 ) -> User:
     customer = user.customer
     assert customer is not None
-    _check_may_manage(actor, user, within)
+    check_may_manage(actor, user, within)
     before = snapshot(user, USER_FIELDS)
     person = _person_fields(
         first_name=user.first_name if first_name is None else first_name,
@@ -458,15 +458,15 @@ def effective_perms(actor: User, account: Account, within: frozenset[str] | None
     return granted
 
 
-def _check_may_manage(actor: User, user: User, within: frozenset[str] | None = None) -> None:
+def check_may_manage(actor: User, user: User, within: frozenset[str] | None = None) -> None:
     """Who may change or disable `user`: provider staff; master users; the user themselves (their own
     profile); otherwise only someone holding 'Manage users' in every account `user` belongs to, with at
     least the permissions `user` has there, so 'Manage users' in one account is no key to another."""
     if within is not None and Perm.MANAGE_USERS.value not in within and actor.pk != user.pk:
         raise Forbidden("This API key may not manage users.")
-    if actor.is_staff or actor.is_master or actor.pk == user.pk:
+    if actor.is_staff or actor.pk == user.pk or (actor.is_master and within is None):
         return
-    if user.is_master:
+    if user.is_master and not actor.is_master:
         raise Forbidden("Only a master user can change or disable a master user.")
     for membership in user.memberships.select_related("account", "role"):
         mine = effective_perms(actor, membership.account, within)
@@ -487,7 +487,7 @@ def set_user_active(user: User, active: bool, *, actor: User, within: frozenset[
     """Disable (ending every session at once) or re-enable a user."""
     if user.is_active == active:
         return user
-    _check_may_manage(actor, user, within)
+    check_may_manage(actor, user, within)
     if not active and user.pk == actor.pk:
         raise Conflict("You cannot disable yourself.")
     if not active and user.is_master:

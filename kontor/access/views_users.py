@@ -85,7 +85,7 @@ def _check_may_change(actor: User, target: User) -> None:
     """Refuse (403) before showing a form the service would refuse anyway: only a master user changes a
     master user, and 'Manage users' in one account is no key to a user who also works elsewhere."""
     _check_master_rule(actor, target)
-    services._check_may_manage(actor, target)
+    services.check_may_manage(actor, target)
 
 
 def _may_change(actor: User, target: User) -> bool:

@@ -3,11 +3,11 @@
 from kontor.access.api import router as access_router
 from kontor.api.core import api
 from kontor.audit.api import router as audit_router
+from kontor.billing.api import router as billing_router
 from kontor.contacts.api import router as contacts_router
+from kontor.ledger.api import router as ledger_router
 from kontor.messaging.api import router as messaging_router
 from kontor.numbers.api import router as numbers_router
-from kontor.billing.api import router as billing_router
-from kontor.ledger.api import router as ledger_router
 from kontor.staff.api import router as staff_router
 from kontor.tenancy.api import router as tenancy_router
 

@@ -93,7 +93,11 @@ class Wallet(models.Model):
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
-        return Q(customer_id=scope.customer.pk)
+        q = Q(customer_id=scope.customer.pk)
+        if scope.api_key is not None:
+            # A key belongs to one account: of the account pools it reaches only that account's.
+            q &= ~Q(kind="pool") | Q(account_id=scope.api_key.account_id)
+        return q
 
 
 class JournalTransaction(models.Model):

@@ -245,6 +245,9 @@ def credit_overview(scope: Scope, viewer: User, *, with_actions: bool = True) ->
         if viewer.is_master:
             rows += _stranded_rows(viewer, view.user_ids)
             rows += _pool_rows(viewer, scoped(scope, Account).order_by("name", "pk"), only_funded=True)
+    if scope.api_key is not None:
+        # A key belongs to one account: of the account pools it reaches only its own.
+        rows = [r for r in rows if r.wallet.kind != Wallet.Kind.POOL or r.wallet.account_id == scope.api_key.account_id]
     # Offices decide what office credit managers may do; load them once for everyone on the page.
     prefetch_related_objects([viewer, *(r.user for r in rows if r.user is not None)], "additional_offices")
     overview = CreditOverview(viewer, customer.credit_mode, rows, view.system, view.office_manager)

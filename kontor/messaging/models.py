@@ -14,7 +14,9 @@ from django.db.models import Q
 
 from kontor.core.models import AccountModel, TimeStamped
 
-prefix_validator = RegexValidator(r"^[0-9]{0,15}$", "Digits only, country code first (e.g. 46 or 4670); empty: default.")
+prefix_validator = RegexValidator(
+    r"^[0-9]{0,15}$", "Digits only, country code first (e.g. 46 or 4670); empty: default."
+)
 
 
 class RateCardEntry(TimeStamped):

@@ -29,10 +29,17 @@ class OfficeHoursResult:
     reason: str
 
 
+# "De facto" holidays count too where the package knows them: in Sweden Midsummer Eve, Christmas Eve and
+# New Year's Eve are not statutory, but nearly everyone is off and nobody wants a campaign then.
+CATEGORIES = ("public", "de_facto")
+
+
 @lru_cache(maxsize=256)
 def _holidays(country: str, year: int) -> dict[dt.date, str]:
     try:
-        return dict(holidays.country_holidays(country, years=year).items())
+        cls = holidays.country_holidays(country, years=year).__class__
+        wanted = tuple(c for c in CATEGORIES if c in getattr(cls, "supported_categories", ("public",)))
+        return dict(holidays.country_holidays(country, years=year, categories=wanted).items())
     except NotImplementedError:  # a country the package does not know: no holidays to block
         return {}
 

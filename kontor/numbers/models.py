@@ -117,12 +117,8 @@ class KeywordOrder(AccountModel):
     number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="keyword_orders")
     word = models.CharField(max_length=KEYWORD_MAX)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    ordered_by = models.ForeignKey(
-        "access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    decided_by = models.ForeignKey(
-        "access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    ordered_by = models.ForeignKey("access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey("access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True)
 

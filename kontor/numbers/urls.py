@@ -1,4 +1,25 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from kontor.numbers import views, views_staff
 
 app_name = "numbers"
-urlpatterns: list = []
+urlpatterns = [
+    # the current account
+    path("", views.index, name="index"),
+    path("mo-number/", views.mo_number, name="mo_number"),
+    path("keywords/claim/", views.keyword_claim, name="keyword_claim"),
+    path("keywords/<int:pk>/release/", views.keyword_release, name="keyword_release"),
+    path("unmatched/<int:pk>/", views.unmatched_set, name="unmatched_set"),
+    path("keyword-orders/order/", views.keyword_order, name="keyword_order"),
+    path("keyword-orders/", views.orders, name="orders"),
+    # provider staff
+    path("inventory/", views_staff.inventory_list, name="inventory"),
+    path("inventory/export.csv", views_staff.inventory_export, name="inventory_export"),
+    path("inventory/add/", views_staff.number_add, name="number_add"),
+    path("inventory/import/", views_staff.number_import, name="number_import"),
+    path("inventory/<int:pk>/", views_staff.number_edit, name="number_edit"),
+    path("assign/", views_staff.assign, name="assign"),
+    path("staff/keyword-orders/", views_staff.orders_staff, name="orders_staff"),
+    path("staff/keyword-orders/<int:pk>/approve/", views_staff.order_approve, name="order_approve"),
+    path("staff/keyword-orders/<int:pk>/reject/", views_staff.order_reject, name="order_reject"),
+]

@@ -41,13 +41,6 @@ ACCOUNT_BOUND = {
     "audit.AuditEntry",
     "ledger.Wallet",
 }
-# Known leak, kept visible rather than skipped: the credits API resolves wallets through the key
-# creator's view (kontor/ledger/selectors.credit_overview), so a key of Sales made by a master user
-# reads, re-thresholds and transfers from Support desk's pool. Fix there (limit a key's scope to
-# scope.api_key.account_id), then drop this marker: strict, so the fix is noticed.
-LEDGER_KEY_LEAK = pytest.mark.xfail(
-    strict=True, reason="ledger: a key's credit overview is its creator's, not its account's"
-)
 MIN_API_FILLS = 10
 MIN_WEB_FILLS = 8
 
@@ -135,7 +128,7 @@ def _call(client, method: str, url: str, body: Any, auth: dict) -> tuple[int, di
 def _api_fills(world, desk: Desk, *, wallets: bool = False) -> list[tuple[Any, str]]:
     """(operation, url) with every account-bound path parameter naming Support desk's object and the
     other parameters naming Acme's own (customer-wide) objects. The wallet operations only with
-    `wallets` (see LEDGER_KEY_LEAK), or only them with wallets="only"."""
+    `wallets`, or only them with wallets="only"."""
     own, theirs = side_objects(world, world.acme), desk.objects()
     out = []
     for op in api_operations():
@@ -175,7 +168,6 @@ def test_api_key_of_one_account_cannot_reach_the_other(world, client, desk):
     assert desk.state() == before
 
 
-@LEDGER_KEY_LEAK
 def test_api_key_of_one_account_cannot_reach_the_others_wallets(world, client, desk):
     secret = create_api_key(world.acme.account, actor=world.acme.master, name="Sales all", perms=ALL).secret
     auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
@@ -226,7 +218,6 @@ def test_api_key_lists_nothing_of_the_other_account(world, client, desk):
     _lists_show_nothing_of_the_desk(client, world, desk, {"HTTP_AUTHORIZATION": f"Bearer {secret}"})
 
 
-@LEDGER_KEY_LEAK
 def test_api_key_lists_no_wallet_of_the_other_account(world, client, desk):
     secret = create_api_key(world.acme.account, actor=world.acme.master, name="Sales all", perms=ALL).secret
     _wallets_show_nothing_of_the_desk(client, desk, {"HTTP_AUTHORIZATION": f"Bearer {secret}"})
@@ -264,7 +255,6 @@ def test_body_ids_of_the_other_account_are_refused(world, client, desk):
     assert User.objects.count() == users
 
 
-@LEDGER_KEY_LEAK
 def test_body_wallet_ids_of_the_other_account_are_refused(world, client, desk):
     secret = create_api_key(world.acme.account, actor=world.acme.master, name="Sales all", perms=ALL).secret
     auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}

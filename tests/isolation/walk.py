@@ -89,6 +89,9 @@ WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
     (r"^billing:tier_add", "list_pk", "billing.PriceList"),
     (r"^billing:tier_", "pk", "billing.PriceTier"),
     (r"^billing:country_tax", "pk", "billing.CountryTax"),
+    (r"^numbers:keyword_release", "pk", "numbers.Keyword"),
+    (r"^numbers:(unmatched_set|number_edit)", "pk", "numbers.Number"),
+    (r"^numbers:order_(approve|reject)", "pk", "numbers.KeywordOrder"),
 ]
 
 
@@ -112,7 +115,8 @@ class ApiOperation:
 
     @property
     def is_staff(self) -> bool:
-        return self.path.startswith("/api/v1/staff/")
+        # Staff operations of an app's own router (e.g. /numbers/inventory) carry the tag "staff".
+        return self.path.startswith("/api/v1/staff/") or "staff" in self.spec.get("tags", [])
 
     def url(self, values: dict[str, Any]) -> str:
         out = self.path
@@ -157,6 +161,9 @@ API_PARAM_MODELS: dict[str, str] = {
     "feature_id": "tenancy.Feature",
     "wallet_id": "ledger.Wallet",
     "invoice_id": "billing.Invoice",
+    "number_id": "numbers.Number",
+    "keyword_id": "numbers.Keyword",
+    "keyword_order_id": "numbers.KeywordOrder",
 }
 
 
@@ -204,6 +211,20 @@ def _invoice(cw: Any) -> Any:
     )
 
 
+def _numbers(cw: Any) -> dict[str, Any]:
+    """A number assigned to the customer and used by its account, a keyword there and a keyword order."""
+    number_model = apps.get_model("numbers", "Number")
+    number = number_model.objects.get_or_create(
+        value=f"+4670{cw.customer.pk:07d}",
+        defaults={"kind": "long_code", "country": "SE", "two_way": True, "status": "assigned", "customer": cw.customer},
+    )[0]
+    own = {"customer": cw.customer, "account": cw.account}
+    apps.get_model("numbers", "AccountNumber").objects.get_or_create(**own, defaults={"number": number})
+    keyword = apps.get_model("numbers", "Keyword").objects.get_or_create(**own, number=number, word="SWEEP")[0]
+    order = apps.get_model("numbers", "KeywordOrder").objects.get_or_create(**own, number=number, word="SWEEPORDER")[0]
+    return {"number": number, "keyword": keyword, "order": order}
+
+
 def side_objects(world: Any, cw: Any) -> dict[str, Any]:
     """For each model label a path can name, one object of the customer `cw` (world.acme/globex)."""
     user = cw.users["sender"]
@@ -225,6 +246,9 @@ def side_objects(world: Any, cw: Any) -> dict[str, Any]:
         "tenancy.Feature": Feature.objects.get_or_create(code="sweep", defaults={"name": "Sweep"})[0],
         "ledger.Wallet": _LazyObject(lambda: _wallet(cw)),
         "billing.Invoice": _LazyObject(lambda: _invoice(cw)),
+        "numbers.Number": _LazyObject(lambda: _numbers(cw)["number"]),
+        "numbers.Keyword": _LazyObject(lambda: _numbers(cw)["keyword"]),
+        "numbers.KeywordOrder": _LazyObject(lambda: _numbers(cw)["order"]),
         "billing.PriceList": Ref(MISSING),
         "billing.PriceTier": Ref(MISSING),
         "billing.CountryTax": Ref(MISSING),

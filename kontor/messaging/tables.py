@@ -1,0 +1,50 @@
+"""The transaction list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from kontor.messaging.models import Message
+
+
+class MessageTable(tables.Table):
+    created_at = tables.DateTimeColumn(verbose_name="Time", format="Y-m-d H:i:s")
+    direction = tables.Column("Dir.")
+    from_number = tables.Column("From")
+    to_number = tables.Column("To")
+    text = tables.Column("Content")
+    segments = tables.Column("Segm.", attrs={"td": {"class": "num"}})
+    credits = tables.Column("Credits", attrs={"td": {"class": "num"}})
+    status = tables.Column("Status")
+    user = tables.Column("User", accessor="user__email", default="")
+    detail = tables.Column("", empty_values=(), orderable=False)
+
+    class Meta:
+        model = Message
+        fields = ("created_at", "direction", "from_number", "to_number", "text", "segments", "credits", "status")
+        sequence = (*fields, "user", "detail")
+        order_by = ("-created_at",)
+        empty_text = "No transactions match."
+        attrs = {"id": "transactions"}
+
+    def render_text(self, value: str) -> str:
+        return value if len(value) <= 60 else value[:59] + "…"
+
+    def render_status(self, record: Message, value: str) -> Any:
+        if record.error_code:
+            return format_html('{} <small class="muted">{}</small>', value, record.error_code)
+        return value
+
+    def render_detail(self, record: Message) -> Any:
+        return format_html('<a href="{}">Details</a>', reverse("messaging:message", args=[record.pk]))
+
+
+class MobileSearchTable(MessageTable):
+    """Support sees the rows but opens no details (it searches by number only)."""
+
+    class Meta(MessageTable.Meta):
+        exclude = ("detail", "user")
