@@ -1,3 +1,351 @@
-from ninja import Router
+"""Contacts API: phonebooks, contacts (values by custom column name), CSV import and export, opt-outs.
 
-router = Router()
+Ids in a path are resolved in the caller's account scope: another account's (or customer's) id
+answers 404 exactly like a missing one. Reads need “view contacts” or “manage contacts”; writes
+“manage contacts”."""
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.text import slugify
+from ninja import File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from kontor.access.perms import Perm
+from kontor.api.core import problem, scope_of, scope_of_any, user_of
+from kontor.api.schemas import Input, Page, PageQuery, Problem, errors, page
+from kontor.contacts import selectors, services
+from kontor.contacts.csvimport import import_contacts
+from kontor.contacts.models import Contact, OptOut, Phonebook
+from kontor.core.errors import ErrorCode, Invalid
+from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.tenancy.models import Account, CustomColumn
+from kontor.web.lists import stream_csv
+
+router = Router(tags=["contacts"])
+
+READ = (Perm.VIEW_CONTACTS, Perm.MANAGE_CONTACTS)
+
+# --- schemas (names unique across the whole API) ---------------------------------------------------
+
+
+class PhonebookOut(Schema):
+    id: int
+    name: str
+    description: str
+    contact_count: int
+    created_at: datetime
+
+
+class PhonebookIn(Input):
+    name: str = Field(..., max_length=120)
+    description: str = Field("", max_length=2000)
+
+
+class PhonebookPatch(Input):
+    name: str | None = Field(None, max_length=120)
+    description: str | None = Field(None, max_length=2000)
+
+
+class ContactOut(Schema):
+    id: int
+    phonebook_id: int
+    phone: str = Field(..., description="E.164.")
+    values: dict[str, str] = Field(..., description="Custom column values by column name; blank ones left out.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactIn(Input):
+    phone: str = Field(..., max_length=40, description="International, or national in the customer's country.")
+    values: dict[str, str] = Field(default_factory=dict, description="By custom column name (case-insensitive).")
+
+
+class ContactPatch(Input):
+    phone: str | None = Field(None, max_length=40)
+    values: dict[str, str | None] | None = Field(
+        None, description="Columns to change, by name; an empty string or null clears one. Others are kept."
+    )
+
+
+class ContactFilters(PageQuery):
+    q: str | None = Field(None, max_length=200, description="Phone or any value contains this.")
+
+
+class ContactOptOutOut(Schema):
+    id: int
+    phone: str
+    source: str
+    note: str
+    created_at: datetime
+
+
+class ContactOptOutIn(Input):
+    phone: str = Field(..., max_length=40)
+    note: str = Field("", max_length=200)
+
+
+class ContactOptOutFilters(PageQuery):
+    phone: str | None = Field(None, max_length=40, description="Phone contains this.")
+
+
+class ContactImportRowError(Schema):
+    line: int = Field(..., description="Line of the file; 1 is the header.")
+    reason: str
+    column: str
+    value: str
+
+
+class ContactImportReport(Schema):
+    rows: int
+    valid: int
+    invalid: int
+    created: int
+    updated: int
+    unchanged: int
+    applied: bool
+    dry_run: bool
+    only_valid: bool
+    delimiter: str
+    columns: list[str]
+    ignored_columns: list[str]
+    errors: list[ContactImportRowError]
+
+
+class ContactImportProblem(Problem):
+    report: ContactImportReport | None = None
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _account(scope: Scope) -> Account:
+    assert scope.account is not None  # scope_of guarantees an account
+    return scope.account
+
+
+def _columns(scope: Scope) -> list[CustomColumn]:
+    return selectors.columns(scope)
+
+
+def _phonebook(scope: Scope, phonebook_id: int) -> Phonebook:
+    return get_scoped(scope, Phonebook, pk=phonebook_id)
+
+
+def _phonebook_out(book: Phonebook, count: int | None = None) -> dict[str, Any]:
+    if count is None:
+        count = getattr(book, "contact_count", None)
+    if count is None:
+        count = book.contacts.count()
+    return {
+        "id": book.pk,
+        "name": book.name,
+        "description": book.description,
+        "contact_count": count,
+        "created_at": book.created_at,
+    }
+
+
+def _contact_out(contact: Contact, columns: list[CustomColumn]) -> dict[str, Any]:
+    values = contact.values or {}
+    return {
+        "id": contact.pk,
+        "phonebook_id": contact.phonebook_id,
+        "phone": contact.phone,
+        "values": {c.name: values[str(c.pk)] for c in columns if values.get(str(c.pk))},
+        "created_at": contact.created_at,
+        "updated_at": contact.updated_at,
+    }
+
+
+def _opt_out_out(row: OptOut) -> dict[str, Any]:
+    return {"id": row.pk, "phone": row.phone, "source": row.source, "note": row.note, "created_at": row.created_at}
+
+
+# --- phonebooks ----------------------------------------------------------------------------------
+
+
+@router.get("/phonebooks", response={200: Page[PhonebookOut], **errors()}, operation_id="contacts_phonebooks")
+def list_phonebooks(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    scope = scope_of_any(request, *READ)
+    return page(selectors.phonebooks(scope), query, _phonebook_out)
+
+
+@router.post("/phonebooks", response={201: PhonebookOut, **errors(409)}, operation_id="contacts_phonebook_create")
+def create_phonebook(request: HttpRequest, body: PhonebookIn) -> Status[Any]:
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    book = services.create_phonebook(
+        _account(scope), actor=user_of(request), name=body.name, description=body.description
+    )
+    return Status(201, _phonebook_out(book, 0))
+
+
+@router.get(
+    "/phonebooks/{phonebook_id}", response={200: PhonebookOut, **errors(404)}, operation_id="contacts_phonebook"
+)
+def get_phonebook(request: HttpRequest, phonebook_id: int) -> dict[str, Any]:
+    scope = scope_of_any(request, *READ)
+    return _phonebook_out(get_scoped(scope, selectors.phonebooks(scope), pk=phonebook_id))
+
+
+@router.patch(
+    "/phonebooks/{phonebook_id}",
+    response={200: PhonebookOut, **errors(404, 409)},
+    operation_id="contacts_phonebook_update",
+)
+def update_phonebook(request: HttpRequest, phonebook_id: int, body: PhonebookPatch) -> dict[str, Any]:
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    book = services.update_phonebook(
+        _phonebook(scope, phonebook_id), actor=user_of(request), name=body.name, description=body.description
+    )
+    return _phonebook_out(book)
+
+
+@router.delete(
+    "/phonebooks/{phonebook_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_phonebook_delete"
+)
+def delete_phonebook(request: HttpRequest, phonebook_id: int) -> Status[Any]:
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    services.delete_phonebook(_phonebook(scope, phonebook_id), actor=user_of(request))
+    return Status(204, None)
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/phonebooks/{phonebook_id}/contacts",
+    response={200: Page[ContactOut], **errors(404)},
+    operation_id="contacts_list",
+)
+def list_contacts(request: HttpRequest, phonebook_id: int, query: Query[ContactFilters]) -> dict[str, Any]:
+    scope = scope_of_any(request, *READ)
+    book = _phonebook(scope, phonebook_id)
+    columns = _columns(scope)
+    qs = scoped(scope, Contact).filter(phonebook=book).order_by("phone", "pk")
+    if query.q and query.q.strip():
+        qs = qs.filter(selectors.search_q(query.q))
+    return page(qs, query, lambda c: _contact_out(c, columns))
+
+
+@router.post(
+    "/phonebooks/{phonebook_id}/contacts",
+    response={201: ContactOut, **errors(404, 409)},
+    operation_id="contacts_create",
+)
+def create_contact(request: HttpRequest, phonebook_id: int, body: ContactIn) -> Status[Any]:
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    book = _phonebook(scope, phonebook_id)
+    contact = services.add_contact(book, actor=user_of(request), phone=body.phone, values=body.values)
+    return Status(201, _contact_out(contact, _columns(scope)))
+
+
+@router.get("/contacts/{contact_id}", response={200: ContactOut, **errors(404)}, operation_id="contacts_get")
+def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+    scope = scope_of_any(request, *READ)
+    return _contact_out(get_scoped(scope, Contact, pk=contact_id), _columns(scope))
+
+
+@router.patch("/contacts/{contact_id}", response={200: ContactOut, **errors(404, 409)}, operation_id="contacts_update")
+def update_contact(request: HttpRequest, contact_id: int, body: ContactPatch) -> dict[str, Any]:
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    contact = services.update_contact(
+        get_scoped(scope, Contact, pk=contact_id),
+        actor=user_of(request),
+        phone=body.phone,
+        values={k: v or "" for k, v in body.values.items()} if body.values is not None else None,
+    )
+    return _contact_out(contact, _columns(scope))
+
+
+@router.delete("/contacts/{contact_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_delete")
+def delete_contact(request: HttpRequest, contact_id: int) -> Status[Any]:
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    services.delete_contact(get_scoped(scope, Contact, pk=contact_id), actor=user_of(request))
+    return Status(204, None)
+
+
+# --- import and export ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/phonebooks/{phonebook_id}/import",
+    response={200: ContactImportReport, **errors(404, 409), 422: ContactImportProblem},
+    operation_id="contacts_import",
+)
+def import_csv(
+    request: HttpRequest,
+    phonebook_id: int,
+    file: File[UploadedFile | None] = None,
+    only_valid: Form[bool] = False,
+    dry_run: Form[bool] = False,
+) -> Any:
+    """Multipart upload (`file`). Every bad row is reported with its line number. If any row is not
+    valid nothing is imported (422 with the report) unless `only_valid` is set; `dry_run` only checks."""
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    book = _phonebook(scope, phonebook_id)
+    if file is None:
+        raise Invalid.field("file", "Send the CSV file as the multipart field “file”.")
+    report = import_contacts(book, file, actor=user_of(request), only_valid=only_valid, dry_run=dry_run)
+    body = report.as_dict()
+    if report.has_errors and not report.applied:
+        detail = (
+            f"{report.invalid} of {report.rows} rows are not valid; nothing was imported."
+            if not report.dry_run
+            else f"{report.invalid} of {report.rows} rows are not valid."
+        )
+        return problem(422, ErrorCode.VALIDATION.value, detail, report=body)
+    return body
+
+
+@router.get(
+    "/phonebooks/{phonebook_id}/export.csv",
+    response={200: str, **errors(404)},
+    operation_id="contacts_export_csv",
+)
+def export_csv(request: HttpRequest, phonebook_id: int) -> StreamingHttpResponse:
+    """The phonebook as CSV (text/csv, streamed): phone, then one column per custom column."""
+    scope = scope_of_any(request, *READ)
+    book = _phonebook(scope, phonebook_id)
+    columns = _columns(scope)
+    keys = [str(c.pk) for c in columns]
+    rows = (
+        [c.phone, *((c.values or {}).get(k, "") for k in keys)]
+        for c in scoped(scope, Contact).filter(phonebook=book).order_by("phone").iterator(chunk_size=2000)
+    )
+    return stream_csv(f"{slugify(book.name) or 'phonebook'}.csv", ["phone", *(c.name for c in columns)], rows)
+
+
+# --- opt-outs ------------------------------------------------------------------------------------
+
+
+@router.get("/opt-outs", response={200: Page[ContactOptOutOut], **errors()}, operation_id="contacts_opt_outs")
+def list_opt_outs(request: HttpRequest, query: Query[ContactOptOutFilters]) -> dict[str, Any]:
+    scope = scope_of_any(request, *READ)
+    qs = scoped(scope, OptOut).order_by("-created_at", "-pk")
+    if query.phone and query.phone.strip():
+        qs = qs.filter(phone__icontains=query.phone.strip().replace(" ", ""))
+    return page(qs, query, _opt_out_out)
+
+
+@router.post("/opt-outs", response={201: ContactOptOutOut, **errors(409)}, operation_id="contacts_opt_out_create")
+def create_opt_out(request: HttpRequest, body: ContactOptOutIn) -> Status[Any]:
+    """Opt a number out of this account (idempotent: an existing opt-out is returned)."""
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    row = services.opt_out(
+        _account(scope), body.phone, source=OptOut.Source.API, actor=user_of(request), note=body.note
+    )
+    return Status(201, _opt_out_out(row))
+
+
+@router.delete(
+    "/opt-outs/{opt_out_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_opt_out_delete"
+)
+def delete_opt_out(request: HttpRequest, opt_out_id: int) -> Status[Any]:
+    """Opt the number back in (only with the person's consent)."""
+    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    row = get_scoped(scope, OptOut, pk=opt_out_id)
+    services.opt_in(_account(scope), row.phone, actor=user_of(request))
+    return Status(204, None)

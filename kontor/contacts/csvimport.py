@@ -163,7 +163,7 @@ def _layout(header: list[str], columns: list[CustomColumn], report: ImportReport
     phone: int | None = None
     mapped: list[tuple[int, CustomColumn]] = []
     used: set[str] = set()
-    for index, raw in enumerate(header):
+    for index in range(len(header)):
         name = _cell(header, index).lstrip("\ufeff")
         key = name.lower()
         if not key:

@@ -12,7 +12,9 @@ from kontor.contacts.selectors import search_q
 
 class ContactFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="search", label="Search", widget=forms.TextInput(attrs={"type": "search", "placeholder": "Phone or any value"})
+        method="search",
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Phone or any value"}),
     )
 
     class Meta:

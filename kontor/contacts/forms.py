@@ -17,7 +17,7 @@ _WIDGETS: dict[str, type[forms.Widget]] = {
     CustomColumn.Type.EMAIL: forms.EmailInput,
     CustomColumn.Type.PHONE: forms.TextInput,
 }
-_INPUT_TYPES = {
+_INPUT_TYPES: dict[str, dict[str, str]] = {
     CustomColumn.Type.NUMBER: {"inputmode": "decimal"},
     CustomColumn.Type.DATE: {"type": "date", "placeholder": "YYYY-MM-DD"},
     CustomColumn.Type.PHONE: {"type": "tel", "autocomplete": "off"},
@@ -76,9 +76,7 @@ class ContactForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8, separated by , or ;, with a header row.")
-    only_valid = forms.BooleanField(
-        required=False, label="If some rows are not valid, import the valid rows anyway"
-    )
+    only_valid = forms.BooleanField(required=False, label="If some rows are not valid, import the valid rows anyway")
 
 
 class OptOutForm(forms.Form):

@@ -9,11 +9,14 @@ from kontor.contacts.models import Contact, OptOut, Phonebook
 from kontor.contacts.selectors import column_key
 from kontor.tenancy.models import CustomColumn
 
-PHONEBOOK_ACTIONS = """{% if "manage_contacts" in perms %}<a href="{% url 'contacts:phonebook_edit' record.pk %}">Edit</a> ·
+PHONEBOOK_ACTIONS = """{% if "manage_contacts" in perms %}
+<a href="{% url 'contacts:phonebook_edit' record.pk %}">Rename</a> ·
 <a href="{% url 'contacts:phonebook_delete' record.pk %}">Delete</a>{% endif %}"""
-CONTACT_ACTIONS = """{% if "manage_contacts" in perms %}<a href="{% url 'contacts:contact_edit' record.pk %}">Edit</a> ·
+CONTACT_ACTIONS = """{% if "manage_contacts" in perms %}
+<a href="{% url 'contacts:contact_edit' record.pk %}">Edit</a> ·
 <a href="{% url 'contacts:contact_delete' record.pk %}">Delete</a>{% endif %}"""
-OPT_OUT_ACTIONS = """{% if "manage_contacts" in perms %}<a href="{% url 'contacts:opt_out_remove' record.pk %}">Opt back in</a>{% endif %}"""
+OPT_OUT_ACTIONS = """{% if "manage_contacts" in perms %}
+<a href="{% url 'contacts:opt_out_remove' record.pk %}">Opt back in</a>{% endif %}"""
 
 
 class PhonebookTable(tables.Table):

@@ -3,6 +3,9 @@ field per custom column, CSV import with its report, and the account's opt-out l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -47,7 +50,9 @@ def _form_page(request: HttpRequest, form: object, *, title: str, cancel_url: st
     return render(request, "web/form.html", {"form": form, "title": title, "cancel_url": cancel_url, **extra})
 
 
-def _confirm(request: HttpRequest, *, title: str, question: str, cancel_url: str, label: str, details=()) -> HttpResponse:  # type: ignore[no-untyped-def]
+def _confirm(
+    request: HttpRequest, *, title: str, question: str, cancel_url: str, label: str, details=()
+) -> HttpResponse:  # type: ignore[no-untyped-def]
     context = {
         "title": title,
         "question": question,
@@ -121,14 +126,18 @@ def phonebook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _value(contact: Contact, key: str) -> str:
+    return str((contact.values or {}).get(key, ""))
+
+
 @customer_view(any_of=READ)
 def phonebook_export(request: HttpRequest, pk: int) -> HttpResponse:
     scope = _scope(request)
     book = _phonebook(request, pk)
     columns = selectors.columns(scope)
-    getters = [("phone", lambda c: c.phone)]
+    getters: list[tuple[str, Callable[[Contact], str]]] = [("phone", lambda c: c.phone)]
     for column in columns:
-        getters.append((column.name, lambda c, key=str(column.pk): (c.values or {}).get(key, "")))
+        getters.append((column.name, partial(_value, key=str(column.pk))))
     return export_csv(  # type: ignore[return-value]
         request,
         queryset=scoped(scope, Contact).filter(phonebook=book).order_by("phone"),

@@ -43,7 +43,7 @@ def transition(message: Message, status: str, *, at: dt.datetime | None = None, 
 
 def _locked(**lookup: Any) -> Message | None:
     return (  # type: ignore[no-any-return]
-        Message.objects.select_for_update().select_related("wallet", "customer").filter(**lookup).first()
+        Message.objects.select_for_update(of=("self",)).select_related("wallet", "customer").filter(**lookup).first()
     )
 
 

@@ -64,7 +64,8 @@ class SendForm(forms.Form):
 
 
 class RateForm(forms.Form):
-    prefix = forms.CharField(
+    # The metaclass takes declared fields off the class, so this does not shadow Form.prefix at runtime.
+    prefix = forms.CharField(  # type: ignore[assignment]
         max_length=20,
         required=False,
         help_text="Digits of the destination, country code first (46, 4670 for an operator range). Empty: default.",

@@ -70,7 +70,9 @@ class Plan:
     operator: str
 
 
-def plan(account: Account, to: str, text: str, *, table: rates.RateTable | None = None, check_opt_out: bool = True) -> Plan:
+def plan(
+    account: Account, to: str, text: str, *, table: rates.RateTable | None = None, check_opt_out: bool = True
+) -> Plan:
     """Validate and price one message (Invalid names the field: `to` or `text`)."""
     errors: dict[str, list[str]] = {}
     number = ""

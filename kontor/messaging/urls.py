@@ -1,4 +1,17 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from kontor.messaging import views, views_rates
 
 app_name = "messaging"
-urlpatterns: list = []
+urlpatterns = [
+    path("send/", views.send, name="send"),
+    path("send/counter/", views.counter, name="counter"),
+    path("sent/<int:pk>/", views.sent, name="sent"),
+    path("", views.transactions, name="transactions"),
+    path("export.csv", views.export, name="export"),
+    path("<int:pk>/", views.message, name="message"),
+    path("rates/", views_rates.rates, name="rates"),
+    path("rates/add/", views_rates.rate_add, name="rate_add"),
+    path("rates/<int:pk>/", views_rates.rate_edit, name="rate_edit"),
+    path("rates/<int:pk>/delete/", views_rates.rate_delete, name="rate_delete"),
+]

@@ -18,7 +18,13 @@ from kontor.tenancy.models import CostCenter, Feature, Membership
 
 STAFF_USER = "staff-user"  # a provider staff user: belongs to no customer
 # The provider's catalogue: shared by all customers, so not a cross-tenant question.
-CATALOGUE = {"tenancy.Feature", "billing.PriceList", "billing.PriceTier", "billing.CountryTax"}
+CATALOGUE = {
+    "tenancy.Feature",
+    "billing.PriceList",
+    "billing.PriceTier",
+    "billing.CountryTax",
+    "messaging.RateCardEntry",
+}
 MISSING = 987_654_321
 
 
@@ -89,6 +95,11 @@ WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
     (r"^billing:tier_add", "list_pk", "billing.PriceList"),
     (r"^billing:tier_", "pk", "billing.PriceTier"),
     (r"^billing:country_tax", "pk", "billing.CountryTax"),
+    (r"^messaging:(message|sent)$", "pk", "messaging.Message"),
+    (r"^messaging:rate_", "pk", "messaging.RateCardEntry"),
+    (r"^contacts:phonebook_", "pk", "contacts.Phonebook"),
+    (r"^contacts:contact_", "pk", "contacts.Contact"),
+    (r"^contacts:opt_out_", "pk", "contacts.OptOut"),
     (r"^numbers:keyword_release", "pk", "numbers.Keyword"),
     (r"^numbers:(unmatched_set|number_edit)", "pk", "numbers.Number"),
     (r"^numbers:order_(approve|reject)", "pk", "numbers.KeywordOrder"),
@@ -161,6 +172,10 @@ API_PARAM_MODELS: dict[str, str] = {
     "feature_id": "tenancy.Feature",
     "wallet_id": "ledger.Wallet",
     "invoice_id": "billing.Invoice",
+    "message_id": "messaging.Message",
+    "phonebook_id": "contacts.Phonebook",
+    "contact_id": "contacts.Contact",
+    "opt_out_id": "contacts.OptOut",
     "number_id": "numbers.Number",
     "keyword_id": "numbers.Keyword",
     "keyword_order_id": "numbers.KeywordOrder",
@@ -225,6 +240,20 @@ def _numbers(cw: Any) -> dict[str, Any]:
     return {"number": number, "keyword": keyword, "order": order}
 
 
+def _message(cw: Any) -> Any:
+    message = apps.get_model("messaging", "Message")
+    return message.objects.filter(account=cw.account).first() or message.objects.create(
+        customer=cw.customer,
+        account=cw.account,
+        user=cw.users["sender"],
+        from_number="Kontor",
+        to_number="+46701234567",
+        text="Sweep",
+        encoding="gsm7",
+        status="delivered",
+    )
+
+
 def side_objects(world: Any, cw: Any) -> dict[str, Any]:
     """For each model label a path can name, one object of the customer `cw` (world.acme/globex)."""
     user = cw.users["sender"]
@@ -252,6 +281,9 @@ def side_objects(world: Any, cw: Any) -> dict[str, Any]:
         "billing.PriceList": Ref(MISSING),
         "billing.PriceTier": Ref(MISSING),
         "billing.CountryTax": Ref(MISSING),
+        "messaging.Message": _LazyObject(lambda: _message(cw)),
+        "messaging.RateCardEntry": Ref(MISSING),
+        **_contact_objects(cw),
     }
 
 
@@ -353,3 +385,16 @@ def iter_fills(names: tuple[str, ...], foreign: dict[str, Any], own: dict[str, A
     if len(names) > 1:
         for n in names:
             yield {m: (foreign[m] if m == n else own[m]) for m in names}
+
+
+def _contact_objects(cw: Any) -> dict[str, Any]:
+    """A phonebook with one contact, and one opt-out, in the customer's Sales account. Made at once
+    (not lazily): the services write audit rows, which must exist before the sweep counts them."""
+    from kontor.contacts import services
+
+    book = services.create_phonebook(cw.account, actor=cw.master, name="Sweep")
+    return {
+        "contacts.Phonebook": book,
+        "contacts.Contact": services.add_contact(book, actor=cw.master, phone="+46701234567"),
+        "contacts.OptOut": services.opt_out(cw.account, "+46701234568", source="manual", actor=cw.master),
+    }

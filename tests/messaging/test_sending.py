@@ -60,7 +60,9 @@ def test_send_reserves_then_settles_then_delivers(world, pool, run_commits):
     assert statuses(message) == ["queued", "submitted", "accepted", "delivered"]
     assert balances(world) == (99, 0, 1)
     kinds = list(
-        JournalTransaction.objects.filter(reference=message.reference).order_by("created_at").values_list("kind", flat=True)
+        JournalTransaction.objects.filter(reference=message.reference)
+        .order_by("created_at")
+        .values_list("kind", flat=True)
     )
     assert sorted(kinds) == ["consumption", "reservation"]
     assert verify() == []
@@ -285,3 +287,33 @@ def test_batch_all_or_nothing(world, pool, run_commits):
     assert balances(world) == (99, 0, 1) and verify() == []
     with pytest.raises(Invalid):
         send_batch(world.acme.account, actor=sender, messages=[(TO, "x")] * (services.MAX_BATCH + 1))
+
+
+def test_opted_out_number_refused(world, pool):
+    from kontor.contacts import services as contacts
+
+    contacts.opt_out(world.acme.account, TO, source="manual", actor=world.acme.master)
+    sender = world.acme.users["sender"]
+    with pytest.raises(Invalid) as exc:
+        send_message(world.acme.account, actor=sender, to=TO, text="Hi")
+    assert "opted out" in exc.value.fields["to"][0]
+    with pytest.raises(Invalid) as exc:
+        send_batch(world.acme.account, actor=sender, messages=[("+46709999999", "ok"), (TO, "no")])
+    assert list(exc.value.fields) == ["messages.1.to"]
+    # The opt-out is per account: the other account of the same customer may still send.
+    fund(pool_wallet(world.acme.other_account), 1)
+    send_message(world.acme.other_account, actor=world.acme.users["administrator"], to=TO, text="Hi")
+    assert Message.objects.count() == 1
+
+
+def test_dispatch_pending_command_and_account_probe(world, pool):
+    from django.core.management import call_command
+
+    from kontor.tenancy.registry import account_data
+
+    message = send_message(world.acme.account, actor=world.acme.users["sender"], to=TO, text="Hi")
+    Message.objects.filter(pk=message.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=5))
+    call_command("dispatch_pending")
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    assert ("messages", 1) in account_data(world.acme.account)
