@@ -4,6 +4,7 @@ people filter is exactly what they download."""
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,9 +100,13 @@ def stream_csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any
     return response
 
 
+_PHONE = re.compile(r"^\+[0-9]{4,15}$")
+
+
 def _safe_cell(value: Any) -> Any:
-    # A cell starting with =, +, - or @ would run as a formula in a spreadsheet (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    # A cell starting with =, +, - or @ would run as a formula in a spreadsheet (CSV injection); a bare
+    # E.164 number cannot, and integrations need it as it is.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _PHONE.match(value):
         return "'" + value
     return value
 

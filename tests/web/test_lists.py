@@ -40,3 +40,13 @@ def test_an_overlong_filter_value_is_an_error_not_a_crash(client, world):
     client.force_login(world.acme.master)
     page = client.get("/users/?q=" + "y" * 600).content.decode()
     assert "at most 500 characters" in page
+
+
+def test_csv_cells_that_could_run_as_formulas_are_defused_but_phone_numbers_are_kept():
+    from kontor.web.lists import _safe_cell
+
+    assert _safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _safe_cell("+1+cmd|' /C calc'!A0") == "'+1+cmd|' /C calc'!A0"
+    assert _safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert _safe_cell("+46701234567") == "+46701234567"
+    assert _safe_cell(-5) == -5
