@@ -16,14 +16,19 @@ def sender_wallet(world):
     acme.customer.credit_mode = "individual"
     acme.customer.save()
     wallet = user_wallet(acme.users["sender"])
-    post("purchase", [Leg(provider_wallet(customer=acme.customer), -50), Leg(wallet, 50)], actor=None,
-         customer=acme.customer)
+    post(
+        "purchase",
+        [Leg(provider_wallet(customer=acme.customer), -50), Leg(wallet, 50)],
+        actor=None,
+        customer=acme.customer,
+    )
     set_low_balance_threshold(wallet, 10, actor=acme.master)
     return wallet
 
 
-def test_crossing_the_threshold_mails_once_then_again_after_a_top_up(world, sender_wallet,
-                                                                     django_capture_on_commit_callbacks):
+def test_crossing_the_threshold_mails_once_then_again_after_a_top_up(
+    world, sender_wallet, django_capture_on_commit_callbacks
+):
     acme, sender = world.acme, world.acme.users["sender"]
     with django_capture_on_commit_callbacks(execute=True):
         consume(sender, acme.account, 30)  # 50 → 20: still above
@@ -38,8 +43,12 @@ def test_crossing_the_threshold_mails_once_then_again_after_a_top_up(world, send
     assert len(mail.outbox) == 1
     wallet = user_wallet(sender)
     with django_capture_on_commit_callbacks(execute=True):
-        post("purchase", [Leg(provider_wallet(customer=acme.customer), -40), Leg(wallet, 40)], actor=None,
-             customer=acme.customer)
+        post(
+            "purchase",
+            [Leg(provider_wallet(customer=acme.customer), -40), Leg(wallet, 40)],
+            actor=None,
+            customer=acme.customer,
+        )
         consume(sender, acme.account, 35)  # 43 → 8: crosses again
     assert len(mail.outbox) == 2
 
