@@ -32,8 +32,8 @@ MAX_ROWS = 200_000
 CHUNK = 1_000
 PHONE_HEADERS = {"phone", "mobile", "msisdn", "number", "phone number", "mobile number"}
 DELIMITERS = ",;\t"
-# stream_csv escapes cells that a spreadsheet would run as a formula with a leading apostrophe (so an
-# exported "+4670…" reads "'+4670…"); undo that so an export imports again unchanged.
+# stream_csv escapes cells that a spreadsheet would run as a formula with a leading apostrophe (an
+# exported "-4" reads "'-4"); undo that so an export imports again unchanged.
 _ESCAPED = ("=", "+", "-", "@", "\t", "\r")
 
 

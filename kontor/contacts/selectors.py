@@ -3,6 +3,7 @@ contacts a campaign may reach (opt-outs left out in the same query)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, TextField
@@ -56,7 +57,12 @@ def contacts(scope: Scope, phonebook: Phonebook, cols: list[CustomColumn], q: st
 def search_q(q: str) -> Q:
     """Phone (spaces ignored) or any value contains `q`, case-insensitively."""
     q = q.strip()
-    return Q(phone__icontains=q.replace(" ", "")) | Q(search__contains=q.lower())
+    found = Q(phone__icontains=q.replace(" ", "")) | Q(search__contains=q.lower())
+    digits = re.sub(r"[\s\-().]", "", q)
+    if len(digits) > 2 and digits[0] == "0" and digits[1:].isdigit():
+        # A national number as people type it (070-123…): its digits after the trunk 0.
+        found |= Q(phone__contains=digits[1:])
+    return found
 
 
 def with_columns(qs: QuerySet[Contact], cols: list[CustomColumn]) -> QuerySet[Contact]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -33,8 +34,9 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 def upload_dir() -> Path:
-    path = Path(tempfile.gettempdir()) / "kontor-contact-imports"
-    path.mkdir(mode=0o700, exist_ok=True)
+    configured = getattr(settings, "KONTOR_IMPORT_UPLOAD_DIR", None)
+    path = Path(configured) if configured else Path(tempfile.gettempdir()) / "kontor-contact-imports"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 

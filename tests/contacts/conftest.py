@@ -8,6 +8,11 @@ from kontor.contacts import services
 from kontor.tenancy.models import CustomColumn
 
 
+@pytest.fixture(autouse=True)
+def _uploads_in_tmp(settings, tmp_path):
+    settings.KONTOR_IMPORT_UPLOAD_DIR = str(tmp_path / "uploads")
+
+
 @pytest.fixture
 def columns(world) -> dict[str, CustomColumn]:
     a = world.acme

@@ -33,6 +33,8 @@ def test_phonebook_list_and_detail_show_counts_columns_and_search(world, client,
     assert b"Add contact" not in detail.content  # read-only: no write actions
     found = client.get(reverse("contacts:phonebook_detail", args=[book.pk]), {"q": "ann"})
     assert b"+46701234567" in found.content and b"+46701234568" not in found.content
+    national = client.get(reverse("contacts:phonebook_detail", args=[book.pk]), {"q": "070-123 45 68"})
+    assert b"+46701234568" in national.content and b"+46701234567" not in national.content
     for sort in ("phone", f"-col_{columns['Name'].pk}", f"col_{columns['Birthday'].pk}"):
         assert client.get(reverse("contacts:phonebook_detail", args=[book.pk]), {"sort": sort}).status_code == 200
 
