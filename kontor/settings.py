@@ -171,6 +171,8 @@ if TESTING:
 
 # The sender of accounts without an activated MO number; it cannot receive replies.
 KONTOR_DEFAULT_SENDER = os.environ.get("KONTOR_DEFAULT_SENDER", "Kontor")
+# Shared secret of POST /api/v1/messages/inbound (providers, connectors); empty: the endpoint is off.
+KONTOR_INBOUND_TOKEN = os.environ.get("KONTOR_INBOUND_TOKEN", "")
 
 # Login throttling: failures allowed per window before further attempts are refused.
 KONTOR_LOGIN_WINDOW_SECONDS = int(os.environ.get("KONTOR_LOGIN_WINDOW_SECONDS", "900"))

@@ -7,6 +7,7 @@ from kontor.billing.api import router as billing_router
 from kontor.contacts.api import router as contacts_router
 from kontor.ledger.api import router as ledger_router
 from kontor.messaging.api import router as messaging_router
+from kontor.messaging.api_inbound import router as inbound_router
 from kontor.numbers.api import router as numbers_router
 from kontor.staff.api import router as staff_router
 from kontor.tenancy.api import router as tenancy_router
@@ -18,6 +19,8 @@ api.add_router("/credits", ledger_router)
 api.add_router("/staff", staff_router)
 api.add_router("/numbers", numbers_router)
 api.add_router("/contacts", contacts_router)
+# Before the messages router: its /messages/{message_id} would otherwise take /messages/inbound.
+api.add_router("/messages", inbound_router)
 api.add_router("/messages", messaging_router)
 api.add_router("/billing", billing_router)
 

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from kontor.core.models import TenantModel, TimeStamped
+from kontor.core.scope import Scope
 
 FALLBACK_COUNTRY = "ZZ"  # the row used when a customer's country has none of its own
 
@@ -117,6 +118,16 @@ class Invoice(TenantModel):
 
     def __str__(self) -> str:
         return self.number
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        """An invoice carries billing details and what someone bought: master users, auditors (view_audit)
+        and provider staff see all of the customer's; everyone else only the ones they bought."""
+        q = Q(customer_id=scope.customer.pk)
+        user = scope.user
+        if scope.staff or scope.has("view_audit") or (user is not None and user.is_master and scope.api_key is None):
+            return q
+        return q & Q(created_by_id=user.pk if user is not None else None)
 
     @property
     def is_paid(self) -> bool:

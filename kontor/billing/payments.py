@@ -77,7 +77,7 @@ TEST_CARD_OK = "4242424242424242"
 
 
 def luhn_ok(digits: str) -> bool:
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -98,7 +98,7 @@ def _card_number(value: str) -> str:
     digits = re.sub(r"[\s-]", "", value or "")
     if not digits:
         raise Invalid.field("card_number", "Enter the card number.")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+    if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19:
         raise Invalid.field("card_number", "A card number has 12 to 19 digits.")
     if not luhn_ok(digits):
         raise Invalid.field("card_number", "This card number is not valid; check the digits.")

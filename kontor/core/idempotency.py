@@ -18,7 +18,7 @@ from django.utils import timezone
 from kontor.core.errors import Conflict, DomainError, ErrorCode, Invalid
 from kontor.core.models import IdempotencyRecord
 
-STALE_AFTER = timedelta(seconds=30)
+STALE_AFTER = timedelta(minutes=5)  # longer than any payment provider's timeout
 KEEP_FOR = timedelta(hours=24)
 
 
@@ -42,6 +42,21 @@ class Stored:
         response = HttpResponse(self.body, status=self.status, content_type=content_type)
         response["Idempotent-Replayed"] = "true"
         return response
+
+
+RESERVED_PREFIX = "sys:"  # keys Kontor uses itself (e.g. DLR refunds); clients cannot send them
+
+
+def check_client_key(key: str | None) -> str | None:
+    """A client's Idempotency-Key, checked: 1–100 characters, not in Kontor's own namespace."""
+    if key is None or not key.strip():
+        return None
+    key = key.strip()
+    if len(key) > 100:
+        raise Invalid.field("Idempotency-Key", "An Idempotency-Key must be 1 to 100 characters.")
+    if key.startswith(RESERVED_PREFIX):
+        raise Invalid.field("Idempotency-Key", f"Keys starting with “{RESERVED_PREFIX}” are reserved.")
+    return key
 
 
 def claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | Stored:
@@ -92,9 +107,10 @@ def stores(exc: DomainError) -> bool:
 def run_idempotent(
     *, customer_id: int, key: str | None, method: str, path: str, body: bytes, work: Callable[[], HttpResponse]
 ) -> HttpResponse:
-    if key is None or not key.strip():
+    checked = check_client_key(key)
+    if checked is None:
         return work()
-    claimed = claim(customer_id, key, request_fingerprint(method, path, body))
+    claimed = claim(customer_id, checked, request_fingerprint(method, path, body))
     if isinstance(claimed, Stored):
         return claimed.response()
     try:

@@ -172,6 +172,15 @@ def _caller(request: HttpRequest) -> tuple[Scope, User]:
     return scope, user
 
 
+def _writer(request: HttpRequest) -> tuple[Scope, User]:
+    """Buying and moving credits: the caller (an API key included) must hold 'Send SMS' or 'Manage
+    Office SMS Credits'; 'View SMS credits' alone only reads."""
+    scope, user = _caller(request)
+    if not (scope.has(Perm.SEND_SMS) or scope.has(Perm.MANAGE_OFFICE_CREDITS)):
+        raise Forbidden("Buying or moving credits needs 'Send SMS' or 'Manage Office SMS Credits'.")
+    return scope, user
+
+
 def _wallet_out(row: WalletRow) -> dict[str, Any]:
     w = row.wallet
     return {
@@ -327,7 +336,7 @@ def purchase_credits(
     payload: PurchaseIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> HttpResponse:
-    scope, user = _caller(request)
+    scope, user = _writer(request)
     target: User | None = None
     if payload.for_user_id is not None:
         target = scoped(scope, User).filter(pk=payload.for_user_id).first() if 0 < payload.for_user_id < 2**63 else None
@@ -372,7 +381,7 @@ def transfer_credits(
     payload: TransferIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> HttpResponse:
-    scope, user = _caller(request)
+    scope, user = _writer(request)
     wallets = _body_wallets(scope, [("from_wallet_id", payload.from_wallet_id), ("to_wallet_id", payload.to_wallet_id)])
     source, target = wallets["from_wallet_id"], wallets["to_wallet_id"]
 
@@ -400,7 +409,7 @@ def batch_transfer_credits(
     payload: BatchIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> HttpResponse:
-    scope, user = _caller(request)
+    scope, user = _writer(request)
     ids = {t.from_wallet_id for t in payload.transfers} | {t.to_wallet_id for t in payload.transfers}
     found = {w.pk: w for w in scoped(scope, Wallet).filter(pk__in=[i for i in ids if 0 < i < 2**63])}
     problems: dict[str, list[str]] = {}

@@ -131,6 +131,13 @@ def check_purchase_for_system(actor: User, customer: Customer) -> None:
         raise Forbidden("Only master users can purchase system credits.")
 
 
+def _check_credit_actor(actor: User) -> None:
+    """Buying or moving user credits is for master users, office credit managers and users who send."""
+    if actor.is_master or manages_office_credits(actor) or can_send_sms(actor):
+        return
+    raise Forbidden("You need 'Send SMS' or 'Manage Office SMS Credits' to buy or transfer credits.")
+
+
 def check_purchase_for_user(actor: User, target: User) -> None:
     customer = target.customer
     assert customer is not None
@@ -138,6 +145,7 @@ def check_purchase_for_user(actor: User, target: User) -> None:
         raise Forbidden("No such user.")
     _individual(customer)
     _check_recipient(target)
+    _check_credit_actor(actor)
     if actor.is_master or actor.pk == target.pk or _team_member(actor, target):
         return
     if manages_office_credits(actor) and _in_offices(actor, target):
@@ -159,6 +167,7 @@ def check_user_to_user(actor: User, source: User, target: User, senders: set[int
     _check_recipient(target, senders)
     if actor.is_master:
         return
+    _check_credit_actor(actor)
     if manages_office_credits(actor) and _in_offices(actor, source) and _in_offices(actor, target):
         return
     if source.pk == actor.pk and _team_member(actor, target):

@@ -163,6 +163,21 @@ def purchase(
             journal = JournalTransaction.objects.get(customer=customer, idempotency_key=idempotency_key)
             return PurchaseResult(journal, Invoice.objects.filter(journal_id=journal.pk).first(), False)
         claimed = outcome
+        try:
+            # The journal outlives the idempotency record (kept 24 h): never charge again for a key
+            # that already bought credits, nor for one another operation used.
+            done = _replay(
+                customer,
+                idempotency_key,
+                JournalTransaction.Kind.PURCHASE,
+                [Leg(provider_wallet(target.unit, customer), -quantity), Leg(target, quantity)],
+            )
+        except Invalid:
+            idempotency.abandon(claimed)
+            raise
+        if done is not None:
+            idempotency.finish(claimed, 201, json.dumps({"journal_id": str(done.pk)}))
+            return PurchaseResult(done, Invoice.objects.filter(journal_id=done.pk).first(), False)
     try:
         payment = provider.charge(
             amount_minor=price.gross_minor,

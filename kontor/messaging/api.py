@@ -295,7 +295,7 @@ def export_messages_csv(request: HttpRequest, filters: Query[MessageCsvQuery]) -
     return stream_csv(f"transactions-{timezone.now():%Y%m%d-%H%M}.csv", header, rows)
 
 
-@router.get("/{message_id}", response={200: MessageDetailOut, **errors(404)}, operation_id="get_message")
+@router.get("/{int:message_id}", response={200: MessageDetailOut, **errors(404)}, operation_id="get_message")
 def get_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
     """One transaction; connector, downstream id and the status history with `troubleshoot_transactions`."""
     scope = scope_of_any(request, Perm.SEARCH_TRANSACTIONS, Perm.TROUBLESHOOT_TRANSACTIONS)
@@ -309,3 +309,9 @@ def get_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
         "attempts": m.attempts if technical else None,
         "events": events,
     }
+
+
+# Campaigns have their own module; mounted here so that they share the /messages prefix.
+from kontor.messaging.api_campaigns import router as campaigns_router  # noqa: E402
+
+router.add_router("/campaigns", campaigns_router)

@@ -137,7 +137,7 @@ def handle_dlr(downstream_id: str, status: str, error_code: str | None = None, e
                 message.credits,
                 actor=None,
                 reason=REFUND_REASON,
-                idempotency_key=f"refund:{message.reference}",
+                idempotency_key=f"sys:refund:{message.reference}",
             )
             detail["refunded"] = message.credits
             detail["journal"] = str(journal.pk)

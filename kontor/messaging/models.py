@@ -90,6 +90,7 @@ class Message(AccountModel):
     scheduled_for = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    keyword = models.CharField(max_length=20, blank=True, help_text="Inbound: the keyword that routed it")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -104,6 +105,12 @@ class Message(AccountModel):
                 fields=["customer", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="message_idempotency_key_unique",
+            ),
+            # A connector that redelivers an inbound message must not create a second one.
+            models.UniqueConstraint(
+                fields=["connector", "downstream_id"],
+                condition=Q(direction="in") & ~Q(downstream_id=""),
+                name="message_inbound_downstream_unique",
             ),
         ]
 
@@ -133,3 +140,62 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Campaign(AccountModel):
+    """One templated send to a phonebook or a list of numbers; its messages carry `campaign_id`."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        REFUSED = "refused", "Refused"
+
+    name = models.CharField(max_length=120)
+    text = models.TextField()
+    phonebook = models.ForeignKey(
+        "contacts.Phonebook", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipients_count = models.PositiveIntegerField(default=0)
+    segments_total = models.PositiveIntegerField(default=0)
+    credits_total = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "created_at"], name="campaign_account_created")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboundRejection(models.Model):
+    """An inbound message nobody receives (unknown number, not two-way, no owner) or that a connector
+    sent garbage for. Provider-level, not a tenant's: the provider looks here to see what was dropped."""
+
+    class Reason(models.TextChoices):
+        UNKNOWN_NUMBER = "unknown_number", "Unknown number"
+        NOT_TWO_WAY = "not_two_way", "Number not two-way"
+        NO_OWNER = "no_owner", "Nobody receives it"
+        BAD_SENDER = "bad_sender", "Sender is not a phone number"
+        BAD_TEXT = "bad_text", "Text not acceptable"
+
+    to_number = models.CharField(max_length=40)
+    from_number = models.CharField(max_length=40)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    text = models.CharField(max_length=160, blank=True, help_text="The first 160 characters")
+    connector = models.CharField(max_length=40, blank=True)
+    downstream_id = models.CharField(max_length=100, blank=True)
+    at = models.DateTimeField()
+
+    objects: ClassVar[models.Manager[InboundRejection]] = models.Manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["connector", "downstream_id"], name="inbound_rejection_downstream")]
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.from_number} → {self.to_number}"

@@ -213,6 +213,7 @@ def send_batch(
     on_behalf_of: User | None = None,
     schedule_at: dt.datetime | None = None,
     office_hours: str = "refuse",
+    campaign_id: int | None = None,
 ) -> list[Message]:
     """Up to 1,000 messages, all or nothing: every item is validated first (errors name `messages.N.to`
     / `messages.N.text`), then the messages, one reservation journal each and their first events are
@@ -263,6 +264,7 @@ def send_batch(
                     operator=p.operator,
                     status=status,
                     scheduled_for=scheduled_for,
+                    campaign_id=campaign_id,
                 )
                 for p in plans
             ]

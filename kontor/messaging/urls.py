@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kontor.messaging import views, views_rates
+from kontor.messaging import views, views_campaigns, views_inbox, views_rates
 
 app_name = "messaging"
 urlpatterns = [
@@ -8,8 +8,12 @@ urlpatterns = [
     path("send/counter/", views.counter, name="counter"),
     path("sent/<int:pk>/", views.sent, name="sent"),
     path("", views.transactions, name="transactions"),
+    path("inbox/", views_inbox.inbox, name="inbox"),
     path("export.csv", views.export, name="export"),
     path("<int:pk>/", views.message, name="message"),
+    path("campaigns/", views_campaigns.campaign_list, name="campaigns"),
+    path("campaigns/new/", views_campaigns.campaign_new, name="campaign_new"),
+    path("campaigns/<int:pk>/", views_campaigns.campaign_detail, name="campaign_detail"),
     path("rates/", views_rates.rates, name="rates"),
     path("rates/add/", views_rates.rate_add, name="rate_add"),
     path("rates/<int:pk>/", views_rates.rate_edit, name="rate_edit"),

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kontor.audit.services import record, snapshot
-from kontor.core.errors import Conflict, ErrorCode, Invalid
+from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.numbers import normalise
 from kontor.numbers.models import AccountNumber, Keyword, KeywordOrder, Number, UnmatchedOwner
 from kontor.tenancy.models import Account, Customer
@@ -302,6 +302,20 @@ def _check_assigned_to(number: Number, customer_id: int, field_name: str = "numb
         raise Invalid.field(field_name, f"{number.value} is not one of your activated numbers.")
 
 
+def _check_manages_numbers(actor: User, accounts: list[Account]) -> None:
+    from kontor.access.perms import Perm
+    from kontor.access.selectors import perms_in_account
+
+    if actor.is_staff or actor.is_master:
+        return
+    for other in accounts:
+        held = perms_in_account(actor, other)
+        if not ({Perm.TECHNICAL_SETTINGS, Perm.MANAGE_SERVICES} & held):
+            raise Forbidden(
+                f"The number is also used by {other.name}, whose numbers you may not manage; ask a master user."
+            )
+
+
 @transaction.atomic
 def set_account_number(account: Account, number: Number | None, *, actor: User) -> AccountNumber | None:
     """The account's MO number (None: the provider's default, which cannot receive). Leaving a number
@@ -314,6 +328,10 @@ def set_account_number(account: Account, number: Number | None, *, actor: User) 
     if number is not None:
         number = Number.objects.select_for_update().get(pk=number.pk)
         _check_assigned_to(number, account.customer_id)
+        # Joining a number other accounts use changes where their messages may go: the actor must be
+        # able to manage the numbers of every one of those accounts too.
+        users = Account.objects.filter(pk__in=AccountNumber.objects.filter(number=number).values("account_id"))
+        _check_manages_numbers(actor, [a for a in users if a.pk != account.pk])
     if old is not None:
         Keyword.objects.filter(account=account, number=old).delete()
         UnmatchedOwner.objects.filter(number=old, account=account).delete()
@@ -417,9 +435,12 @@ def set_unmatched_owner(number: Number, account: Account, *, actor: User) -> Unm
     _check_assigned_to(number, account.customer_id)
     if not _uses(account, number):
         raise Invalid.field("account", f"The account {account.name} does not use {number.value}.")
-    current = UnmatchedOwner.objects.filter(number=number).first()
+    current = UnmatchedOwner.objects.filter(number=number).select_related("account").first()
     if current is not None and current.account_id == account.pk:
         return current
+    # Moving the unmatched messages takes them from one account and gives them to another: both are
+    # the actor's business, or the actor is a master user.
+    _check_manages_numbers(actor, [account] + ([current.account] if current is not None else []))
     before = {"account": current.account_id if current else None}
     if current is None:
         current = UnmatchedOwner.objects.create(customer_id=account.customer_id, number=number, account=account)

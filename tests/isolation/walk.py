@@ -97,6 +97,7 @@ WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
     (r"^billing:country_tax", "pk", "billing.CountryTax"),
     (r"^messaging:(message|sent)$", "pk", "messaging.Message"),
     (r"^messaging:rate_", "pk", "messaging.RateCardEntry"),
+    (r"^messaging:campaign_", "pk", "messaging.Campaign"),
     (r"^contacts:phonebook_", "pk", "contacts.Phonebook"),
     (r"^contacts:contact_", "pk", "contacts.Contact"),
     (r"^contacts:opt_out_", "pk", "contacts.OptOut"),
@@ -173,6 +174,7 @@ API_PARAM_MODELS: dict[str, str] = {
     "wallet_id": "ledger.Wallet",
     "invoice_id": "billing.Invoice",
     "message_id": "messaging.Message",
+    "campaign_id": "messaging.Campaign",
     "phonebook_id": "contacts.Phonebook",
     "contact_id": "contacts.Contact",
     "opt_out_id": "contacts.OptOut",
@@ -254,6 +256,13 @@ def _message(cw: Any) -> Any:
     )
 
 
+def _campaign(cw: Any) -> Any:
+    campaign = apps.get_model("messaging", "Campaign")
+    return campaign.objects.filter(account=cw.account).first() or campaign.objects.create(
+        customer=cw.customer, account=cw.account, name="Sweep", text="Sweep", status="sent"
+    )
+
+
 def side_objects(world: Any, cw: Any) -> dict[str, Any]:
     """For each model label a path can name, one object of the customer `cw` (world.acme/globex)."""
     user = cw.users["sender"]
@@ -283,6 +292,7 @@ def side_objects(world: Any, cw: Any) -> dict[str, Any]:
         "billing.CountryTax": Ref(MISSING),
         "messaging.Message": _LazyObject(lambda: _message(cw)),
         "messaging.RateCardEntry": Ref(MISSING),
+        "messaging.Campaign": _LazyObject(lambda: _campaign(cw)),
         **_contact_objects(cw),
     }
 

@@ -71,3 +71,39 @@ def test_an_invalid_card_leaves_the_key_free_for_the_corrected_card(world, charg
     with pytest.raises(Invalid):
         _buy(world, {**GOOD, "card_number": "1234"}, "pay-4")
     assert _buy(world, GOOD, "pay-4").created
+
+
+def test_a_key_whose_record_was_pruned_still_never_charges_twice(world, charges):
+    from kontor.core.models import IdempotencyRecord
+
+    first = _buy(world, GOOD, "pay-5")
+    IdempotencyRecord.objects.all().delete()  # what prune() does after 24 hours
+    again = _buy(world, GOOD, "pay-5")
+    assert again.journal.pk == first.journal.pk and not again.created
+    assert len(charges) == 1
+
+
+def test_a_key_another_operation_used_is_refused_before_charging(world, charges):
+    from kontor.core.errors import Invalid
+    from kontor.ledger.posting import Leg, post, provider_wallet, user_wallet
+
+    acme = world.acme
+    post(
+        "adjustment",
+        [Leg(provider_wallet(customer=acme.customer), -1), Leg(user_wallet(acme.master), 1)],
+        actor=None,
+        customer=acme.customer,
+        idempotency_key="taken",
+    )
+    with pytest.raises(Invalid):
+        _buy(world, GOOD, "taken")
+    assert charges == []
+
+
+def test_cards_take_ascii_digits_only(world, charges):
+    from kontor.core.errors import Invalid
+
+    with pytest.raises(Invalid) as caught:
+        _buy(world, {**GOOD, "card_number": "٣٤" * 8}, None)  # Arabic-Indic digits pass str.isdigit()
+    assert "12 to 19 digits" in caught.value.fields["card_number"][0]
+    assert not JournalTransaction.objects.exists() and not Invoice.objects.exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from kontor.access.models import Role
 from kontor.access.services import create_api_key
 from kontor.numbers import services
 from kontor.numbers.models import Keyword, KeywordOrder, Number, UnmatchedOwner
+from kontor.tenancy.models import Membership
 from tests.api.conftest import Api, problem
 from tests.numbers.conftest import DEDICATED, SHARED, SHORT, SPARE
 
@@ -54,6 +56,13 @@ def test_claim_duplicate_and_release(tech, world, nums):
 
 def test_unmatched_owner(tech, world, nums):
     a = world.acme
+    # Moving the unmatched messages concerns both accounts: the technician works in both here.
+    Membership.objects.create(
+        customer=a.customer,
+        account=a.other_account,
+        user=a.users["technician"],
+        role=Role.objects.get(customer=None, slug="technician"),
+    )
     url = f"/numbers/{nums.shared.pk}/unmatched-owner"
     response = tech.put(url, {"account_id": a.other_account.pk})
     assert response.status_code == 200 and response.json()["account"]["name"] == "Support desk"

@@ -297,3 +297,23 @@ def test_reject_needs_a_reason(world, on_short):
     assert not Keyword.objects.exists()
     with pytest.raises(Conflict):
         services.reject_keyword_order(order, actor=on_short.staff, reason="again")
+
+
+def test_a_technician_of_one_account_cannot_take_another_accounts_number_or_its_unmatched_messages(world):
+    """A number used by account B is B's business too: joining it, or moving its unmatched messages,
+    needs the right to manage numbers in B (or a master user)."""
+    from kontor.core.errors import Forbidden
+    from kontor.numbers.models import UnmatchedOwner
+    from kontor.numbers.services import add_number, assign_number, set_account_number, set_unmatched_owner
+
+    acme, staff = world.acme, world.staff["admin"]
+    number = add_number(actor=staff, value="+46701119999", kind="long_code", country="SE", two_way=True)
+    assign_number(number, acme.customer.subscriber_id, actor=staff)
+    set_account_number(acme.other_account, number, actor=acme.master)  # B has it to itself
+    technician = acme.users["technician"]  # member of Sales only
+    with pytest.raises(Forbidden):
+        set_account_number(acme.account, number, actor=technician)
+    set_account_number(acme.account, number, actor=acme.master)  # a master user may share it
+    with pytest.raises(Forbidden):
+        set_unmatched_owner(number, acme.account, actor=technician)
+    assert UnmatchedOwner.objects.get(number=number).account == acme.other_account

@@ -7,9 +7,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from kontor.access.models import Role
 from kontor.audit.models import AuditEntry
 from kontor.numbers import services
 from kontor.numbers.models import AccountNumber, Keyword, KeywordOrder, Number, UnmatchedOwner
+from kontor.tenancy.models import Membership
 from tests.numbers.conftest import SHARED, SHORT, SPARE
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +92,13 @@ def test_keyword_of_the_other_account_is_404(client, world, nums):
 
 def test_manage_unmatched_on_the_page(client, world, nums):
     a = world.acme
+    # Moving the unmatched messages concerns both accounts: the technician works in both here.
+    Membership.objects.create(
+        customer=a.customer,
+        account=a.other_account,
+        user=a.users["technician"],
+        role=Role.objects.get(customer=None, slug="technician"),
+    )
     client.force_login(a.users["technician"])
     url = reverse("numbers:unmatched_set", args=[nums.shared.pk])
     prefix = f"n{nums.shared.pk}-account"

@@ -1,0 +1,178 @@
+"""Inbound (MO) messages: whatever a connector hands over is routed by number and keyword
+(kontor.numbers.routing) to one account's inbox, or logged as a rejection the provider can see.
+
+No input raises: a connector's garbage is a rejection row, not an error, because a connector cannot
+act on an error and must not redeliver forever. A redelivery (same connector and downstream id) is
+answered with what the first delivery did and writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kontor.core.errors import DomainError
+from kontor.messaging import encoding
+from kontor.messaging.models import Direction, InboundRejection, Message, MessageEvent, Status
+from kontor.numbers import normalise
+from kontor.numbers.routing import route_inbound
+from kontor.tenancy.models import Account
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 5000
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What became of one inbound message: `message` when routed, else `rejection`. `duplicate`: it
+    had been received before (nothing new was written); `opted_out`: it was a STOP for `account`."""
+
+    routed: bool
+    reason: str
+    account: Account | None = None
+    message: Message | None = None
+    rejection: InboundRejection | None = None
+    opted_out: bool = False
+    duplicate: bool = False
+
+    @property
+    def account_id(self) -> int | None:
+        return self.account.pk if self.account is not None else None
+
+
+def sender_e164(text: str) -> str | None:
+    """The sender as E.164. Connectors often drop the "+" of an international number, so bare digits
+    are read as international; anything that is not a possible phone number is None."""
+    value = _SEPARATORS.sub("", (text or "").strip())
+    if value.isdigit() and not value.startswith("00"):
+        value = "+" + value
+    return normalise.e164(value)
+
+
+def _clip(value: object, size: int) -> str:
+    return str(value or "").replace("\x00", "")[:size]
+
+
+def _result_of(message: Message, *, duplicate: bool) -> InboundResult:
+    return InboundResult(
+        routed=True,
+        reason=str(message.events.values_list("detail__reason", flat=True).first() or "received"),
+        account=message.account,
+        message=message,
+        duplicate=duplicate,
+    )
+
+
+def _earlier(connector: str, downstream_id: str) -> InboundResult | None:
+    if not downstream_id:
+        return None
+    message = (
+        Message.objects.select_related("account")
+        .filter(direction=Direction.IN, connector=connector, downstream_id=downstream_id)
+        .first()
+    )
+    if message is not None:
+        return _result_of(message, duplicate=True)
+    rejection = InboundRejection.objects.filter(connector=connector, downstream_id=downstream_id).first()
+    if rejection is not None:
+        return InboundResult(routed=False, reason=rejection.reason, rejection=rejection, duplicate=True)
+    return None
+
+
+def _reject(
+    reason: str, *, from_number: str, to: str, text: str, connector: str, downstream_id: str, at: dt.datetime
+) -> InboundResult:
+    rejection = InboundRejection.objects.create(
+        to_number=_clip(to, 40),
+        from_number=_clip(from_number, 40),
+        reason=reason,
+        text=_clip(text, 160),
+        connector=connector,
+        downstream_id=downstream_id,
+        at=at,
+    )
+    log.warning(
+        "inbound from %r to %r via %s rejected: %s", rejection.from_number, rejection.to_number, connector, reason
+    )
+    return InboundResult(routed=False, reason=reason, rejection=rejection)
+
+
+def receive_inbound(
+    *,
+    from_number: str,
+    to: str,
+    text: str,
+    connector: str,
+    downstream_id: str = "",
+    received_at: dt.datetime | None = None,
+) -> InboundResult:
+    """Receive one MO message sent by `from_number` to our number `to`.
+
+    Routed: a `received` inbound Message in the account it reached (and a MessageEvent with the
+    route); a STOP also opts the sender out of that account only. Otherwise an InboundRejection
+    (unknown_number, not_two_way, no_owner, bad_sender, bad_text) and no message."""
+    connector = _clip(connector, 40) or "unknown"
+    downstream_id = _clip(downstream_id, 100).strip()
+    at = received_at or timezone.now()
+    if timezone.is_naive(at):
+        at = at.replace(tzinfo=dt.UTC)
+    text = text if isinstance(text, str) else ""
+    earlier = _earlier(connector, downstream_id)
+    if earlier is not None:
+        return earlier
+    common = {"to": to, "text": text, "connector": connector, "downstream_id": downstream_id, "at": at}
+    sender = sender_e164(from_number)
+    if sender is None:
+        return _reject(InboundRejection.Reason.BAD_SENDER, from_number=from_number, **common)  # type: ignore[arg-type]
+    if len(text) > MAX_TEXT or "\x00" in text:
+        return _reject(InboundRejection.Reason.BAD_TEXT, from_number=sender, **common)  # type: ignore[arg-type]
+    route = route_inbound(to, text)
+    if route.account is None or route.number is None:
+        return _reject(route.reason, from_number=sender, **common)  # type: ignore[arg-type]
+    account = route.account
+    info = encoding.analyse(text)
+    detail = {"reason": route.reason, "keyword": route.keyword or "", "stop": route.is_stop, "connector": connector}
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                customer_id=account.customer_id,
+                account=account,
+                direction=Direction.IN,
+                from_number=sender,
+                to_number=route.number.value,
+                text=text,
+                encoding=str(info.encoding),
+                segments=max(1, info.segments),
+                credits=0,
+                status=Status.RECEIVED,
+                connector=connector,
+                downstream_id=downstream_id,
+                keyword=route.keyword or "",
+            )
+            MessageEvent.objects.create(message=message, status=Status.RECEIVED, at=at, detail=detail)
+            opted_out = route.is_stop and _opt_out(account, sender, message)
+    except IntegrityError:
+        # The same delivery arrived twice at once; the other one stored it.
+        again = _earlier(connector, downstream_id)
+        if again is None:
+            raise
+        return again
+    return InboundResult(routed=True, reason=route.reason, account=account, message=message, opted_out=bool(opted_out))
+
+
+def _opt_out(account: Account, sender: str, message: Message) -> bool:
+    from kontor.contacts.services import opt_out
+
+    try:
+        opt_out(account, sender, source="stop_keyword", note=f"STOP in inbound message {message.pk}")
+    except DomainError as exc:
+        # The message is kept either way; the inbox shows the STOP for a person to act on.
+        log.warning("STOP from %s for account %s not recorded: %s", sender, account.pk, exc)
+        return False
+    return True
