@@ -173,6 +173,8 @@ if TESTING:
 KONTOR_DEFAULT_SENDER = os.environ.get("KONTOR_DEFAULT_SENDER", "Kontor")
 # Shared secret of POST /api/v1/messages/inbound (providers, connectors); empty: the endpoint is off.
 KONTOR_INBOUND_TOKEN = os.environ.get("KONTOR_INBOUND_TOKEN", "")
+# Webhooks may target private/loopback addresses (and plain http): only for tests and local set-ups.
+KONTOR_WEBHOOK_ALLOW_PRIVATE = env_bool("KONTOR_WEBHOOK_ALLOW_PRIVATE") or TESTING
 
 # Login throttling: failures allowed per window before further attempts are refused.
 KONTOR_LOGIN_WINDOW_SECONDS = int(os.environ.get("KONTOR_LOGIN_WINDOW_SECONDS", "900"))

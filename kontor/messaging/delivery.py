@@ -9,21 +9,28 @@ Credits, step by step (each one balanced ledger journal with reference `message:
     expired   provider → wallet  (refund as well: the recipient never got it, so the customer does not pay)
 
 The connector is called outside any database transaction: the message is marked `submitted` first, so a
-second worker cannot submit it again, and put back to `queued` if the connector is down."""
+second worker cannot submit it again, and put back to `queued` if the connector is down. A worker that
+dies between the two leaves it `submitted`: after KONTOR_SUBMIT_TIMEOUT_SECONDS the sweep (`recover`)
+asks the connector whether it got it (`lookup`), or submits it again under the same client reference
+(connectors dedupe on it), and fails it, releasing the reservation, after KONTOR_SUBMIT_MAX_ATTEMPTS.
+
+A delivery report can overtake the acceptance it reports on (the downstream id is stored with the
+acceptance): it waits in PendingDlr and is applied right after the acceptance commits its status."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from kontor.core.errors import Invalid
 from kontor.ledger.services import refund, release, settle
-from kontor.messaging.connectors import Connector, SubmitResult, connector_for
-from kontor.messaging.models import Direction, Message, MessageEvent, Status
+from kontor.messaging.connectors import Connector, Lookup, SubmitResult, connector_for, get_connector
+from kontor.messaging.models import Direction, Message, MessageEvent, PendingDlr, Status
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,16 @@ RETRY_BASE_SECONDS = 5
 RETRY_MAX_SECONDS = 600
 DLR_STATUSES = {"delivered": Status.DELIVERED, "failed": Status.FAILED, "expired": Status.EXPIRED}
 REFUND_REASON = "Message failed after acceptance"
+PENDING_DLR_DAYS = 7
+
+
+def submit_timeout() -> dt.timedelta:
+    return dt.timedelta(seconds=int(getattr(settings, "KONTOR_SUBMIT_TIMEOUT_SECONDS", 300)))
+
+
+def max_resubmits() -> int:
+    """How often the sweep submits a stuck message again before it fails it (and releases the credits)."""
+    return int(getattr(settings, "KONTOR_SUBMIT_MAX_RESUBMITS", 3))
 
 
 def transition(message: Message, status: str, *, at: dt.datetime | None = None, **detail: Any) -> None:
@@ -66,6 +83,12 @@ def dispatch(message_id: int, *, connector: Connector | None = None) -> str:
         message.attempts += 1
         message.connector = connector.name
         transition(message, Status.SUBMITTED, at=now, connector=connector.name, attempt=message.attempts)
+    return _submit(message, connector)
+
+
+def _submit(message: Message, connector: Connector) -> str:
+    """Hand a message already marked submitted (and committed) to the connector, then apply its answer."""
+    message_id = message.pk
     try:
         result = connector.submit(message)
         if not isinstance(result, SubmitResult):
@@ -74,6 +97,10 @@ def dispatch(message_id: int, *, connector: Connector | None = None) -> str:
         if not isinstance(exc, ConnectionError | OSError | TimeoutError):
             log.exception("connector %s failed on message %s", connector.name, message_id)
         return _requeue(message_id, exc)
+    return _apply_result(message_id, result, connector)
+
+
+def _apply_result(message_id: int, result: SubmitResult, connector: Connector, **detail: Any) -> str:
     with transaction.atomic():
         message = _locked(pk=message_id)
         if message is None or message.status != Status.SUBMITTED:
@@ -81,18 +108,28 @@ def dispatch(message_id: int, *, connector: Connector | None = None) -> str:
         if result.accepted:
             settle(message.customer, message.credits, reference=message.reference)
             message.downstream_id = (result.downstream_id or "")[:100]
-            transition(message, Status.ACCEPTED, downstream_id=message.downstream_id)
+            transition(message, Status.ACCEPTED, downstream_id=message.downstream_id, **detail)
+            _apply_pending_dlrs(message)
             follow_up = getattr(connector, "follow_up", None)
             if follow_up is not None:
                 accepted = message
                 transaction.on_commit(lambda: follow_up(accepted))
             return "accepted"
-        assert message.wallet is not None
-        release(message.wallet, message.credits, reference=message.reference)
-        message.error_code = (result.error_code or "rejected")[:32]
-        message.error_text = (result.error_text or "Refused by the connector.")[:300]
-        transition(message, Status.FAILED, error_code=message.error_code, error_text=message.error_text, released=True)
+        _fail_and_release(
+            message,
+            (result.error_code or "rejected")[:32],
+            (result.error_text or "Refused by the connector.")[:300],
+            **detail,
+        )
         return "failed"
+
+
+def _fail_and_release(message: Message, error_code: str, error_text: str, **detail: Any) -> None:
+    assert message.wallet is not None
+    release(message.wallet, message.credits, reference=message.reference)
+    message.error_code = error_code
+    message.error_text = error_text
+    transition(message, Status.FAILED, error_code=error_code, error_text=error_text, released=True, **detail)
 
 
 def _requeue(message_id: int, exc: BaseException) -> str:
@@ -109,46 +146,162 @@ def _requeue(message_id: int, exc: BaseException) -> str:
 
 
 def handle_dlr(downstream_id: str, status: str, error_code: str | None = None, error_text: str = "") -> Message | None:
-    """Apply a delivery report. An unknown id is logged and ignored; a status other than delivered,
-    failed or expired is refused (Invalid) and changes nothing; a repeated report is a no-op."""
+    """Apply a delivery report. A report for an id no message carries (yet) is kept in PendingDlr and
+    applied when a message is accepted with that id; a status other than delivered, failed or expired is
+    refused (Invalid) and changes nothing; a repeated report is a no-op."""
     new = DLR_STATUSES.get(str(status).lower())
     if new is None:
         log.warning("DLR for %r with unknown status %r refused", downstream_id, status)
         raise Invalid.field("status", "A delivery report is delivered, failed or expired.")
     if not downstream_id:
         raise Invalid.field("downstream_id", "A delivery report names the message.")
+    downstream_id = str(downstream_id)[:100]
     with transaction.atomic():
         message = _locked(downstream_id=downstream_id, direction=Direction.OUT)
         if message is None:
-            log.warning("DLR for unknown message %r (%s) ignored", downstream_id, status)
-            return None
-        if message.status != Status.ACCEPTED:
-            if message.status != new:
-                log.warning("DLR %s for message %s in status %s ignored", new, message.pk, message.status)
-            return message
-        detail: dict[str, Any] = {}
-        if new != Status.DELIVERED:
-            message.error_code = (error_code or new)[:32]
-            message.error_text = (error_text or "")[:300]
-            detail = {"error_code": message.error_code, "error_text": message.error_text}
-            assert message.wallet is not None
-            journal = refund(
-                message.wallet,
-                message.credits,
-                actor=None,
-                reason=REFUND_REASON,
-                idempotency_key=f"sys:refund:{message.reference}",
+            log.info("DLR %s for unknown message %r kept until it is accepted", new, downstream_id)
+            PendingDlr.objects.bulk_create(
+                [
+                    PendingDlr(
+                        downstream_id=downstream_id,
+                        status=new,
+                        error_code=(error_code or "")[:32],
+                        error_text=(error_text or "")[:300],
+                        received_at=timezone.now(),
+                    )
+                ],
+                ignore_conflicts=True,  # the same report again
             )
-            detail["refunded"] = message.credits
-            detail["journal"] = str(journal.pk)
-        transition(message, new, **detail)
+            return None
+        _apply_dlr(message, new, error_code, error_text)
         return message
+
+
+def _apply_dlr(message: Message, new: str, error_code: str | None, error_text: str) -> None:
+    """The one path a report takes, at once or from PendingDlr; `message` is locked."""
+    if message.status != Status.ACCEPTED:
+        if message.status != new:
+            log.warning("DLR %s for message %s in status %s ignored", new, message.pk, message.status)
+        return
+    detail: dict[str, Any] = {}
+    if new != Status.DELIVERED:
+        message.error_code = (error_code or new)[:32]
+        message.error_text = (error_text or "")[:300]
+        detail = {"error_code": message.error_code, "error_text": message.error_text}
+        assert message.wallet is not None
+        journal = refund(
+            message.wallet,
+            message.credits,
+            actor=None,
+            reason=REFUND_REASON,
+            idempotency_key=f"sys:refund:{message.reference}",
+        )
+        detail["refunded"] = message.credits
+        detail["journal"] = str(journal.pk)
+    transition(message, new, **detail)
+
+
+def _apply_pending_dlrs(message: Message) -> int:
+    """Apply (and drop) the reports that overtook this message's acceptance; `message` is locked."""
+    if not message.downstream_id:
+        return 0
+    early = list(PendingDlr.objects.select_for_update().filter(downstream_id=message.downstream_id))
+    for report in early:
+        _apply_dlr(message, report.status, report.error_code or None, report.error_text)
+    if early:
+        PendingDlr.objects.filter(pk__in=[report.pk for report in early]).delete()
+    return len(early)
+
+
+def resolve_pending_dlrs(now: dt.datetime | None = None) -> tuple[int, int]:
+    """Sweep: apply kept reports whose message has been accepted since (a report stored while the
+    acceptance was committing), and drop those older than PENDING_DLR_DAYS. Returns (applied, pruned)."""
+    now = now or timezone.now()
+    applied = 0
+    ids = (
+        PendingDlr.objects.filter(
+            downstream_id__in=Message.objects.filter(direction=Direction.OUT)
+            .exclude(downstream_id="")
+            .values("downstream_id")
+        )
+        .values_list("downstream_id", flat=True)
+        .distinct()
+    )
+    for downstream_id in list(ids):
+        with transaction.atomic():
+            message = _locked(downstream_id=downstream_id, direction=Direction.OUT)
+            if message is not None:
+                applied += _apply_pending_dlrs(message)
+    pruned, _ = PendingDlr.objects.filter(received_at__lt=now - dt.timedelta(days=PENDING_DLR_DAYS)).delete()
+    return applied, pruned
 
 
 def pending(now: dt.datetime | None = None, *, stale_after: dt.timedelta = dt.timedelta(seconds=30)) -> list[int]:
     """Messages a worker should have picked up: scheduled and due, or queued for a while (a lost task,
-    or a backend that cannot defer retries)."""
+    or a backend that cannot defer retries). Stuck submissions are `stuck`'s."""
     now = now or timezone.now()
     due = Message.objects.filter(direction=Direction.OUT, status=Status.SCHEDULED, scheduled_for__lte=now)
     stuck = Message.objects.filter(direction=Direction.OUT, status=Status.QUEUED, updated_at__lte=now - stale_after)
     return sorted(set(due.values_list("pk", flat=True)) | set(stuck.values_list("pk", flat=True)))
+
+
+def stuck(now: dt.datetime | None = None) -> list[int]:
+    """Messages marked submitted longer than the submit timeout ago: their worker died (or hangs)
+    between marking them and storing the connector's answer."""
+    now = now or timezone.now()
+    rows = Message.objects.filter(
+        direction=Direction.OUT, status=Status.SUBMITTED, updated_at__lte=now - submit_timeout()
+    ).values_list("pk", flat=True)
+    return sorted(rows)
+
+
+def _connector_of(message: Message) -> Connector:
+    try:
+        return get_connector(message.connector) if message.connector else connector_for(message.account)
+    except KeyError:  # a connector since removed from the configuration
+        return connector_for(message.account)
+
+
+def _ask(connector: Connector, message: Message) -> SubmitResult | None:
+    lookup = getattr(connector, "lookup", None)
+    if lookup is None:
+        return None
+    try:
+        answer = cast(Lookup, connector).lookup(message)
+    except Exception:  # a lookup that fails is a lookup that cannot tell
+        log.exception("connector %s could not look up message %s", connector.name, message.pk)
+        return None
+    return answer if isinstance(answer, SubmitResult) else None
+
+
+def recover(message_id: int, *, connector: Connector | None = None, now: dt.datetime | None = None) -> str:
+    """Settle, release or resubmit one stuck submission (see `stuck`); returns what happened."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = _locked(pk=message_id, direction=Direction.OUT)
+        if message is None:
+            return "missing"
+        if message.status != Status.SUBMITTED or message.updated_at > now - submit_timeout():
+            return "not stuck"
+        connector = connector or _connector_of(message)
+        # Claimed for another timeout: a concurrent sweep leaves it alone while we ask the connector.
+        message.save(update_fields=["updated_at"])
+    known = _ask(connector, message)
+    if known is not None:
+        return "recovered " + _apply_result(message_id, known, connector, recovered="lookup")
+    with transaction.atomic():
+        message = _locked(pk=message_id)
+        if message is None or message.status != Status.SUBMITTED:
+            return "changed meanwhile"
+        resubmits = message.events.filter(status=Status.SUBMITTED, detail__resubmit=True).count()
+        if resubmits >= max_resubmits():
+            _fail_and_release(
+                message,
+                "submit-timeout",
+                f"No answer from the connector after {resubmits + 1} submissions.",
+                recovered="gave up",
+            )
+            return "gave up"
+        message.attempts += 1
+        transition(message, Status.SUBMITTED, connector=connector.name, attempt=message.attempts, resubmit=True)
+    return "resubmitted " + _submit(message, connector)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from kontor.core.errors import DomainError
 from kontor.messaging import encoding
 from kontor.messaging.models import Direction, InboundRejection, Message, MessageEvent, Status
+from kontor.messaging.webhooks import notify_inbound
 from kontor.numbers import normalise
 from kontor.numbers.routing import route_inbound
 from kontor.tenancy.models import Account
@@ -157,6 +158,7 @@ def receive_inbound(
             )
             MessageEvent.objects.create(message=message, status=Status.RECEIVED, at=at, detail=detail)
             opted_out = route.is_stop and _opt_out(account, sender, message)
+            notify_inbound(message)
     except IntegrityError:
         # The same delivery arrived twice at once; the other one stored it.
         again = _earlier(connector, downstream_id)

@@ -31,3 +31,11 @@ def simulator_dlr(downstream_id: str, status: str, error_code: str = "", error_t
 
     with origin("job"):
         handle_dlr(downstream_id, status, error_code or None, error_text)
+
+
+@task()
+def deliver_webhook(delivery_id: int) -> str:
+    from kontor.messaging.webhooks import deliver
+
+    with origin("job"):
+        return deliver(delivery_id)

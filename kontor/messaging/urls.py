@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kontor.messaging import views, views_campaigns, views_inbox, views_rates
+from kontor.messaging import views, views_campaigns, views_inbox, views_rates, views_webhooks
 
 app_name = "messaging"
 urlpatterns = [
@@ -18,4 +18,8 @@ urlpatterns = [
     path("rates/add/", views_rates.rate_add, name="rate_add"),
     path("rates/<int:pk>/", views_rates.rate_edit, name="rate_edit"),
     path("rates/<int:pk>/delete/", views_rates.rate_delete, name="rate_delete"),
+    path("webhook/", views_webhooks.webhooks, name="webhooks"),
+    path("webhook/test/", views_webhooks.webhook_test, name="webhook_test"),
+    path("webhook/secret/", views_webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhook/deliveries/<int:pk>/retry/", views_webhooks.webhook_delivery_retry, name="webhook_delivery_retry"),
 ]

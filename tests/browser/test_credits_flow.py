@@ -33,6 +33,8 @@ def test_master_buys_allocates_and_users_transfer_within_the_rules(page: Page, s
     sender = User.objects.get(email="sender@nordlys.demo")
     colleague = User.objects.get(email="office-credit-manager@nordlys.demo")  # same team as the sender
     system = system_wallet(master.customer)
+    # The demo starts with system credits bought on invoice, some of them already allocated.
+    start_system, start_sender = system.balance, user_wallet(sender).balance
 
     # Purchase system credits with the test card (manual 001, "Purchase").
     sign_in(page, site, master.email)
@@ -52,7 +54,7 @@ def test_master_buys_allocates_and_users_transfer_within_the_rules(page: Page, s
         page.get_by_text("Download Tax Invoice / Receipt").click()
     assert download.value.suggested_filename.endswith(".pdf")
     system.refresh_from_db()
-    assert system.balance == 1000
+    assert system.balance == start_system + 1000
 
     # Allocate from the system credits to the sender ("Transfer SMS Credits From This Account").
     page.goto(f"{site}/credits/transfer/?from={system.pk}")
@@ -74,13 +76,13 @@ def test_master_buys_allocates_and_users_transfer_within_the_rules(page: Page, s
     assert page.goto(f"{site}/credits/transfer/?from={theirs.pk}").status in (403, 404)
     mine.refresh_from_db()
     theirs.refresh_from_db()
-    assert (mine.balance, theirs.balance) == (260, 40)
+    assert (mine.balance, theirs.balance) == (start_sender + 260, 40)
 
     # The 30-day log shows incoming and outgoing credits with the running balance, and downloads.
     page.goto(f"{site}/credits/wallets/{mine.pk}/log/")
     log = page.locator("main")
     expect(log).to_contain_text("300")
-    expect(log).to_contain_text("260")
+    expect(log).to_contain_text(str(start_sender + 260))
     with page.expect_download() as download:
         page.get_by_text("Download CSV").click()
     with open(download.value.path(), encoding="utf-8-sig") as handle:

@@ -98,6 +98,7 @@ WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
     (r"^messaging:(message|sent)$", "pk", "messaging.Message"),
     (r"^messaging:rate_", "pk", "messaging.RateCardEntry"),
     (r"^messaging:campaign_", "pk", "messaging.Campaign"),
+    (r"^messaging:webhook_delivery_", "pk", "messaging.WebhookDelivery"),
     (r"^contacts:phonebook_", "pk", "contacts.Phonebook"),
     (r"^contacts:contact_", "pk", "contacts.Contact"),
     (r"^contacts:opt_out_", "pk", "contacts.OptOut"),
@@ -263,6 +264,16 @@ def _campaign(cw: Any) -> Any:
     )
 
 
+def _webhook_delivery(cw: Any) -> Any:
+    webhook = apps.get_model("messaging", "Webhook")
+    delivery = apps.get_model("messaging", "WebhookDelivery")
+    own = {"customer": cw.customer, "account": cw.account}
+    hook = webhook.objects.get_or_create(**own, defaults={"url": "https://example.com/hook", "secret": "s"})[0]
+    return delivery.objects.filter(webhook=hook).first() or delivery.objects.create(
+        **own, webhook=hook, event="webhook.test", status="failed", attempts=6
+    )
+
+
 def side_objects(world: Any, cw: Any) -> dict[str, Any]:
     """For each model label a path can name, one object of the customer `cw` (world.acme/globex)."""
     user = cw.users["sender"]
@@ -293,6 +304,7 @@ def side_objects(world: Any, cw: Any) -> dict[str, Any]:
         "messaging.Message": _LazyObject(lambda: _message(cw)),
         "messaging.RateCardEntry": Ref(MISSING),
         "messaging.Campaign": _LazyObject(lambda: _campaign(cw)),
+        "messaging.WebhookDelivery": _LazyObject(lambda: _webhook_delivery(cw)),
         **_contact_objects(cw),
     }
 

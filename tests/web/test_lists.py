@@ -50,3 +50,10 @@ def test_csv_cells_that_could_run_as_formulas_are_defused_but_phone_numbers_are_
     assert _safe_cell("@SUM(A1)") == "'@SUM(A1)"
     assert _safe_cell("+46701234567") == "+46701234567"
     assert _safe_cell(-5) == -5
+
+
+def test_the_export_link_carries_the_filters_of_the_results_it_sits_in(client, world):
+    client.force_login(world.acme.master)
+    page = client.get("/users/?q=sender", HTTP_HX_REQUEST="true").content.decode()
+    results = page[page.index('id="results"') :]
+    assert "/users/export.csv?q=sender" in results

@@ -4,7 +4,12 @@ A connector's `submit` answers synchronously whether the message was accepted do
 ConnectionError (or OSError/TimeoutError) when the connection is down: the message then stays queued and
 is retried, never lost. After the acceptance is committed, dispatch calls the connector's optional
 `follow_up(message)` (the simulator schedules its delivery report there, so a report can never
-arrive before the acceptance it reports on is stored)."""
+arrive before the acceptance it reports on is stored).
+
+Every submit carries the message's `reference` ("message:<id>") as the client reference, and a connector
+must dedupe on it: a message whose worker died after marking it submitted is submitted again by the
+sweep, and must not be sent twice. A connector that can answer "did you get this one?" implements the
+optional `lookup(message)` (see `Lookup`): a SubmitResult if it knows the message, None if it cannot tell."""
 
 from __future__ import annotations
 
@@ -30,6 +35,13 @@ class Connector(Protocol):
     name: str
 
     def submit(self, message: Message) -> SubmitResult: ...
+
+
+class Lookup(Protocol):
+    """Optional: what the connector answered (or would answer) for a message it was handed before;
+    None when it cannot tell. Not part of Connector so that connectors without it stay connectors."""
+
+    def lookup(self, message: Message) -> SubmitResult | None: ...
 
 
 def _registry() -> dict[str, Connector]:

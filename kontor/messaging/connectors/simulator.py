@@ -3,12 +3,18 @@ KONTOR_SIMULATOR_DLR_SECONDS (default 2), unless the text carries a command:
 
 - `#fail`: refused at submit (nothing is consumed; the reservation is released);
 - `#undeliverable`: accepted, then a failed delivery report (the credits are refunded);
-- `#expire`: accepted, then an expired delivery report."""
+- `#expire`: accepted, then an expired delivery report.
+
+Like a real network it dedupes on the client reference (the message's reference): a message submitted
+again gets the first answer back, and `lookup` answers from that record (kept in memory, per process,
+for the last RECORD_SIZE messages)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -33,13 +39,50 @@ def planned_report(text: str) -> tuple[str, str, str]:
     return "delivered", "", ""
 
 
+RECORD_SIZE = 100_000
+_lock = threading.Lock()
+# client reference → (fingerprint, answer). The fingerprint tells a reused id (a test database that
+# rolled back its sequences) from the same message submitted again.
+_record: OrderedDict[str, tuple[str, SubmitResult]] = OrderedDict()
+
+
+def _fingerprint(message: Message) -> str:
+    return f"{message.created_at.isoformat() if message.created_at else ''}|{message.to_number}"
+
+
+def _known(message: Message) -> SubmitResult | None:
+    entry = _record.get(message.reference)
+    if entry is None or entry[0] != _fingerprint(message):
+        return None
+    return entry[1]
+
+
+def forget_all() -> None:
+    """Empty the record (tests)."""
+    with _lock:
+        _record.clear()
+
+
 class SimulatorConnector:
     name = "simulator"
 
     def submit(self, message: Message) -> SubmitResult:
-        if "#fail" in message.text:
-            return SubmitResult(False, error_code="SIM-REJECT", error_text="Rejected at submit (simulated #fail)")
-        return SubmitResult(True, downstream_id=f"sim-{uuid.uuid4().hex}")
+        with _lock:  # check and record together: two workers submitting at once get one answer
+            known = _known(message)
+            if known is not None:
+                return known
+            if "#fail" in message.text:
+                result = SubmitResult(False, error_code="SIM-REJECT", error_text="Rejected at submit (simulated #fail)")
+            else:
+                result = SubmitResult(True, downstream_id=f"sim-{uuid.uuid4().hex}")
+            _record[message.reference] = (_fingerprint(message), result)
+            while len(_record) > RECORD_SIZE:
+                _record.popitem(last=False)
+        return result
+
+    def lookup(self, message: Message) -> SubmitResult | None:
+        with _lock:
+            return _known(message)
 
     def follow_up(self, message: Message) -> None:
         from kontor.messaging.tasks import simulator_dlr

@@ -11,7 +11,13 @@ from kontor.access.models import User
 from kontor.access.perms import BUILTIN_ROLES, StaffRole
 from kontor.access.roles import builtin_role, sync_builtin_roles
 from kontor.access.services import create_staff_user, create_user
+from kontor.billing.defaults import ensure_default_prices
+from kontor.contacts.services import add_contact, create_phonebook
 from kontor.core.management.base import KontorCommand
+from kontor.ledger import services as ledger
+from kontor.ledger.posting import system_wallet, user_wallet
+from kontor.numbers import services as numbers
+from kontor.numbers.models import Number
 from kontor.tenancy import services as tenancy
 from kontor.tenancy.models import Account, CostCenter, Customer
 
@@ -28,6 +34,20 @@ FEATURES = [
     ("campaigns", "Campaigns", "Send templated campaigns to phonebooks."),
     ("api-access", "API access", "Integrate through the REST API with API keys."),
     ("ivr", "IVR", "Voice menus for prepaid service accounts."),
+]
+# Messaging: (value, kind, country, operator, two-way, customer it is assigned to).
+NUMBERS = [
+    ("72000", "short_code", "SE", "Demo", True, "Nordlys AB"),
+    ("+46701000100", "long_code", "SE", "Demo", True, "Nordlys AB"),
+    ("+447911123456", "long_code", "GB", "Demo", True, "Thames Telecom Ltd"),
+]
+# Fictional Swedish mobile numbers (PTS reserves +46 70 1740605-699 for drama and examples).
+NEWSLETTER = [
+    ("+46701740605", "Astrid", "Lind", "C-1001"),
+    ("+46701740606", "Bo", "Ek", "C-1002"),
+    ("+46701740607", "Cecilia", "Berg", "C-1003"),
+    ("+46701740608", "David", "Holm", "C-1004"),
+    ("+46701740609", "Elsa", "Strand", "C-1005"),
 ]
 COST_CENTERS = [("CC-MKT", "Marketing"), ("CC-OPS", "Operations"), ("CC-SUP", "Customer support")]
 CUSTOMERS = [
@@ -93,7 +113,58 @@ class Command(KontorCommand):
             tenancy.save_cost_center(None, actor=admin, code=code, name=name, customer=None)
         for spec in CUSTOMERS:
             self._customer(spec, admin)
+        self._messaging(admin)
+        self._credits()
         return True
+
+    def _messaging(self, admin: User) -> None:
+        """Numbers, keywords on the shared short code, Manage Unmatched, and a phonebook to send to."""
+        found: dict[str, Number] = {}
+        for value, kind, country, operator, two_way, owner in NUMBERS:
+            number = numbers.add_number(
+                actor=admin, value=value, kind=kind, country=country, operator=operator, two_way=two_way
+            )
+            customer = Customer.objects.get(name=owner)
+            found[value] = numbers.assign_number(number, customer.subscriber_id, actor=admin)
+        nordlys = Customer.objects.get(name="Nordlys AB")
+        master = User.objects.get(email="master@nordlys.demo")
+        marketing = Account.objects.get(customer=nordlys, name="Marketing")
+        care = Account.objects.get(customer=nordlys, name="Customer care")
+        short_code = found["72000"]
+        for account, word in ((marketing, "DEAL"), (care, "HELP")):
+            numbers.set_account_number(account, short_code, actor=master)
+            order = numbers.order_keyword(account, short_code, word, actor=master)
+            numbers.approve_keyword_order(order, actor=admin)
+        numbers.set_unmatched_owner(short_code, care, actor=master)
+        thames = Customer.objects.get(name="Thames Telecom Ltd")
+        retail = Account.objects.get(customer=thames, name="Retail")
+        numbers.set_account_number(retail, found["+447911123456"], actor=User.objects.get(email="master@thames.demo"))
+        book = create_phonebook(marketing, actor=master, name="Newsletter", description="Demo subscribers")
+        for phone, name, surname, customer_number in NEWSLETTER:
+            add_contact(
+                book,
+                actor=master,
+                phone=phone,
+                values={"Name": name, "Surname": surname, "Customer number": customer_number},
+            )
+
+    def _credits(self) -> None:
+        """System credits bought on invoice, then allocated to two users (the customer is in individual mode)."""
+        ensure_default_prices()
+        nordlys = Customer.objects.get(name="Nordlys AB")
+        master = User.objects.get(email="master@nordlys.demo")
+        ledger.purchase(
+            nordlys,
+            actor=master,
+            quantity=500,
+            for_user=None,
+            payment_method="invoice",
+            billing_details={"company": nordlys.name, "contact_name": "Maja Master", "email": master.email},
+        )
+        system = system_wallet(nordlys)
+        for email, amount in (("sender@nordlys.demo", 200), ("master@nordlys.demo", 100)):
+            target = user_wallet(User.objects.get(email=email))
+            ledger.transfer(system, target, amount, actor=master, reason="Demo allocation")
 
     def _customer(self, spec: dict[str, Any], admin: User) -> None:
         customer = Customer.objects.create(
