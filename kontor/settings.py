@@ -171,6 +171,8 @@ if TESTING:
 
 # The sender of accounts without an activated MO number; it cannot receive replies.
 KONTOR_DEFAULT_SENDER = os.environ.get("KONTOR_DEFAULT_SENDER", "Kontor")
+# Messages per second an account's messages are handed to the connector (staff override per account).
+KONTOR_DEFAULT_SEND_RATE = int(os.environ.get("KONTOR_DEFAULT_SEND_RATE", "50"))
 # Shared secret of POST /api/v1/messages/inbound (providers, connectors); empty: the endpoint is off.
 KONTOR_INBOUND_TOKEN = os.environ.get("KONTOR_INBOUND_TOKEN", "")
 # Webhooks may target private/loopback addresses (and plain http): only for tests and local set-ups.

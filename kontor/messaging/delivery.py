@@ -25,10 +25,12 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kontor.core.errors import Invalid
 from kontor.ledger.services import refund, release, settle
+from kontor.messaging import throttle
 from kontor.messaging.connectors import Connector, Lookup, SubmitResult, connector_for, get_connector
 from kontor.messaging.models import Direction, Message, MessageEvent, PendingDlr, Status
 
@@ -79,11 +81,32 @@ def dispatch(message_id: int, *, connector: Connector | None = None) -> str:
             return "not due"
         if message.status not in (Status.QUEUED, Status.SCHEDULED):
             return "already " + message.status
+        if message.next_attempt_at is not None:
+            if message.next_attempt_at > now:
+                return "throttled"  # its turn (and token) comes later
+        elif (turn := throttle.take(message.account_id, now)) is not None:
+            return _hold_back(message, turn, now)
         connector = connector or connector_for(message.account)
+        message.next_attempt_at = None
         message.attempts += 1
         message.connector = connector.name
         transition(message, Status.SUBMITTED, at=now, connector=connector.name, attempt=message.attempts)
     return _submit(message, connector)
+
+
+def _hold_back(message: Message, turn: dt.datetime, now: dt.datetime) -> str:
+    """The account's send rate is used up: the message stays queued, with its credits reserved, until
+    its turn; `message` is locked."""
+    from kontor.messaging.services import enqueue_dispatch
+
+    message.next_attempt_at = turn
+    if message.status == Status.SCHEDULED:
+        transition(message, Status.QUEUED, at=now, throttled_until=turn.isoformat())
+    else:
+        message.save(update_fields=["next_attempt_at", "updated_at"])
+    message_id = message.pk
+    transaction.on_commit(lambda: enqueue_dispatch([message_id], turn))
+    return "throttled"
 
 
 def _submit(message: Message, connector: Connector) -> str:
@@ -238,10 +261,16 @@ def resolve_pending_dlrs(now: dt.datetime | None = None) -> tuple[int, int]:
 
 def pending(now: dt.datetime | None = None, *, stale_after: dt.timedelta = dt.timedelta(seconds=30)) -> list[int]:
     """Messages a worker should have picked up: scheduled and due, or queued for a while (a lost task,
-    or a backend that cannot defer retries). Stuck submissions are `stuck`'s."""
+    or a backend that cannot defer retries) and, when the send rate held them back, whose turn has
+    come. Stuck submissions are `stuck`'s."""
     now = now or timezone.now()
     due = Message.objects.filter(direction=Direction.OUT, status=Status.SCHEDULED, scheduled_for__lte=now)
-    stuck = Message.objects.filter(direction=Direction.OUT, status=Status.QUEUED, updated_at__lte=now - stale_after)
+    stuck = Message.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        direction=Direction.OUT,
+        status=Status.QUEUED,
+        updated_at__lte=now - stale_after,
+    )
     return sorted(set(due.values_list("pk", flat=True)) | set(stuck.values_list("pk", flat=True)))
 
 

@@ -91,6 +91,8 @@ class Message(AccountModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     keyword = models.CharField(max_length=20, blank=True, help_text="Inbound: the keyword that routed it")
+    # Set when the account's send rate held it back: it already holds the token due then (delivery.dispatch).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -270,3 +272,39 @@ class WebhookDelivery(AccountModel):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk}"
+
+
+MAX_SEND_RATE = 10_000
+
+
+class SendRate(AccountModel):
+    """The provider's override of KONTOR_DEFAULT_SEND_RATE for one account: how many of its messages per
+    second are handed to the connector (set by staff with `services.set_send_rate`)."""
+
+    messages_per_second = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account"], name="send_rate_one_per_account"),
+            models.CheckConstraint(
+                condition=Q(messages_per_second__gte=1) & Q(messages_per_second__lte=MAX_SEND_RATE),
+                name="send_rate_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.messages_per_second}/s"
+
+
+class SendBucket(models.Model):
+    """The token bucket that throttles one account's dispatch (kontor.messaging.throttle). Tokens go
+    negative when messages are given a later turn; a worker's bookkeeping, not a tenant's record."""
+
+    account = models.OneToOneField("tenancy.Account", on_delete=models.CASCADE, related_name="+")
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    objects: ClassVar[models.Manager[SendBucket]] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.tokens:.2f} tokens for account {self.account_id}"

@@ -15,13 +15,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kontor.access.perms import Perm
+from kontor.audit.services import record
 from kontor.core.errors import DomainError, ErrorCode, Forbidden, Invalid
 from kontor.core.validation import e164
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import Entry, Leg, hold_wallet, post_many
 from kontor.ledger.services import ensure_not_archived, reserve, sending_wallet
 from kontor.messaging import adapters, encoding, rates
-from kontor.messaging.models import Direction, Message, MessageEvent, Status
+from kontor.messaging.models import MAX_SEND_RATE, Direction, Message, MessageEvent, SendRate, Status
 from kontor.messaging.officehours import window_check
 
 if TYPE_CHECKING:
@@ -306,3 +308,28 @@ def enqueue_dispatch(message_ids: list[int], run_after: dt.datetime | None = Non
         return
     for start in range(0, len(message_ids), DISPATCH_CHUNK):
         many.enqueue(message_ids[start : start + DISPATCH_CHUNK])
+
+
+def set_send_rate(account: Account, rate: int, *, actor: User) -> SendRate:
+    """Staff: how many of the account's messages per second go to the connector (1 to 10,000)."""
+    from kontor.messaging.throttle import rate_for
+
+    if Perm.STAFF_MANAGE_CUSTOMERS not in actor.staff_perms:
+        raise Forbidden("Only provider staff who manage customers set an account's send rate.")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= MAX_SEND_RATE:
+        raise Invalid.field("messages_per_second", f"Give a whole number from 1 to {MAX_SEND_RATE:,}.")
+    with transaction.atomic():
+        before = rate_for(account)
+        send_rate, _ = SendRate.objects.update_or_create(
+            account=account, defaults={"customer_id": account.customer_id, "messages_per_second": rate}
+        )
+        record(
+            "send_rate.set",
+            send_rate,
+            actor=actor,
+            customer=account.customer_id,
+            account_id=account.pk,
+            before={"messages_per_second": before},
+            after={"messages_per_second": rate},
+        )
+    return send_rate

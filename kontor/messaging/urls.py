@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kontor.messaging import views, views_campaigns, views_inbox, views_rates, views_webhooks
+from kontor.messaging import views, views_campaigns, views_inbox, views_rates, views_staff, views_webhooks
 
 app_name = "messaging"
 urlpatterns = [
@@ -22,4 +22,10 @@ urlpatterns = [
     path("webhook/test/", views_webhooks.webhook_test, name="webhook_test"),
     path("webhook/secret/", views_webhooks.webhook_rotate, name="webhook_rotate"),
     path("webhook/deliveries/<int:pk>/retry/", views_webhooks.webhook_delivery_retry, name="webhook_delivery_retry"),
+    path("staff/inbound-rejections/", views_staff.inbound_rejections, name="inbound_rejections"),
+    path(
+        "staff/inbound-rejections/export.csv",
+        views_staff.inbound_rejections_export,
+        name="inbound_rejections_export",
+    ),
 ]

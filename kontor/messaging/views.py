@@ -18,7 +18,7 @@ from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.core.validation import e164
 from kontor.ledger.posting import InsufficientCredits
 from kontor.ledger.services import sending_wallet
-from kontor.messaging import adapters, encoding, rates, services
+from kontor.messaging import adapters, encoding, rates, services, throttle
 from kontor.messaging.filters import MessageFilter, MobileOnlyFilter
 from kontor.messaging.forms import SendForm, clean_key
 from kontor.messaging.models import Message
@@ -79,6 +79,7 @@ def send(request: HttpRequest) -> HttpResponse:
         "wallet_balance": wallet_balance,
         "counter": _counter(scope, request.POST.get("to", ""), request.POST.get("text", "")),
         "max_segments": services.max_segments(),
+        "send_rate": throttle.rate_for(account),
     }
     return render(request, "messaging/send.html", context)
 

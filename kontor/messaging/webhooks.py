@@ -1,8 +1,10 @@
 """Webhooks: an account's inbound messages POSTed as signed JSON to the URL it configured, retried with
 backoff, every attempt visible in the delivery log.
 
-The receiver verifies `X-Kontor-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw request body
-with the webhook's secret. Delivery never raises: a receiver that is down is a log row, not an error,
+The receiver verifies `X-Kontor-Signature: t=<timestamp>,v1=<hex>` (Stripe-style): <hex> is the
+HMAC-SHA256, with the webhook's secret, of `<timestamp>.<raw request body>`. Because the timestamp is
+signed, a receiver that rejects old timestamps (we say: older than 5 minutes) cannot be fed a replayed
+request. Delivery never raises: a receiver that is down is a log row, not an error,
 and the message it is about is stored either way."""
 
 from __future__ import annotations
@@ -91,8 +93,10 @@ def validate_url(url: str) -> str:
     return url
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The `X-Kontor-Signature` value: `t=<timestamp>,v1=<hex>` over `<timestamp>.<body>`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
 def _new_secret() -> str:
@@ -266,6 +270,7 @@ def _post(url: str, secret: str, body: bytes, event: str, delivery_id: int) -> t
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if not _allow_private() and _resolves_private(parts.hostname or "", port):
         return None, "The host resolves to a private address; not sent."
+    timestamp = int(timezone.now().timestamp())
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked just above
         url,
         data=body,
@@ -275,8 +280,8 @@ def _post(url: str, secret: str, body: bytes, event: str, delivery_id: int) -> t
             "User-Agent": "Kontor-Webhooks/1",
             "X-Kontor-Event": event,
             "X-Kontor-Delivery": str(delivery_id),
-            "X-Kontor-Timestamp": str(int(timezone.now().timestamp())),
-            "X-Kontor-Signature": sign(secret, body),
+            "X-Kontor-Timestamp": str(timestamp),
+            "X-Kontor-Signature": sign(secret, body, timestamp),
         },
     )
     try:

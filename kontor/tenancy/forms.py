@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from kontor.numbers.models import Number
 from kontor.tenancy.models import MAX_CUSTOM_COLUMNS, CostCenter, CustomColumn, Customer, Office
 from kontor.tenancy.services import ColumnSpec
 
@@ -18,6 +19,16 @@ COST_CENTER_HELP = (
     "The cost center billed for all costs incurred by this account. Accounts are billed separately only "
     "when they use different cost centers. Cost centers are set up by your Technical Account Manager."
 )
+MO_NUMBER_HELP = (
+    "The number this account sends from and receives on. Without an activated two-way MO number, the "
+    "provider's default number is used: that number cannot receive SMS messages or replies. To have an "
+    "activated MO number, contact your Technical Account Manager."
+)
+
+
+def _number_label(number: Number) -> str:
+    receive = "two-way" if number.two_way else "cannot receive"
+    return f"{number.value} · {number.get_kind_display()} · {receive}"
 
 
 class AccountForm(forms.Form):
@@ -28,17 +39,29 @@ class AccountForm(forms.Form):
         empty_label="— none —",
         help_text=COST_CENTER_HELP,
     )
+    mo_number = forms.ModelChoiceField(
+        label="MO number",
+        queryset=Number.objects.none(),
+        required=False,
+        empty_label="Default number (cannot receive messages or replies)",
+        help_text=MO_NUMBER_HELP,
+    )
     office_hours_only = forms.BooleanField(
         label="Only send during office hours", required=False, help_text=OFFICE_HOURS_HELP
     )
     # Not an input: it carries the custom-column errors the service reports, shown above the columns.
     custom_columns = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, customer: Customer, numbers: QuerySet[Number] | None = None, **kwargs: Any) -> None:
+        """`numbers`: the MO numbers to offer, already scoped to the customer by the view."""
         super().__init__(*args, **kwargs)
         field = self.fields["cost_center"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = CostCenter.objects.filter(CostCenter.available_q(customer))
+        mo = self.fields["mo_number"]
+        assert isinstance(mo, forms.ModelChoiceField)
+        mo.queryset = numbers if numbers is not None else Number.objects.none()
+        mo.label_from_instance = _number_label  # type: ignore[assignment]
         for i in range(1, MAX_CUSTOM_COLUMNS + 1):
             self.fields[f"col_{i}_name"] = forms.CharField(label=f"Column {i} name", max_length=40, required=False)
             self.fields[f"col_{i}_type"] = forms.ChoiceField(
@@ -57,8 +80,9 @@ class AccountForm(forms.Form):
         return specs
 
     @staticmethod
-    def initial_for(account: Any, columns: list[CustomColumn]) -> dict[str, Any]:
+    def initial_for(account: Any, columns: list[CustomColumn], mo_number: Number | None = None) -> dict[str, Any]:
         initial: dict[str, Any] = {
+            "mo_number": mo_number.pk if mo_number else None,
             "name": account.name,
             "cost_center": account.cost_center_id,
             "office_hours_only": account.office_hours_only,

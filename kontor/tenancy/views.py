@@ -7,6 +7,7 @@ import dataclasses
 
 import django_tables2 as tables
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,6 +19,9 @@ from kontor.access.perms import Perm
 from kontor.access.selectors import perms_in_account
 from kontor.core.errors import Conflict, DomainError, ErrorCode, NotFound
 from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.numbers import services as number_services
+from kontor.numbers.models import AccountNumber, Number
+from kontor.numbers.selectors import customer_numbers
 from kontor.tenancy import services
 from kontor.tenancy.filters import AccountFilter
 from kontor.tenancy.forms import AccountForm, AllowlistForm, OfficeForm, TeamForm
@@ -97,21 +101,53 @@ def _account_form_page(
     )
 
 
+class _MoNumberRefused(Exception):
+    """Carries the number service's refusal out of the transaction (so it rolls back) to the field."""
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _set_mo_number(account: Account, number: Number | None, *, actor: User) -> None:
+    try:
+        number_services.set_account_number(account, number, actor=actor)
+    except DomainError as exc:
+        raise _MoNumberRefused(exc) from exc
+
+
+def _mo_number_error(form: AccountForm, refused: _MoNumberRefused) -> None:
+    fields = getattr(refused.error, "fields", {}) or {}
+    for message in [m for messages_ in fields.values() for m in messages_] or [refused.error.message]:
+        form.add_error("mo_number", message)
+
+
+def _current_mo_number(scope: Scope, account: Account) -> Number | None:
+    link = scoped(scope, AccountNumber).filter(account=account).select_related("number").first()
+    return link.number if link else None
+
+
 @customer_view(Perm.CREATE_ACCOUNTS)
 def account_add(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
-    form = AccountForm(request.POST or None, customer=scope.customer)
+    form = AccountForm(request.POST or None, customer=scope.customer, numbers=customer_numbers(scope))
     if request.method == "POST" and form.is_valid():
         try:
-            account = services.create_account(
-                scope.customer,
-                actor=_user(request),
-                name=form.cleaned_data["name"],
-                cost_center=form.cleaned_data["cost_center"],
-                office_hours_only=form.cleaned_data["office_hours_only"],
-                custom_columns=form.column_specs(),
-                creator_from=scope.account,
-            )
+            # One transaction: a refused MO number leaves no half-made account behind.
+            with transaction.atomic():
+                account = services.create_account(
+                    scope.customer,
+                    actor=_user(request),
+                    name=form.cleaned_data["name"],
+                    cost_center=form.cleaned_data["cost_center"],
+                    office_hours_only=form.cleaned_data["office_hours_only"],
+                    custom_columns=form.column_specs(),
+                    creator_from=scope.account,
+                )
+                if form.cleaned_data["mo_number"] is not None:
+                    _set_mo_number(account, form.cleaned_data["mo_number"], actor=_user(request))
+        except _MoNumberRefused as refused:
+            _mo_number_error(form, refused)
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
@@ -149,18 +185,28 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     scope = _scope(request)
     account = _account(request, pk, Perm.MANAGE_ACCOUNTS)
-    initial = AccountForm.initial_for(account, _columns(scope, account))
-    form = AccountForm(request.POST or None, initial=initial, customer=scope.customer)
+    current = _current_mo_number(scope, account)
+    numbers = customer_numbers(scope)
+    if current is not None:
+        # A number no longer offered (e.g. suspended) stays selectable, so saving other fields keeps it.
+        numbers = numbers | scoped(scope, Number).filter(pk=current.pk)
+    initial = AccountForm.initial_for(account, _columns(scope, account), current)
+    form = AccountForm(request.POST or None, initial=initial, customer=scope.customer, numbers=numbers)
     if request.method == "POST" and form.is_valid():
         try:
-            account = services.update_account(
-                account,
-                actor=_user(request),
-                name=form.cleaned_data["name"],
-                cost_center=form.cleaned_data["cost_center"],
-                office_hours_only=form.cleaned_data["office_hours_only"],
-                custom_columns=form.column_specs(),
-            )
+            with transaction.atomic():
+                account = services.update_account(
+                    account,
+                    actor=_user(request),
+                    name=form.cleaned_data["name"],
+                    cost_center=form.cleaned_data["cost_center"],
+                    office_hours_only=form.cleaned_data["office_hours_only"],
+                    custom_columns=form.column_specs(),
+                )
+                if form.cleaned_data["mo_number"] != current:
+                    _set_mo_number(account, form.cleaned_data["mo_number"], actor=_user(request))
+        except _MoNumberRefused as refused:
+            _mo_number_error(form, refused)
         except DomainError as exc:
             form_errors_from(form, exc)
         else:

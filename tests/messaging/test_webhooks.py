@@ -74,6 +74,34 @@ def hook(world, receiver) -> Webhook:
     return webhooks.configure_webhook(world.globex.account, actor=world.globex.master, url=receiver.url)
 
 
+def verify(secret: str, header: str, body: bytes, now: float, tolerance: int = 300) -> bool:
+    """What a receiver does (as the settings page documents): recompute the HMAC over
+    `<t>.<raw body>`, compare in constant time, and refuse a timestamp more than 5 minutes off."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    t, v1 = parts.get("t", ""), parts.get("v1", "")
+    if not t.isdigit() or abs(now - int(t)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, v1)
+
+
+def test_the_signature_covers_the_timestamp():
+    body = b'{"event":"webhook.test","id":1}'
+    now = 1_800_000_000
+    header = webhooks.sign("s3cret", body, now)
+    digest = hmac.new(b"s3cret", b"1800000000." + body, hashlib.sha256).hexdigest()
+    assert header == f"t=1800000000,v1={digest}"
+    assert verify("s3cret", header, body, now + 299)
+    # Changing the timestamp (to make an old request look fresh) breaks the signature.
+    tampered = header.replace("t=1800000000", f"t={now + 600}")
+    assert not verify("s3cret", tampered, body, now + 600)
+    # A correctly signed but old request is refused, and so is one from the future.
+    assert not verify("s3cret", header, body, now + 301)
+    assert not verify("s3cret", header, body, now - 301)
+    assert not verify("s3cret", "v1=" + digest, body, now)
+    assert not verify("s3cret", "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest(), body, now)
+
+
 def receive(text: str = "hello", **kw: Any):  # type: ignore[no-untyped-def]
     return receive_inbound(from_number="+46701234567", to=DEDICATED, text=text, connector="smpp", **kw)
 
@@ -83,11 +111,14 @@ def test_inbound_message_is_posted_signed(world, nums, hook, receiver, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         result = receive("Hi there", downstream_id="m-1", received_at=at)
     [got] = receiver.got
-    expected = "sha256=" + hmac.new(hook.secret.encode(), got["body"], hashlib.sha256).hexdigest()
-    assert got["headers"]["X-Kontor-Signature"] == expected
-    assert webhooks.sign(hook.secret, got["body"]) == expected
-    assert webhooks.sign("another secret", got["body"]) != expected
-    assert abs(int(got["headers"]["X-Kontor-Timestamp"]) - timezone.now().timestamp()) < 60
+    header = got["headers"]["X-Kontor-Signature"]
+    now = timezone.now().timestamp()
+    assert verify(hook.secret, header, got["body"], now)
+    t = int(header.split(",")[0].removeprefix("t="))
+    assert abs(t - now) < 60 and got["headers"]["X-Kontor-Timestamp"] == str(t)
+    assert header == webhooks.sign(hook.secret, got["body"], t)
+    assert not verify("another secret", header, got["body"], now)
+    assert not verify(hook.secret, header, got["body"].replace(b"Hi there", b"Hi thera"), now)
     assert got["headers"]["Content-Type"] == "application/json"
     assert json.loads(got["body"]) == {
         "event": "message.inbound",
@@ -268,6 +299,9 @@ def test_technician_configures_sees_secret_and_log(client, world, receiver, djan
     hook = Webhook.objects.get(account=a.account)
     page = client.get(url).content.decode()
     assert hook.secret in page
+    # How to verify is documented next to the secret: the signed timestamp and the 5-minute limit.
+    assert 'id="verify-signature"' in page and "t=&lt;timestamp&gt;,v1=&lt;hex&gt;" in page
+    assert "&lt;timestamp&gt;.&lt;raw body&gt;" in page and "5 minutes" in page
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(reverse("messaging:webhook_test")).status_code == 302
     [got] = receiver.got
