@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from kontor.access.models import ApiKey, Role, User
+from kontor.access.models import ApiKey, User
 from kontor.access.perms import CUSTOMER_PERMS, Perm
 from kontor.core.scope import Scope
 from kontor.tenancy.models import Account, Customer, Membership
@@ -27,6 +27,14 @@ def perms_in_account(user: User, account: Account) -> frozenset[Perm]:
         return CUSTOMER_PERMS
     membership = Membership.objects.filter(user=user, account=account).select_related("role").first()
     return membership.role.perm_set if membership else frozenset()
+
+
+def effective_perms(user: User, account: Account, within: frozenset[str] | None = None) -> frozenset[Perm]:
+    """What `user` may do in `account`, capped by `within` (an API key's permissions) when given."""
+    granted = perms_in_account(user, account)
+    if within is not None:
+        granted = frozenset(p for p in granted if p.value in within)
+    return granted
 
 
 def scope_for_user(user: User, account: Account | None) -> Scope | None:
@@ -64,18 +72,4 @@ def staff_scope(user: User, customer: Customer) -> Scope:
         account=None,
         perms=frozenset(str(p) for p in user.staff_perms),
         staff=True,
-    )
-
-
-def roles_for(customer: Customer) -> QuerySet[Role]:
-    return Role.objects.in_scope(Scope(user=None, customer=customer, account=None)).order_by("customer_id", "name")
-
-
-def send_sms_users(customer: Customer) -> QuerySet[User]:
-    """Active users with 'Send SMS' in at least one account (master users always)."""
-    role_ids = [r.pk for r in roles_for(customer) if Perm.SEND_SMS in r.perm_set]
-    return (
-        User.objects.filter(customer=customer, is_active=True)
-        .filter(is_master=True)
-        .union(User.objects.filter(customer=customer, is_active=True, memberships__role_id__in=role_ids))
     )

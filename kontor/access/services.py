@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from kontor.access.models import ApiKey, OneTimeToken, Role, User, hash_secret, normalise_email
 from kontor.access.perms import BUILTIN_ROLES, CUSTOMER_PERMS, STAFF_ROLE_PERMS, Perm, StaffRole, parse_perms
-from kontor.access.selectors import perms_in_account
+from kontor.access.selectors import effective_perms
 from kontor.audit.services import record, snapshot
 from kontor.core import validation
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
@@ -448,14 +448,6 @@ def update_user(
     if after != before:
         record("user.update", user, actor=actor, customer=customer, before=before, after=after)
     return user
-
-
-def effective_perms(actor: User, account: Account, within: frozenset[str] | None = None) -> frozenset[Perm]:
-    """What `actor` may do in `account`, capped by `within` (an API key's permissions) when given."""
-    granted = perms_in_account(actor, account)
-    if within is not None:
-        granted = frozenset(p for p in granted if p.value in within)
-    return granted
 
 
 def check_may_manage(actor: User, user: User, within: frozenset[str] | None = None) -> None:

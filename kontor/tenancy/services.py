@@ -583,8 +583,6 @@ def delete_team(team: Team, *, actor: User) -> None:
 
 
 def _check_role(customer_id: int, role: Role, actor: User) -> None:
-    from kontor.access.selectors import perms_in_account  # noqa: F401  (import cycle guard)
-
     if role.customer_id not in (None, customer_id):
         raise Invalid.field("role", "No such role.")
     if role.slug == "master":
@@ -596,16 +594,14 @@ def set_membership(
     account: Account, user: User, role: Role, *, actor: User, within: frozenset[str] | None = None
 ) -> Membership:
     """Give `user` access to `account` with `role`, or change the role they have there."""
-    from kontor.access.selectors import perms_in_account
+    from kontor.access.selectors import effective_perms
 
     if user.customer_id != account.customer_id:
         raise Invalid.field("user", "No such user.")
     if not account.is_active:
         raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
     _check_role(account.customer_id, role, actor)
-    granted = perms_in_account(actor, account)
-    if within is not None:
-        granted = frozenset(p for p in granted if p.value in within)
+    granted = effective_perms(actor, account, within)
     _check_manages_users(actor, account, user, granted, api_key=within is not None)
     missing = role.perm_set - granted
     if not actor.is_staff and missing and not (actor.is_master and within is None):
@@ -658,11 +654,9 @@ def _check_manages_users(
 
 @transaction.atomic
 def remove_membership(membership: Membership, *, actor: User, within: frozenset[str] | None = None) -> None:
-    from kontor.access.selectors import perms_in_account
+    from kontor.access.selectors import effective_perms
 
-    granted = perms_in_account(actor, membership.account)
-    if within is not None:
-        granted = frozenset(p for p in granted if p.value in within)
+    granted = effective_perms(actor, membership.account, within)
     _check_manages_users(actor, membership.account, membership.user, granted, api_key=within is not None)
     record(
         "membership.delete",

@@ -297,8 +297,9 @@ def offices(request: HttpRequest) -> HttpResponse:
         additional_count=Count("additional_users", distinct=True),
     )
     team_qs = scoped(scope, Team).select_related("office").annotate(member_count=Count("members"))
-    office_table = OfficeTable(office_qs, request=request, prefix="o-")
-    team_table = TeamTable(team_qs, request=request, prefix="t-")
+    # No request= here: the table would paginate from the query string before paginate=False applies.
+    office_table = OfficeTable(office_qs, prefix="o-")
+    team_table = TeamTable(team_qs, prefix="t-")
     for table in (office_table, team_table):
         tables.RequestConfig(request, paginate=False).configure(table)
     return render(request, "tenancy/offices.html", {"offices": office_table, "teams": team_table})

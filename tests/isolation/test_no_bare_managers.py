@@ -31,8 +31,8 @@ def covered_files() -> list[Path]:
             continue
         name = path.name
         if (
-            name.startswith("views")
-            or name in {"api.py", "forms.py", "filters.py", "tables.py"}
+            name.startswith(("views", "api"))
+            or name in {"forms.py", "filters.py", "tables.py"}
             or "views" in path.relative_to(ROOT).parts[:-1]
         ):
             out.append(path)
@@ -98,3 +98,8 @@ def test_no_bare_manager_on_tenant_models(path):
     rel = path.relative_to(ROOT)
     found = bare_manager_uses(path.read_text(), f"kontor/{rel}", guarded_models(), staff="staff" in rel.parts)
     assert not found, "use kontor.core.scope.scoped()/get_scoped() instead:\n" + "\n".join(found)
+
+
+def test_every_view_and_api_module_is_scanned():
+    names = {p.name for p in covered_files()}
+    assert {"api.py", "api_campaigns.py", "api_inbound.py", "views_campaigns.py", "views_inbox.py"} <= names

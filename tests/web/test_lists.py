@@ -57,3 +57,11 @@ def test_the_export_link_carries_the_filters_of_the_results_it_sits_in(client, w
     page = client.get("/users/?q=sender", HTTP_HX_REQUEST="true").content.decode()
     results = page[page.index('id="results"') :]
     assert "/users/export.csv?q=sender" in results
+
+
+@pytest.mark.parametrize("query", ["o-per_page=-1", "t-per_page=-1", "o-page=abc", "o-per_page=99999999999"])
+def test_the_offices_page_with_two_tables_survives_odd_query_strings(client, world, query):
+    client.force_login(world.acme.master)
+    response = client.get(f"/offices/?{query}")
+    assert response.status_code == 200
+    assert world.acme.office.name in response.content.decode()
