@@ -3,4 +3,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kontor.settings")
-application = get_wsgi_application()
+
+from kontor.messaging.fastlane import FastLane
+
+application = FastLane(get_wsgi_application())

@@ -20,7 +20,7 @@ from kontor.access.models import ApiKey, OneTimeToken, Role, User, hash_secret, 
 from kontor.access.perms import BUILTIN_ROLES, CUSTOMER_PERMS, STAFF_ROLE_PERMS, Perm, StaffRole, parse_perms
 from kontor.access.selectors import effective_perms
 from kontor.audit.services import record, snapshot
-from kontor.core import validation
+from kontor.core import hotcache, validation
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.mail import send_on_commit
 from kontor.tenancy.models import Account, Customer, Office, Team
@@ -709,6 +709,7 @@ def revoke_api_key(key: ApiKey, *, actor: User) -> ApiKey:
         return key
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at", "updated_at"])
+    transaction.on_commit(lambda: hotcache.forget("apikey"))  # this process at once; others within its TTL
     record(
         "api_key.revoke",
         key,

@@ -13,9 +13,10 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
-from kontor.access.models import User
+from kontor.access.models import ApiKey, User, hash_secret
 from kontor.access.selectors import scope_for_api_key
 from kontor.access.services import authenticate_api_key
+from kontor.core import hotcache
 from kontor.core.errors import DomainError, ErrorCode, Forbidden
 from kontor.core.netaddr import address_allowed
 from kontor.core.scope import Scope
@@ -31,13 +32,29 @@ class ApiKeyAuth(HttpBearer):
     """`Authorization: Bearer kon_…`: binds the request to the key's one account."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        key = authenticate_api_key(token)
-        if key is None:
+        found = key_and_scope(token)
+        if found is None:
             return None
+        key, scope = found
         if not address_allowed(getattr(request, "client_ip", None), key.account.customer.ip_allowlist):
             raise IpRefused()
-        request.scope = scope_for_api_key(key)  # type: ignore[attr-defined]
+        request.scope = scope  # type: ignore[attr-defined]
         return key
+
+
+def key_and_scope(token: str) -> tuple[ApiKey, Scope] | None:
+    """The key a bearer token names and what it may do, reused for KONTOR_HOT_CACHE_SECONDS (a revoked
+    key, or a creator who lost a permission, stops working on every server process within that time)."""
+    digest = hash_secret((token or "").strip())
+    found = hotcache.memo(("apikey", digest), lambda: _key_and_scope(token))
+    if found is None:
+        hotcache.forget_key(("apikey", digest))  # a key created a moment ago must work at once
+    return found
+
+
+def _key_and_scope(token: str) -> tuple[ApiKey, Scope] | None:
+    key = authenticate_api_key(token)
+    return None if key is None else (key, scope_for_api_key(key))
 
 
 class SessionAuth(APIKeyCookie):

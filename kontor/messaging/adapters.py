@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from kontor.core import hotcache
+
 if TYPE_CHECKING:
     from kontor.tenancy.models import Account
 
@@ -26,6 +28,10 @@ def default_sender() -> Sender:
 
 
 def sender_for(account: Account) -> Sender:
+    return hotcache.memo(("sender", account.pk), lambda: _sender_for(account))
+
+
+def _sender_for(account: Account) -> Sender:
     try:
         from kontor.numbers.routing import sender_for as numbers_sender_for
     except ImportError:

@@ -12,3 +12,21 @@ class MessagingConfig(AppConfig):
         @register_account_data
         def messages(account):  # type: ignore[no-untyped-def]
             return ("messages", Message.objects.filter(account=account).count())
+
+        _forget_senders_on_number_changes()
+
+
+def _forget_senders_on_number_changes() -> None:
+    """Sender numbers are memoised (core/hotcache.py): a number's change drops them in this process."""
+    from django.db import transaction
+    from django.db.models.signals import post_delete, post_save
+
+    from kontor.core import hotcache
+    from kontor.numbers.models import AccountNumber, Number
+
+    def forget(**_: object) -> None:
+        transaction.on_commit(lambda: hotcache.forget("sender"))
+
+    for model in (Number, AccountNumber):
+        post_save.connect(forget, sender=model, weak=False, dispatch_uid=f"hotcache-sender-{model.__name__}")
+        post_delete.connect(forget, sender=model, weak=False, dispatch_uid=f"hotcache-sender-del-{model.__name__}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 
 from kontor.audit.services import record
+from kontor.core import hotcache
 from kontor.core.errors import Conflict, ErrorCode, Invalid
 from kontor.messaging.models import RateCardEntry
 
@@ -38,6 +39,11 @@ def price(phone_e164: str, segments: int) -> tuple[int, RateCardEntry]:
     """(credits, the entry that priced it) for a message of `segments` segments to `phone_e164`."""
     entry = match(phone_e164)
     return entry.credits_per_segment * segments, entry
+
+
+def current() -> RateTable:
+    """The whole card, reused for KONTOR_HOT_CACHE_SECONDS (core/hotcache.py)."""
+    return hotcache.memo(("rates",), RateTable)
 
 
 class RateTable:
@@ -104,6 +110,7 @@ def save_rate(
     try:
         with transaction.atomic():
             target.save()
+            transaction.on_commit(lambda: hotcache.forget("rates"))
             record(
                 "rate_card.save",
                 target,
@@ -127,3 +134,4 @@ def delete_rate(entry: RateCardEntry, *, actor: User) -> None:
     before = _snapshot(entry)
     record("rate_card.delete", entry, actor=actor, customer=None, before=before, object_repr=str(entry))
     entry.delete()
+    transaction.on_commit(lambda: hotcache.forget("rates"))

@@ -17,13 +17,12 @@ from django.utils import timezone
 
 from kontor.access.perms import Perm
 from kontor.audit.services import record
+from kontor.core import hotcache
 from kontor.core.errors import DomainError, ErrorCode, Forbidden, Invalid
 from kontor.core.validation import e164
-from kontor.ledger.models import JournalTransaction
-from kontor.ledger.posting import Entry, Leg, hold_wallet, post_many
-from kontor.ledger.services import ensure_not_archived, reserve, sending_wallet
-from kontor.messaging import adapters, encoding, rates
-from kontor.messaging.models import MAX_SEND_RATE, Direction, Message, MessageEvent, SendRate, Status
+from kontor.ledger.services import ensure_not_archived, sending_wallet
+from kontor.messaging import adapters, encoding, groupcommit, rates
+from kontor.messaging.models import MAX_SEND_RATE, Message, SendRate, Status
 from kontor.messaging.officehours import window_check
 
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ def plan(
         errors["to"] = [opted_out_message(number)]
     if errors:
         raise Invalid("Please correct the errors below.", fields=errors)
-    credits, entry = (table or rates).price(number, info.segments)
+    credits, entry = (table or rates.current()).price(number, info.segments)
     return Plan(number, text, info.encoding, info.segments, credits, entry.prefix, entry.operator)
 
 
@@ -161,46 +160,41 @@ def send_message(
     key = (idempotency_key or "").strip() or None
     if key is not None and len(key) > 100:
         raise Invalid.field("idempotency_key", "At most 100 characters.")
-    p = plan(account, to, text)
+    p = plan(account, to, text, check_opt_out=False)  # checked when written, for a group at once
     if key is not None and (earlier := _replayed(account, key, p.to, p.text)) is not None:
         return earlier
     now = timezone.now()
     status, scheduled_for = timing(account, now=now, schedule_at=schedule_at, office_hours=office_hours)
-    wallet = sending_wallet(actor, account)
+    wallet = hotcache.memo(("wallet", actor.pk, account.pk), lambda: sending_wallet(actor, account))
     sender = adapters.sender_for(account)
+    pending = groupcommit.Pending(
+        account=account,
+        actor=actor,
+        wallet=wallet,
+        from_number=sender.number,
+        to=p.to,
+        text=p.text,
+        encoding=p.encoding,
+        segments=p.segments,
+        credits=p.credits,
+        rate_prefix=p.rate_prefix,
+        operator=p.operator,
+        status=status,
+        scheduled_for=scheduled_for,
+        at=now,
+        on_behalf_of=on_behalf_of,
+        idempotency_key=key,
+    )
     try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                customer_id=account.customer_id,
-                account=account,
-                direction=Direction.OUT,
-                user=actor,
-                on_behalf_of=on_behalf_of,
-                from_number=sender.number,
-                to_number=p.to,
-                text=p.text,
-                encoding=p.encoding,
-                segments=p.segments,
-                credits=p.credits,
-                wallet=wallet,
-                rate_prefix=p.rate_prefix,
-                operator=p.operator,
-                status=status,
-                scheduled_for=scheduled_for,
-                idempotency_key=key,
-            )
-            reserve(wallet, p.credits, actor=actor, reference=message.reference)
-            MessageEvent.objects.create(message=message, status=status, at=now, detail=_created_detail(message))
-            transaction.on_commit(lambda: enqueue_dispatch([message.pk], scheduled_for))
+        return groupcommit.commit(pending)
     except IntegrityError:
         # A concurrent request with the same key won: answer with its message.
         if key is None or (earlier := _replayed(account, key, p.to, p.text)) is None:
             raise
         return earlier
-    return message
 
 
-def _created_detail(message: Message) -> dict[str, Any]:
+def created_detail(message: Message) -> dict[str, Any]:
     detail: dict[str, Any] = {"credits": message.credits, "segments": message.segments, "wallet": message.wallet_id}
     if message.scheduled_for:
         detail["scheduled_for"] = message.scheduled_for.isoformat()
@@ -244,49 +238,30 @@ def send_batch(
     now = timezone.now()
     status, scheduled_for = timing(account, now=now, schedule_at=schedule_at, office_hours=office_hours)
     wallet = sending_wallet(actor, account)
-    hold = hold_wallet(account.customer, wallet.unit)
     sender = adapters.sender_for(account)
-    with transaction.atomic():
-        rows = Message.objects.bulk_create(
-            [
-                Message(
-                    customer_id=account.customer_id,
-                    account=account,
-                    direction=Direction.OUT,
-                    user=actor,
-                    on_behalf_of=on_behalf_of,
-                    from_number=sender.number,
-                    to_number=p.to,
-                    text=p.text,
-                    encoding=p.encoding,
-                    segments=p.segments,
-                    credits=p.credits,
-                    wallet=wallet,
-                    rate_prefix=p.rate_prefix,
-                    operator=p.operator,
-                    status=status,
-                    scheduled_for=scheduled_for,
-                    campaign_id=campaign_id,
-                )
-                for p in plans
-            ]
+    items = [
+        groupcommit.Pending(
+            account=account,
+            actor=actor,
+            wallet=wallet,
+            from_number=sender.number,
+            to=p.to,
+            text=p.text,
+            encoding=p.encoding,
+            segments=p.segments,
+            credits=p.credits,
+            rate_prefix=p.rate_prefix,
+            operator=p.operator,
+            status=status,
+            scheduled_for=scheduled_for,
+            at=now,
+            on_behalf_of=on_behalf_of,
+            campaign_id=campaign_id,
         )
-        entries = [
-            Entry(
-                JournalTransaction.Kind.RESERVATION,
-                [Leg(wallet, -m.credits), Leg(hold, m.credits)],
-                reason="Reserved for sending",
-                reference=m.reference,
-            )
-            for m in rows
-        ]
-        post_many(entries, actor=actor, customer=account.customer)
-        MessageEvent.objects.bulk_create(
-            [MessageEvent(message=m, status=status, at=now, detail=_created_detail(m)) for m in rows]
-        )
-        ids = [m.pk for m in rows]
-        transaction.on_commit(lambda: enqueue_dispatch(ids, scheduled_for))
-    return rows
+        for p in plans
+    ]
+    groupcommit.write_group(items, all_or_nothing=True, check_opt_outs=False)
+    return [item.message for item in items if item.message is not None]
 
 
 DISPATCH_CHUNK = 100

@@ -1,0 +1,314 @@
+"""Group commit for single sends: the reservations of concurrent requests share one transaction.
+
+Every message sent alone needs its own durable commit, and all of an account's messages reserve from
+the same wallet, so alone they queue behind each other's row lock and fsync. With KONTOR_GROUP_COMMIT
+on, a request validates and prices its message as before, then hands the write to one committer thread
+per process, which takes whatever has queued up meanwhile (up to MAX_GROUP) and writes it all in one
+transaction: the messages, one reservation journal each (one ledger `post_many` per customer and
+actor, so each wallet moves once), their first events; then one dispatch task per group. Each request
+is answered only after that commit, so an answered message is as durable as one committed alone.
+
+Credits are checked per message, in arrival order, under the wallets' row locks: a message that would
+overdraw is refused with InsufficientCredits on its own, the rest of its group goes through. When a
+group fails for any other reason, each of its messages is tried alone, so one bad message cannot take
+others down with it.
+
+Off (the default, and in tests), `commit` writes its one item inline in the caller's transaction; the
+write path is the same function either way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import os
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from kontor.core.errors import Invalid
+from kontor.ledger.models import JournalTransaction, Wallet
+from kontor.ledger.posting import Entry, InsufficientCredits, Leg, hold_wallet, post_many
+from kontor.messaging import adapters
+from kontor.messaging.models import Direction, Message, MessageEvent
+
+if TYPE_CHECKING:
+    from kontor.access.models import User
+    from kontor.tenancy.models import Account
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP = 500
+WAIT_SECONDS = 60.0
+IDLE_SECONDS = 30.0
+
+
+@dataclass
+class Pending:
+    """One validated, priced message waiting to be written."""
+
+    account: Account
+    actor: User
+    wallet: Wallet
+    from_number: str
+    to: str
+    text: str
+    encoding: str
+    segments: int
+    credits: int
+    rate_prefix: str
+    operator: str
+    status: str
+    scheduled_for: dt.datetime | None
+    at: dt.datetime
+    on_behalf_of: User | None = None
+    campaign_id: int | None = None
+    idempotency_key: str | None = None
+    # Filled in by the committer:
+    message: Message | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "KONTOR_GROUP_COMMIT", False))
+
+
+def commit(item: Pending) -> Message:
+    """Write one message with its reservation and answer it once committed; raises what writing it
+    raised (InsufficientCredits, ...)."""
+    if enabled() and not transaction.get_connection().in_atomic_block:
+        _committer().submit(item)
+    else:
+        write_group([item])
+    if item.error is not None:
+        raise item.error
+    assert item.message is not None
+    return item.message
+
+
+def write_group(items: Sequence[Pending], *, all_or_nothing: bool = False, check_opt_outs: bool = True) -> None:
+    """Write every item that fits its wallet in one transaction, enqueue their dispatch once
+    committed, and set each item's message or error. Items that would overdraw get
+    InsufficientCredits (all_or_nothing: the whole group is refused with the totals, and raised); any
+    other failure is set on every item of the group and re-raised. Numbers that opted out of their
+    account get Invalid (check_opt_outs: the caller has checked already)."""
+    from kontor.messaging.services import created_detail, enqueue_dispatch
+
+    try:
+        with transaction.atomic():
+            reachable = _without_opted_out(items) if check_opt_outs else list(items)
+            fitting = _fit_credits(reachable)
+            if all_or_nothing and len(fitting) < len(items):
+                refused = next(item.error for item in items if item.error is not None)
+                raise refused if isinstance(refused, Invalid) else _shortfall(items)
+            rows = Message.objects.bulk_create([_message(item) for item in fitting])
+            for item, row in zip(fitting, rows, strict=True):
+                item.message = row
+            by_poster: dict[tuple[int, int], list[Pending]] = defaultdict(list)
+            for item in fitting:
+                by_poster[(item.account.customer_id, item.actor.pk)].append(item)
+            holds: dict[tuple[int, str], Wallet] = {}
+            for group in by_poster.values():
+                customer = group[0].account.customer
+                for item in group:
+                    if (customer.pk, item.wallet.unit) not in holds:
+                        holds[(customer.pk, item.wallet.unit)] = hold_wallet(customer, item.wallet.unit)
+                entries = [
+                    Entry(
+                        JournalTransaction.Kind.RESERVATION,
+                        [Leg(item.wallet, -item.credits), Leg(holds[(customer.pk, item.wallet.unit)], item.credits)],
+                        reason="Reserved for sending",
+                        reference=item.message.reference,  # type: ignore[union-attr]
+                    )
+                    for item in group
+                ]
+                post_many(entries, actor=group[0].actor, customer=customer)
+            MessageEvent.objects.bulk_create(
+                [
+                    MessageEvent(message=row, status=row.status, at=item.at, detail=created_detail(row))
+                    for item, row in zip(fitting, rows, strict=True)
+                ]
+            )
+            _dispatch_on_commit(fitting, enqueue_dispatch)
+    except BaseException as exc:
+        for item in items:
+            if item.error is None:
+                item.error = exc
+            item.message = None
+        raise
+
+
+def _dispatch_on_commit(items: Sequence[Pending], enqueue: Any) -> None:
+    by_time: dict[dt.datetime | None, list[int]] = defaultdict(list)
+    for item in items:
+        assert item.message is not None
+        by_time[item.scheduled_for].append(item.message.pk)
+    for run_after, ids in by_time.items():
+        transaction.on_commit(functools.partial(enqueue, ids, run_after))
+
+
+def _without_opted_out(items: Sequence[Pending]) -> list[Pending]:
+    """One query per account of the group; an opted-out number is refused as `plan` would."""
+    from kontor.messaging.services import opted_out_message
+
+    by_account: dict[int, list[Pending]] = defaultdict(list)
+    for item in items:
+        by_account[item.account.pk].append(item)
+    stopped: set[tuple[int, str]] = set()
+    for group in by_account.values():
+        stopped |= {
+            (group[0].account.pk, phone) for phone in adapters.opted_out(group[0].account, [i.to for i in group])
+        }
+    kept = []
+    for item in items:
+        if (item.account.pk, item.to) in stopped:
+            item.error = Invalid("Please correct the errors below.", fields={"to": [opted_out_message(item.to)]})
+        else:
+            kept.append(item)
+    return kept
+
+
+def _fit_credits(items: Sequence[Pending]) -> list[Pending]:
+    """Lock the wallets (in id order, as the ledger does) and keep the items their balances cover, in
+    arrival order; the others get InsufficientCredits."""
+    ids = sorted({item.wallet.pk for item in items})
+    balances = dict(Wallet.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "balance"))
+    fitting = []
+    for item in items:
+        available = balances.get(item.wallet.pk, 0)
+        if item.credits > available:
+            item.error = InsufficientCredits(item.wallet, available, item.credits)
+            continue
+        balances[item.wallet.pk] = available - item.credits
+        fitting.append(item)
+    return fitting
+
+
+def _shortfall(items: Sequence[Pending]) -> InsufficientCredits:
+    """The first wallet that cannot cover its share of the group, with the group's totals."""
+    needed: dict[int, int] = defaultdict(int)
+    for item in items:
+        needed[item.wallet.pk] += item.credits
+    for item in items:
+        if isinstance(item.error, InsufficientCredits) and item.error.wallet.pk == item.wallet.pk:
+            wallet = Wallet.objects.get(pk=item.wallet.pk)
+            return InsufficientCredits(wallet, wallet.balance, needed[item.wallet.pk])
+    raise AssertionError("a shortfall without an item that fell short")
+
+
+def _message(item: Pending) -> Message:
+    return Message(
+        customer_id=item.account.customer_id,
+        account=item.account,
+        direction=Direction.OUT,
+        user=item.actor,
+        on_behalf_of=item.on_behalf_of,
+        from_number=item.from_number,
+        to_number=item.to,
+        text=item.text,
+        encoding=item.encoding,
+        segments=item.segments,
+        credits=item.credits,
+        wallet=item.wallet,
+        rate_prefix=item.rate_prefix,
+        operator=item.operator,
+        status=item.status,
+        scheduled_for=item.scheduled_for,
+        campaign_id=item.campaign_id,
+        idempotency_key=item.idempotency_key,
+    )
+
+
+# --- the committer thread ------------------------------------------------------------------------
+
+
+class Committer:
+    """One per process: a daemon thread that writes what the request threads hand it, in groups."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.pid = os.getpid()
+        self.thread = threading.Thread(target=self._run, name="kontor-group-commit", daemon=True)
+        self.thread.start()
+
+    def submit(self, item: Pending) -> None:
+        self.queue.put(item)
+        if not item.done.wait(WAIT_SECONDS):
+            # The committer may still write it: say so rather than pretend it failed.
+            raise TimeoutError("The message was not confirmed in time; look it up before sending it again.")
+
+    def stop(self) -> None:
+        """Finish what is queued, close the thread's database connection, end the thread."""
+        self.queue.put(_STOP)
+        self.thread.join(WAIT_SECONDS)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self.queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                connection.close()  # idle: give the connection back rather than hold it open
+                continue
+            if first is _STOP:
+                connection.close()
+                return
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self.queue.put(_STOP)  # after this group
+                    break
+                group.append(item)
+            self._write(group)
+
+    def _write(self, group: list[Pending]) -> None:
+        close_old_connections()
+        try:
+            write_group(group)
+        except BaseException:
+            if len(group) > 1:
+                # One bad message must not fail the others: each alone, with its own error.
+                for item in group:
+                    item.error = None
+                    try:
+                        write_group([item])
+                    except BaseException:
+                        log.exception("group commit: a message failed to write")
+            else:
+                log.exception("group commit: a message failed to write")
+        finally:
+            for item in group:
+                item.done.set()
+
+
+_STOP: Any = object()
+_lock = threading.Lock()
+_instance: Committer | None = None
+
+
+def shutdown() -> None:
+    """Stop this process's committer, if it runs (tests, and a server's worker exit)."""
+    global _instance
+    with _lock:
+        running, _instance = _instance, None
+    if running is not None and running.pid == os.getpid():
+        running.stop()
+
+
+def _committer() -> Committer:
+    global _instance
+    with _lock:
+        # A forked worker inherits the parent's object but not its thread: start its own.
+        if _instance is None or _instance.pid != os.getpid() or not _instance.thread.is_alive():
+            _instance = Committer()
+        return _instance
