@@ -369,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say("ledger verify: ok")
         parts = " ".join(f"{name}={value}" for name, value in results.items())
-        peer_figure = f"jasmin {peer.per_second:.0f}/s" if peer else "no peer"
-        say(f"messaging ratios: {parts} (send/batch vs {peer_figure}; fanout vs COPY)")
+        peer_figure = f"Jasmin's {peer.per_second:.0f}/s" if peer else "no peer run"
+        say(f"messaging ratios: {parts} (vs {peer_figure} for send and batch, PostgreSQL COPY for fanout)")
         return 1 if failed else 0
     except BenchUnavailable as exc:
         say(f"messaging: skipped: {exc}")

@@ -204,8 +204,22 @@ class AccountDetail(Schema):
     created_at: datetime
 
 
+class AccountMoNumber(Schema):
+    id: int
+    number: str
+
+
 class AccountSaved(AccountDetail):
     warnings: list[str] = Field(..., description="Things to know, e.g. a cost center shared with others.")
+    mo_number: AccountMoNumber | None = Field(
+        ..., description="The account's MO number; null: the provider's default number, which cannot receive."
+    )
+
+
+MO_NUMBER_HELP = (
+    "The account's MO number: the id of one of the customer's activated numbers (GET /numbers). "
+    "Absent or null: the provider's default number, which cannot receive messages or replies."
+)
 
 
 class AccountIn(Input):
@@ -213,6 +227,7 @@ class AccountIn(Input):
     cost_center_id: int | None = None
     office_hours_only: bool = False
     custom_columns: list[ColumnIn] = Field(default_factory=list, max_length=50)
+    mo_number_id: int | None = Field(None, ge=1, le=2**63 - 1, strict=True, description=MO_NUMBER_HELP)
 
 
 class AccountPatch(Input):
@@ -221,6 +236,13 @@ class AccountPatch(Input):
     office_hours_only: bool | None = None
     custom_columns: list[ColumnIn] | None = Field(
         None, max_length=50, description="Replaces the list; columns keep their data by name."
+    )
+    mo_number_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        strict=True,
+        description="Change the MO number; null: back to the provider's default number.",
     )
 
 

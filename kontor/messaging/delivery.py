@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any, cast
 
 from django.conf import settings
@@ -41,6 +43,9 @@ RETRY_MAX_SECONDS = 600
 DLR_STATUSES = {"delivered": Status.DELIVERED, "failed": Status.FAILED, "expired": Status.EXPIRED}
 REFUND_REASON = "Message failed after acceptance"
 PENDING_DLR_DAYS = 7
+
+# While `dispatch_many` runs: the messages it held back, by the second their turn falls in.
+_HELD: ContextVar[dict[dt.datetime, list[tuple[int, dt.datetime]]] | None] = ContextVar("held_back", default=None)
 
 
 def submit_timeout() -> dt.timedelta:
@@ -97,7 +102,6 @@ def dispatch(message_id: int, *, connector: Connector | None = None) -> str:
 def _hold_back(message: Message, turn: dt.datetime, now: dt.datetime) -> str:
     """The account's send rate is used up: the message stays queued, with its credits reserved, until
     its turn; `message` is locked."""
-    from kontor.messaging.services import enqueue_dispatch
 
     message.next_attempt_at = turn
     if message.status == Status.SCHEDULED:
@@ -105,8 +109,40 @@ def _hold_back(message: Message, turn: dt.datetime, now: dt.datetime) -> str:
     else:
         message.save(update_fields=["next_attempt_at", "updated_at"])
     message_id = message.pk
-    transaction.on_commit(lambda: enqueue_dispatch([message_id], turn))
+    transaction.on_commit(lambda: _enqueue_later(message_id, turn))
     return "throttled"
+
+
+def _enqueue_later(message_id: int, turn: dt.datetime) -> None:
+    from kontor.messaging.services import enqueue_dispatch
+
+    held = _HELD.get()
+    if held is None:
+        enqueue_dispatch([message_id], turn)
+    else:
+        held.setdefault(turn.replace(microsecond=0), []).append((message_id, turn))
+
+
+def dispatch_many(message_ids: Iterable[int]) -> dict[str, int]:
+    """Dispatch each message (one transaction each) and count the outcomes. A burst over the send rate
+    would otherwise enqueue one deferred task per held-back message; here those whose turn falls in the
+    same second share one, enqueued when the batch is done (also when it fails half-way: those already
+    held back are committed and need their task)."""
+    from kontor.messaging.services import enqueue_dispatch
+
+    held: dict[dt.datetime, list[tuple[int, dt.datetime]]] = {}
+    outcomes: dict[str, int] = {}
+    token = _HELD.set(held)
+    try:
+        for message_id in message_ids:
+            outcome = dispatch(message_id)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    finally:
+        _HELD.reset(token)
+        for group in held.values():
+            # Run when the last of them is due: a message dispatched before its turn is left to the sweep.
+            enqueue_dispatch([message_id for message_id, _ in group], max(turn for _, turn in group))
+    return outcomes
 
 
 def _submit(message: Message, connector: Connector) -> str:

@@ -12,7 +12,28 @@ from kontor.ledger.forms import clean_key, new_idempotency_key
 from kontor.messaging.rates import MAX_CREDITS_PER_SEGMENT
 from kontor.messaging.services import MAX_TEXT
 
-__all__ = ["RateForm", "SendForm", "clean_key", "new_idempotency_key"]
+__all__ = ["RateForm", "SendForm", "clean_key", "in_company_zone", "new_idempotency_key", "schedule_field"]
+
+
+def schedule_field() -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label="Send later (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help_text="In your company's time zone. Empty: send now.",
+    )
+
+
+def in_company_zone(value: dt.datetime | None, time_zone: str) -> dt.datetime | None:
+    """The browser sends a wall-clock time; it means the company's zone, whatever the server's is."""
+    if value is None:
+        return None
+    try:
+        tz = zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    return value.replace(tzinfo=None).replace(tzinfo=tz)
 
 
 class SendForm(forms.Form):
@@ -27,13 +48,7 @@ class SendForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 5}),
     )
-    schedule_at = forms.DateTimeField(
-        label="Send later (optional)",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        help_text="In your company's time zone. Empty: send now.",
-    )
+    schedule_at = schedule_field()
     office_hours = forms.ChoiceField(
         label="Outside office hours",
         choices=[("refuse", "Do not send; tell me the next allowed time"), ("schedule", "Schedule it for then")],
@@ -52,15 +67,7 @@ class SendForm(forms.Form):
             self.initial.setdefault("idempotency_key", new_idempotency_key())
 
     def clean_schedule_at(self) -> dt.datetime | None:
-        value: dt.datetime | None = self.cleaned_data.get("schedule_at")
-        if value is None:
-            return None
-        try:
-            tz = zoneinfo.ZoneInfo(self.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            tz = zoneinfo.ZoneInfo("UTC")
-        # The browser sends a wall-clock time; it means the company's zone, whatever the server's is.
-        return value.replace(tzinfo=None).replace(tzinfo=tz)
+        return in_company_zone(self.cleaned_data.get("schedule_at"), self.time_zone)
 
 
 class RateForm(forms.Form):

@@ -308,3 +308,10 @@ class SendBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tokens:.2f} tokens for account {self.account_id}"
+
+
+# Connector configurations and the per-account choice live in their own module; imported here so that
+# Django finds them as models of this app.
+from kontor.messaging.models_connectors import AccountRoute as AccountRoute  # noqa: E402
+from kontor.messaging.models_connectors import ConnectorConfig as ConnectorConfig  # noqa: E402
+from kontor.messaging.models_connectors import ConnectorKind as ConnectorKind  # noqa: E402

@@ -17,11 +17,10 @@ def dispatch_message(message_id: int) -> str:
 
 @task()
 def dispatch_messages(message_ids: list[int]) -> int:
-    from kontor.messaging.delivery import dispatch
+    from kontor.messaging.delivery import dispatch_many
 
     with origin("job"):
-        for message_id in message_ids:
-            dispatch(message_id)
+        dispatch_many(message_ids)
     return len(message_ids)
 
 

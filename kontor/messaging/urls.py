@@ -1,6 +1,14 @@
-from django.urls import path
+from django.urls import include, path
 
-from kontor.messaging import views, views_campaigns, views_inbox, views_rates, views_staff, views_webhooks
+from kontor.messaging import (
+    views,
+    views_campaigns,
+    views_inbox,
+    views_rates,
+    views_send_rate,
+    views_staff,
+    views_webhooks,
+)
 
 app_name = "messaging"
 urlpatterns = [
@@ -28,4 +36,15 @@ urlpatterns = [
         views_staff.inbound_rejections_export,
         name="inbound_rejections_export",
     ),
+    path(
+        "staff/customers/<int:pk>/accounts/<int:account_pk>/send-rate/",
+        views_send_rate.send_rate,
+        name="staff_send_rate",
+    ),
+    path(
+        "staff/customers/<int:pk>/accounts/<int:account_pk>/send-rate/set/",
+        views_send_rate.send_rate_set,
+        name="staff_send_rate_set",
+    ),
+    path("staff/connectors/", include("kontor.messaging.urls_connectors")),
 ]

@@ -4,6 +4,8 @@ with its messages' status counts, refreshed by htmx while any is still on its wa
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -12,6 +14,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from kontor.access.models import User
@@ -21,9 +24,11 @@ from kontor.core.errors import DomainError, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.ledger.posting import InsufficientCredits
 from kontor.ledger.services import sending_wallet
-from kontor.messaging import campaigns
+from kontor.messaging import campaigns, services
+from kontor.messaging.forms import in_company_zone, schedule_field
 from kontor.messaging.models import Campaign, Message
-from kontor.tenancy.models import CustomColumn
+from kontor.messaging.officehours import window_check
+from kontor.tenancy.models import Account, CustomColumn
 from kontor.web.decorators import customer_view
 from kontor.web.lists import Action, form_errors_from, list_page
 
@@ -50,7 +55,9 @@ class CampaignForm(forms.Form):
         help_text="Or one mobile number per line (instead of a phonebook).",
     )
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label="Message")
+    schedule_at = schedule_field()
     office_hours = forms.ChoiceField(
+        label="Outside office hours",
         choices=[("refuse", "Refuse"), ("schedule", "Schedule for the next allowed time")],
         initial="refuse",
         required=False,
@@ -61,10 +68,25 @@ class CampaignForm(forms.Form):
         super().__init__(*args, **kwargs)
         field: Any = self.fields["phonebook"]
         field.queryset = scoped(scope, Phonebook).order_by("name")
+        self.time_zone = scope.customer.time_zone
+
+    def clean_schedule_at(self) -> dt.datetime | None:
+        return in_company_zone(self.cleaned_data.get("schedule_at"), self.time_zone)
 
     def number_list(self) -> list[str] | None:
         lines = [n.strip() for n in (self.cleaned_data.get("numbers") or "").splitlines() if n.strip()]
         return lines or None
+
+
+def _preview(account: Account, schedule_at: dt.datetime | None, args: dict[str, Any]) -> campaigns.CampaignPreview:
+    """The preview, with office hours judged at the time it would go out (now, or the time asked for);
+    a time that cannot be scheduled (too far ahead) is refused here already."""
+    preview = campaigns.preview_campaign(account, **args)
+    if schedule_at is None:
+        return preview
+    now = timezone.now()
+    services.timing(account, now=now, schedule_at=schedule_at, office_hours="schedule")
+    return dataclasses.replace(preview, office_hours=window_check(account, max(schedule_at, now)))
 
 
 def _balance(user: User, scope: Scope) -> int | None:
@@ -83,16 +105,29 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     assert account is not None
     form = CampaignForm(request.POST if request.method == "POST" else None, scope=scope)
     preview: campaigns.CampaignPreview | None = None
+    schedule_at: dt.datetime | None = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         args: dict[str, Any] = {"text": data["text"], "phonebook": data["phonebook"], "numbers": form.number_list()}
+        schedule_at = data.get("schedule_at")
         try:
             if "confirm" in request.POST:
-                campaign = campaigns.send_campaign(
-                    account, actor=user, name=data["name"], office_hours=data["office_hours"] or "refuse", **args
-                )
-                return redirect("messaging:campaign_detail", pk=campaign.pk)
-            preview = campaigns.preview_campaign(account, **args)
+                try:
+                    campaign = campaigns.send_campaign(
+                        account,
+                        actor=user,
+                        name=data["name"],
+                        office_hours=data["office_hours"] or "refuse",
+                        schedule_at=schedule_at,
+                        **args,
+                    )
+                    return redirect("messaging:campaign_detail", pk=campaign.pk)
+                except services.OutsideOfficeHours as refused:
+                    # Keep the preview, so that choosing "schedule" is one more click on Confirm.
+                    form_errors_from(form, refused)
+                    preview = _preview(account, schedule_at, args)
+            else:
+                preview = _preview(account, schedule_at, args)
         except InsufficientCredits as exc:
             form.add_error(None, exc.message)
         except DomainError as exc:
@@ -100,10 +135,10 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         # Outside the window (in the preview, or refused on confirm): the user chooses refuse or schedule.
         if (preview is not None and not preview.office_hours.allowed) or "office_hours" in form.errors:
             form.fields["office_hours"].widget = forms.RadioSelect(choices=form.fields["office_hours"].choices)  # type: ignore[attr-defined]
-            form.fields["office_hours"].label = "Outside office hours"
     context = {
         "form": form,
         "preview": preview,
+        "schedule_at": schedule_at,
         "balance": _balance(user, scope),
         "columns": list(scoped(scope, CustomColumn).order_by("position")),
         "account": account,

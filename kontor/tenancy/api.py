@@ -2,11 +2,12 @@
 
 Ids in a path are resolved in the caller's scope, so another customer's id answers 404 exactly like a
 missing one. Ids inside a body (`cost_center_id`, `office_id`) that are missing or foreign answer 422
-with a field error naming them."""
+with a field error naming them; so does `mo_number_id` when it names no activated number of the customer."""
 
 from dataclasses import replace
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Status
@@ -43,6 +44,9 @@ from kontor.api.schemas import (
 )
 from kontor.core.errors import Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.numbers import services as number_services
+from kontor.numbers.models import AccountNumber, Number
+from kontor.numbers.selectors import customer_numbers
 from kontor.tenancy import services
 from kontor.tenancy.models import Account, CostCenter, CustomColumn, Office, Team
 from kontor.tenancy.selectors import account_to_act_on, columns_for_accounts, visible_accounts
@@ -129,8 +133,29 @@ def _account_out(scope: Scope, account: Account, columns: list[CustomColumn] | N
     }
 
 
+def _current_mo_number(scope: Scope, account: Account) -> Number | None:
+    # The link lives inside its account: read it through that account's scope.
+    link = scoped(replace(scope, account=account), AccountNumber).select_related("number").first()
+    return link.number if link else None
+
+
+def _mo_number(scope: Scope, pk: int | None, current: Number | None = None) -> Number | None:
+    """The number `mo_number_id` names: one of the customer's activated numbers, or the account's
+    current one (kept even if no longer offered, as on the web form); anything else is a 422."""
+    if pk is None:
+        return None
+    if current is not None and current.pk == pk:
+        return current
+    found = customer_numbers(scope).filter(pk=pk).first()
+    if found is None:
+        raise Invalid.field("mo_number_id", "No such number: give one of your activated numbers, or null.")
+    return found
+
+
 def _saved(scope: Scope, account: Account) -> dict[str, Any]:
     body = _account_out(scope, account)
+    number = _current_mo_number(scope, account)
+    body["mo_number"] = {"id": number.pk, "number": number.value} if number else None
     shared = services.shared_cost_center_accounts(account)
     body["warnings"] = (
         [
@@ -156,7 +181,7 @@ def _columns(columns: list[ColumnIn]) -> list[services.ColumnSpec]:
     return [services.ColumnSpec(name=c.name, type=c.type) for c in columns]
 
 
-ACCOUNT_FIELDS = {"cost_center": "cost_center_id"}
+ACCOUNT_FIELDS = {"cost_center": "cost_center_id", "number": "mo_number_id"}
 
 
 @router.get(
@@ -189,13 +214,17 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
     tags=["accounts"],
 )
 def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str, Any]]:
-    """Add an account (`create_accounts`). `cost_center_id` must be one offered to the customer
-    (else 422). A creator who is not a master user becomes a member with the role they hold in their
-    current account (the key's account for a key), never more."""
+    """Add an account (`create_accounts`). `cost_center_id` must be one offered to the customer, and
+    `mo_number_id` one of its activated numbers (else 422; nothing is created). A creator who is not a
+    master user becomes a member with the role they hold in their current account (the key's account
+    for a key), never more."""
     scope = scope_of(request, Perm.CREATE_ACCOUNTS)
     actor = user_of(request)
     cost_center = _cost_center(scope, payload.cost_center_id)
-    with field_names(ACCOUNT_FIELDS):
+    number = _mo_number(scope, payload.mo_number_id)
+    # One transaction: a refused MO number (e.g. shared with an account the caller may not manage)
+    # leaves no account behind.
+    with field_names(ACCOUNT_FIELDS), transaction.atomic():
         account = services.create_account(
             scope.customer,
             actor=actor,
@@ -205,6 +234,8 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str,
             custom_columns=_columns(payload.custom_columns),
             creator_from=scope.account,
         )
+        if number is not None:
+            number_services.set_account_number(account, number, actor=actor)
     return Status(201, _saved(scope, account))
 
 
@@ -227,8 +258,9 @@ def get_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
     tags=["accounts"],
 )
 def update_account(request: HttpRequest, account_id: int, payload: AccountPatch) -> dict[str, Any]:
-    """Change some fields of an account (`manage_accounts`); absent fields stay. An archived account
-    answers 409 `account_archived`."""
+    """Change some fields of an account (`manage_accounts`); absent fields stay, `mo_number_id: null`
+    goes back to the provider's default number. An archived account answers 409 `account_archived`;
+    a refused change (e.g. a number that is not the customer's: 422) changes nothing."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
     given = payload.model_dump(exclude_unset=True)
@@ -243,7 +275,9 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
         kwargs["cost_center"] = _cost_center(scope, payload.cost_center_id)
     if "custom_columns" in given:
         kwargs["custom_columns"] = _columns(payload.custom_columns or [])
-    with field_names(ACCOUNT_FIELDS):
+    change_number = "mo_number_id" in given
+    number = _mo_number(scope, payload.mo_number_id, _current_mo_number(scope, account)) if change_number else None
+    with field_names(ACCOUNT_FIELDS), transaction.atomic():
         account = services.update_account(
             account,
             actor=user_of(request),
@@ -251,6 +285,8 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
             office_hours_only=payload.office_hours_only,
             **kwargs,
         )
+        if change_number:
+            number_services.set_account_number(account, number, actor=user_of(request))
     return _saved(scope, account)
 
 

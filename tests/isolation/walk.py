@@ -24,6 +24,7 @@ CATALOGUE = {
     "billing.PriceTier",
     "billing.CountryTax",
     "messaging.RateCardEntry",
+    "messaging.ConnectorConfig",
 }
 MISSING = 987_654_321
 
@@ -99,6 +100,10 @@ WEB_KWARG_MODELS: list[tuple[str, str, str]] = [
     (r"^messaging:rate_", "pk", "messaging.RateCardEntry"),
     (r"^messaging:campaign_", "pk", "messaging.Campaign"),
     (r"^messaging:webhook_delivery_", "pk", "messaging.WebhookDelivery"),
+    (r"^messaging:connector_(edit|enabled)$", "pk", "messaging.ConnectorConfig"),
+    (r"^messaging:connector_routes$", "pk", "tenancy.Customer"),
+    (r"^messaging:staff_send_rate", "pk", "tenancy.Customer"),
+    (r"^messaging:staff_send_rate", "account_pk", "tenancy.Account"),
     (r"^contacts:phonebook_", "pk", "contacts.Phonebook"),
     (r"^contacts:contact_", "pk", "contacts.Contact"),
     (r"^contacts:opt_out_", "pk", "contacts.OptOut"),
@@ -182,6 +187,8 @@ API_PARAM_MODELS: dict[str, str] = {
     "number_id": "numbers.Number",
     "keyword_id": "numbers.Keyword",
     "keyword_order_id": "numbers.KeywordOrder",
+    "connector_id": "messaging.ConnectorConfig",
+    "connector_name": "messaging.ConnectorConfig",
 }
 
 
@@ -274,6 +281,11 @@ def _webhook_delivery(cw: Any) -> Any:
     )
 
 
+def _connector_config() -> Any:
+    config = apps.get_model("messaging", "ConnectorConfig")
+    return config.objects.get_or_create(name="sweep", defaults={"kind": "simulator"})[0]
+
+
 def side_objects(world: Any, cw: Any) -> dict[str, Any]:
     """For each model label a path can name, one object of the customer `cw` (world.acme/globex)."""
     user = cw.users["sender"]
@@ -305,6 +317,7 @@ def side_objects(world: Any, cw: Any) -> dict[str, Any]:
         "messaging.RateCardEntry": Ref(MISSING),
         "messaging.Campaign": _LazyObject(lambda: _campaign(cw)),
         "messaging.WebhookDelivery": _LazyObject(lambda: _webhook_delivery(cw)),
+        "messaging.ConnectorConfig": _LazyObject(_connector_config),
         **_contact_objects(cw),
     }
 

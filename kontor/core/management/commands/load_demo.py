@@ -19,7 +19,7 @@ from kontor.ledger.posting import system_wallet, user_wallet
 from kontor.numbers import services as numbers
 from kontor.numbers.models import Number
 from kontor.tenancy import services as tenancy
-from kontor.tenancy.models import Account, CostCenter, Customer
+from kontor.tenancy.models import Account, CostCenter, Customer, Office, Team
 
 DEMO_PASSWORD = "kontor-demo-2026"
 STAFF = [
@@ -49,6 +49,12 @@ NEWSLETTER = [
     ("+46701740608", "David", "Holm", "C-1004"),
     ("+46701740609", "Elsa", "Strand", "C-1005"),
 ]
+# Office hours (manual 000): a Sender in Nordlys's "Customer care" account only, which sends 10:00–17:00 on
+# weekdays (Europe/Stockholm) and never on Swedish public holidays, with credits and a phonebook of its own.
+OFFICE_HOURS_SENDER = "care-sender@nordlys.demo"
+OFFICE_HOURS_ACCOUNT = "Customer care"
+OFFICE_HOURS_CREDITS = 50
+CALLBACKS = [("+46701740620", "Ingrid", "CASE-301"), ("+46701740621", "Johan", "CASE-302")]
 COST_CENTERS = [("CC-MKT", "Marketing"), ("CC-OPS", "Operations"), ("CC-SUP", "Customer support")]
 CUSTOMERS = [
     {
@@ -91,6 +97,8 @@ class Command(KontorCommand):
         sync_builtin_roles()
         with transaction.atomic():
             created = self._load()
+            # Its own step, so that a demo loaded before it existed gains it on the next run.
+            created = self._office_hours_sender() or created
         self.stdout.write(self.style.SUCCESS("Demo data loaded." if created else "Demo data already present."))
 
     def _load(self) -> bool:
@@ -147,6 +155,40 @@ class Command(KontorCommand):
                 phone=phone,
                 values={"Name": name, "Surname": surname, "Customer number": customer_number},
             )
+
+    def _office_hours_sender(self) -> bool:
+        """The user to try office-hours sending with: refused (or scheduled) on a weekend or a holiday."""
+        if User.objects.filter(email=OFFICE_HOURS_SENDER).exists():
+            return False
+        nordlys = Customer.objects.filter(name="Nordlys AB").first()
+        care = Account.objects.filter(customer=nordlys, name=OFFICE_HOURS_ACCOUNT, office_hours_only=True).first()
+        master = User.objects.filter(email="master@nordlys.demo").first()
+        if nordlys is None or care is None or master is None:
+            return False  # not the demo world: leave it alone
+        office = Office.objects.filter(customer=nordlys, name="Göteborg").first()
+        sender = create_user(
+            nordlys,
+            actor=master,
+            first_name="Carl",
+            last_name="Care",
+            email=OFFICE_HOURS_SENDER,
+            primary_office=office,
+            team=Team.objects.filter(customer=nordlys, name="Care team").first(),
+            memberships=[(care, builtin_role("sender"))],
+            send_welcome=False,
+        )
+        self._credentials(sender)
+        ledger.transfer(
+            system_wallet(nordlys),
+            user_wallet(sender),
+            OFFICE_HOURS_CREDITS,
+            actor=master,
+            reason="Demo allocation",
+        )
+        book = create_phonebook(care, actor=master, name="Callbacks", description="Customers waiting for a call")
+        for phone, name, case in CALLBACKS:
+            add_contact(book, actor=master, phone=phone, values={"Name": name, "Case number": case})
+        return True
 
     def _credits(self) -> None:
         """System credits bought on invoice, then allocated to two users (the customer is in individual mode)."""
@@ -258,4 +300,7 @@ def demo_logins() -> list[tuple[str, str]]:
                         f"{slug.replace('_', '-')}@{spec['domain']}",
                     )
                 )
+        if spec["domain"] == OFFICE_HOURS_SENDER.split("@")[1]:
+            # "Customer care" sends only 10:00–17:00 on weekdays, never on a public holiday.
+            rows.append((f"{spec['name']}: Sender in “{OFFICE_HOURS_ACCOUNT}” (office hours)", OFFICE_HOURS_SENDER))
     return rows

@@ -1,0 +1,233 @@
+"""The SMPP connector against the test SMSC on 127.0.0.1, through delivery.dispatch: bind and submit,
+long messages (UDH, SAR, message_payload; GSM-7 and UCS-2), delivery receipts settling and refunding
+credits, refusals, and what dedupe the connector can and cannot do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from kontor.ledger.verify import verify
+from kontor.messaging import delivery
+from kontor.messaging.connectors import smpp
+from kontor.messaging.models import Message, PendingDlr, Status
+from tests.messaging import smpp_support
+from tests.messaging.smpp_support import answered, balances, dispatched, send
+
+pytestmark = pytest.mark.django_db
+
+# The shared fixtures (assigned, not imported, so that pytest finds them here).
+_fresh_connectors = smpp_support._fresh_connectors
+options = smpp_support.options
+smsc = smpp_support.smsc
+tx_world = smpp_support.tx_world
+
+
+@pytest.fixture
+def connector(options):
+    return smpp.SmppConnector("smpp-test", options)
+
+
+def statuses(message: Message) -> list[str]:
+    return [e.status for e in message.events.order_by("at", "id")]
+
+
+def test_binds_once_submits_and_settles(world, pool, smsc, connector):
+    message, outcome = dispatched(world, connector, "Hello")
+    assert outcome == "accepted"
+    [part] = smsc.submitted
+    assert message.status == Status.ACCEPTED and message.connector == "smpp-test"
+    assert message.downstream_id == part.message_id
+    assert (part.source_addr, part.source_addr_ton, part.source_addr_npi) == ("Kontor", 5, 0)
+    assert (part.destination_addr, part.dest_addr_ton, part.dest_addr_npi) == ("46701234567", 1, 1)
+    assert (part.esm_class, part.data_coding, part.registered_delivery, part.short_message) == (0, 0, 1, b"Hello")
+    assert balances(world) == (99, 0, 1)  # settled on acceptance
+    second, outcome = dispatched(world, connector, "Again")
+    assert outcome == "accepted" and second.downstream_id == smsc.submitted[1].message_id
+    assert smsc.binds == [("kontor", "secret", "bind_transceiver", 0)]  # one session, reused
+    # Another instance of the same connector (the registry may build one per call) shares the bind.
+    third, _ = dispatched(world, smpp.build("smpp-test", connector.options.__dict__), "Third")
+    assert third.status == Status.ACCEPTED and len(smsc.binds) == 1
+
+
+def test_three_part_gsm_message_is_concatenated_with_a_udh(world, pool, smsc, connector):
+    text = "Part one " * 17 + "{€}" + "and the rest " * 15
+    message, outcome = dispatched(world, connector, text)
+    assert outcome == "accepted" and message.segments == 3 and message.credits == 3
+    parts = smsc.submitted
+    assert len(parts) == 3
+    ref = parts[0].udh[3]
+    assert [p.udh for p in parts] == [bytes((5, 0, 3, ref, 3, n)) for n in (1, 2, 3)]
+    assert {(p.esm_class, p.data_coding) for p in parts} == {(0x40, 0)}
+    assert "".join(p.text for p in parts) == text
+    # Only the last part asks for a receipt, and its id is the message's.
+    assert [p.registered_delivery for p in parts] == [0, 0, 1]
+    assert message.downstream_id == parts[2].message_id
+    assert balances(world) == (97, 0, 3)
+
+
+def test_ucs2_message(world, pool, smsc, connector):
+    text = "Привет, мир! Как дела? " * 4  # 92 UTF-16 units: two parts
+    message, outcome = dispatched(world, connector, text)
+    assert outcome == "accepted" and message.encoding == "ucs2" and message.segments == 2
+    parts = smsc.submitted
+    assert [p.data_coding for p in parts] == [8, 8]
+    assert [p.udh[4:] for p in parts] == [b"\x02\x01", b"\x02\x02"]
+    assert "".join(p.body.decode("utf-16-be") for p in parts) == text
+
+
+def test_sar_tlvs_instead_of_a_udh(world, pool, smsc, options):
+    connector = smpp.SmppConnector("smpp-sar", options | {"concatenation": "sar"})
+    _, outcome = dispatched(world, connector, "x" * 200)
+    assert outcome == "accepted"
+    parts = smsc.submitted
+    assert [p.udh for p in parts] == [b"", b""] and {p.esm_class for p in parts} == {0}
+    ref = parts[0].tlvs["sar_msg_ref_num"]
+    assert [p.tlvs for p in parts] == [
+        {"sar_msg_ref_num": ref, "sar_total_segments": 2, "sar_segment_seqnum": n} for n in (1, 2)
+    ]
+
+
+def test_message_payload_sends_the_whole_text_at_once(world, pool, smsc, options):
+    connector = smpp.SmppConnector("smpp-payload", options | {"use_message_payload": True})
+    _, outcome = dispatched(world, connector, "y" * 200)
+    [part] = smsc.submitted
+    assert outcome == "accepted" and part.short_message == b"" and part.body == b"y" * 200
+
+
+@pytest.mark.parametrize("with_tlvs", [False, True])
+@pytest.mark.parametrize(
+    ("outcome", "status", "error_code", "pool_after"),
+    [
+        ("delivered", Status.DELIVERED, "", 99),
+        ("undeliverable", Status.FAILED, "SMPP-UNDELIV-001", 100),
+        ("rejected", Status.FAILED, "SMPP-REJECTD-002", 100),
+        ("expired", Status.EXPIRED, "SMPP-EXPIRED-000", 100),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_receipts_update_status_and_credits(
+    tx_world, smsc, connector, with_tlvs, outcome, status, error_code, pool_after
+):
+    world = tx_world
+    smsc.with_tlvs = with_tlvs
+    message, _ = dispatched(world, connector, "Hello")
+    assert message.status == Status.ACCEPTED and balances(world) == (99, 0, 1)
+    sent = smsc.send_receipt(message.downstream_id, outcome, source="46701234567", dest="Kontor")
+    assert answered(sent) == 0
+    message.refresh_from_db()
+    assert message.status == status and message.error_code == error_code
+    assert statuses(message) == ["queued", "submitted", "accepted", status]
+    assert balances(world) == (pool_after, 0, 100 - pool_after)  # refunded unless delivered
+    again = smsc.send_receipt(message.downstream_id, outcome)  # a repeated receipt changes nothing
+    assert answered(again) == 0
+    message.refresh_from_db()
+    assert message.status == status and balances(world) == (pool_after, 0, 100 - pool_after)
+    assert verify() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_receipts_the_smsc_sends_by_itself(tx_world, smsc, connector):
+    world = tx_world
+    smsc.dlr, smsc.dlr_delay = "delivered", 0.3
+    message, _ = dispatched(world, connector, "Hello")
+    smsc.wait_for(lambda: smsc.sent and smsc.sent[0].answered.is_set())
+    # A receipt may overtake the acceptance being stored; the sweep applies it then.
+    delivery.resolve_pending_dlrs()
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    failing, _ = dispatched(world, connector, "Hello #undeliverable")
+    smsc.wait_for(lambda: len(smsc.sent) == 2 and smsc.sent[1].answered.is_set())
+    delivery.resolve_pending_dlrs()
+    failing.refresh_from_db()
+    assert failing.status == Status.FAILED and failing.error_code == "SMPP-UNDELIV-001"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_intermediate_and_unknown_receipts(tx_world, smsc, connector, caplog):
+    world = tx_world
+    message, _ = dispatched(world, connector, "Hello")
+    for stat in ("ACCEPTD", "ENROUTE"):
+        sent = smsc.send_deliver("dlr", esm_class=4, short_message=f"id:{message.downstream_id} stat:{stat}".encode())
+        assert answered(sent) == 0
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    # A receipt for an id nobody carries (yet) is kept, as handle_dlr keeps it.
+    assert answered(smsc.send_receipt("nobody-has-this", "delivered")) == 0
+    assert PendingDlr.objects.filter(downstream_id="nobody-has-this").exists()
+    caplog.set_level(logging.WARNING, logger="kontor.messaging.smpp")
+    garbage = smsc.send_deliver("dlr", esm_class=4, short_message=b"\xff\xfe what is this")
+    assert answered(garbage) == 0x65  # permanent application error: do not send it again
+    assert "unreadable delivery receipt rejected" in caplog.text
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+
+
+def test_refused_at_submit_releases_the_reservation(world, pool, smsc, connector):
+    smsc.submit_status = 0x0B
+    message, outcome = dispatched(world, connector, "Hello")
+    assert outcome == "failed" and message.status == Status.FAILED
+    assert (message.error_code, message.error_text) == ("SMPP-0x0000000B", "Invalid Destination Address")
+    assert balances(world) == (100, 0, 0)
+    assert statuses(message) == ["queued", "submitted", "failed"]
+
+
+def test_a_part_refused_refuses_the_message(world, pool, smsc, connector):
+    smsc.submit_status = lambda part: 0x45 if part.udh[-1:] == b"\x02" else 0
+    message, outcome = dispatched(world, connector, "z" * 400)
+    assert outcome == "failed" and message.error_code == "SMPP-0x00000045"
+    assert len(smsc.submitted) == 1  # part one got through; the last (the receipt's) was never sent
+    assert balances(world) == (100, 0, 0)
+
+
+@pytest.mark.parametrize("status", [0x58, 0x14])
+def test_throttled_or_queue_full_stays_queued(world, pool, smsc, connector, status):
+    smsc.submit_status = status
+    message, outcome = dispatched(world, connector, "Hello")
+    assert outcome == "requeued" and message.status == Status.QUEUED
+    assert "SmscBusy" in message.events.order_by("-id").first().detail["error"]
+    assert balances(world) == (99, 1, 0)  # still reserved
+    smsc.submit_status = 0
+    assert delivery.dispatch(message.pk, connector=connector) == "accepted"
+
+
+def test_the_same_message_twice_is_sent_once_in_this_process(world, pool, smsc, connector):
+    message = send(world)
+    first = connector.submit(message)
+    again = smpp.SmppConnector("smpp-test", connector.options.__dict__).submit(message)
+    assert first == again and first.accepted and len(smsc.submitted) == 1
+    assert connector.lookup(message) == first
+
+
+def _died_after_submit(connector, message: Message) -> None:
+    """A worker that marked the message submitted, handed it over, and died before storing the answer."""
+    Message.objects.filter(pk=message.pk).update(status=Status.SUBMITTED)
+    assert connector.submit(message).accepted
+
+
+def test_recover_asks_lookup_then_resubmits_after_a_restart(world, pool, smsc, connector):
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    message = send(world)
+    _died_after_submit(connector, message)
+    assert delivery.recover(message.pk, connector=connector, now=later) == "recovered accepted"
+    assert len(smsc.submitted) == 1  # this process remembered the answer: not sent again
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED and message.downstream_id == smsc.submitted[0].message_id
+    # A new process knows nothing: lookup cannot tell, so the sweep submits it again (a duplicate).
+    other = send(world, "Second")
+    _died_after_submit(connector, other)
+    smpp.forget_all()
+    assert connector.lookup(other) is None
+    assert delivery.recover(other.pk, connector=connector, now=later) == "resubmitted accepted"
+    assert [p.body for p in smsc.submitted] == [b"Hello", b"Second", b"Second"]
+    assert balances(world) == (98, 0, 2)  # charged once each all the same
+    assert verify() == []
+
+
+def test_a_receiver_bind_cannot_submit(world, pool, smsc, options):
+    connector = smpp.SmppConnector("smpp-rx", options | {"bind": "receiver"})
+    message, outcome = dispatched(world, connector, "Hello")
+    assert outcome == "requeued" and message.status == Status.QUEUED
+    assert smsc.submitted == []
