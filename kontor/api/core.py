@@ -20,6 +20,7 @@ from kontor.core import hotcache
 from kontor.core.errors import DomainError, ErrorCode, Forbidden
 from kontor.core.netaddr import address_allowed
 from kontor.core.scope import Scope
+from kontor.messaging.groupcommit import NotConfirmed
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,12 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         403: ErrorCode.PERMISSION_DENIED.value,  # the session's CSRF check
     }.get(status, ErrorCode.VALIDATION.value)
     return problem(status, code, str(exc))
+
+
+@api.exception_handler(NotConfirmed)
+def _not_confirmed(request: HttpRequest, exc: NotConfirmed) -> HttpResponse:
+    # As the fast lane answers it (messaging/fastlane.py): the send may still be written, so not a 500.
+    return problem(503, "not_confirmed", str(exc), title="Service Unavailable")
 
 
 @api.exception_handler(Exception)

@@ -25,13 +25,15 @@ import os
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 
+from kontor.core import hotcache
 from kontor.core.errors import Invalid
 from kontor.ledger.models import JournalTransaction, Wallet
 from kontor.ledger.posting import Entry, InsufficientCredits, Leg, hold_wallet, post_many
@@ -93,13 +95,19 @@ def commit(item: Pending) -> Message:
     return item.message
 
 
-def write_group(items: Sequence[Pending], *, all_or_nothing: bool = False, check_opt_outs: bool = True) -> None:
+def write_group(
+    items: Sequence[Pending], *, all_or_nothing: bool = False, check_opt_outs: bool = True, reservation: str = ""
+) -> None:
     """Write every item that fits its wallet in one transaction, enqueue their dispatch once
     committed, and set each item's message or error. Items that would overdraw get
     InsufficientCredits (all_or_nothing: the whole group is refused with the totals, and raised); any
     other failure is set on every item of the group and re-raised. Numbers that opted out of their
-    account get Invalid (check_opt_outs: the caller has checked already)."""
+    account get Invalid (check_opt_outs: the caller has checked already). With `reservation` (all_or_nothing
+    only), each wallet's credits are reserved in one journal with that reference instead of one
+    journal per message."""
     from kontor.messaging.services import created_detail, enqueue_dispatch
+
+    assert not reservation or all_or_nothing, "one journal for many messages needs all of them written"
 
     try:
         with transaction.atomic():
@@ -119,16 +127,25 @@ def write_group(items: Sequence[Pending], *, all_or_nothing: bool = False, check
                 customer = group[0].account.customer
                 for item in group:
                     if (customer.pk, item.wallet.unit) not in holds:
-                        holds[(customer.pk, item.wallet.unit)] = hold_wallet(customer, item.wallet.unit)
-                entries = [
-                    Entry(
-                        JournalTransaction.Kind.RESERVATION,
-                        [Leg(item.wallet, -item.credits), Leg(holds[(customer.pk, item.wallet.unit)], item.credits)],
-                        reason="Reserved for sending",
-                        reference=item.message.reference,  # type: ignore[union-attr]
-                    )
-                    for item in group
-                ]
+                        unit = item.wallet.unit
+                        holds[(customer.pk, unit)] = hotcache.memo(
+                            ("hold", customer.pk, unit), functools.partial(hold_wallet, customer, unit)
+                        )
+                if reservation:
+                    entries = _one_journal_per_wallet(group, holds, customer.pk, reservation)
+                else:
+                    entries = [
+                        Entry(
+                            JournalTransaction.Kind.RESERVATION,
+                            [
+                                Leg(item.wallet, -item.credits),
+                                Leg(holds[(customer.pk, item.wallet.unit)], item.credits),
+                            ],
+                            reason="Reserved for sending",
+                            reference=item.message.reference,  # type: ignore[union-attr]
+                        )
+                        for item in group
+                    ]
                 post_many(entries, actor=group[0].actor, customer=customer)
             MessageEvent.objects.bulk_create(
                 [
@@ -145,13 +162,45 @@ def write_group(items: Sequence[Pending], *, all_or_nothing: bool = False, check
         raise
 
 
+def _one_journal_per_wallet(
+    group: Sequence[Pending], holds: dict[tuple[int, str], Wallet], customer_id: int, reference: str
+) -> list[Entry]:
+    totals: dict[int, int] = defaultdict(int)
+    counts: dict[int, int] = defaultdict(int)
+    wallets: dict[int, Wallet] = {}
+    for item in group:
+        totals[item.wallet.pk] += item.credits
+        counts[item.wallet.pk] += 1
+        wallets[item.wallet.pk] = item.wallet
+    return [
+        Entry(
+            JournalTransaction.Kind.RESERVATION,
+            [Leg(wallets[pk], -total), Leg(holds[(customer_id, wallets[pk].unit)], total)],
+            reason=f"Reserved for sending {counts[pk]} messages",
+            reference=reference,
+        )
+        for pk, total in totals.items()
+        if total
+    ]
+
+
 def _dispatch_on_commit(items: Sequence[Pending], enqueue: Any) -> None:
     by_time: dict[dt.datetime | None, list[int]] = defaultdict(list)
     for item in items:
         assert item.message is not None
         by_time[item.scheduled_for].append(item.message.pk)
     for run_after, ids in by_time.items():
-        transaction.on_commit(functools.partial(enqueue, ids, run_after))
+        # Robust: the messages are committed by now; an error here would make the group look failed and
+        # be written again. A task that was not enqueued is picked up by `kontor dispatch_pending`.
+        transaction.on_commit(_enqueue_dispatch(enqueue, ids, run_after), robust=True)
+
+
+def _enqueue_dispatch(enqueue: Any, ids: list[int], run_after: dt.datetime | None) -> Callable[[], None]:
+    # A function, not a functools.partial: Django names a failed robust callback by its __qualname__.
+    def enqueue_group() -> None:
+        enqueue(ids, run_after)
+
+    return enqueue_group
 
 
 def _without_opted_out(items: Sequence[Pending]) -> list[Pending]:
@@ -177,9 +226,14 @@ def _without_opted_out(items: Sequence[Pending]) -> list[Pending]:
 
 def _fit_credits(items: Sequence[Pending]) -> list[Pending]:
     """Lock the wallets (in id order, as the ledger does) and keep the items their balances cover, in
-    arrival order; the others get InsufficientCredits."""
+    arrival order; the others get InsufficientCredits. The customers' hold wallets, which the
+    reservations move too, are locked by the same statement: taken later by the ledger's UPDATE, a hold
+    wallet with a lower id than a sending wallet would be locked out of order, and a release (hold and
+    sending wallet, in id order) could deadlock with the group."""
     ids = sorted({item.wallet.pk for item in items})
-    balances = dict(Wallet.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "balance"))
+    holds = Q(kind=Wallet.Kind.HOLD, customer_id__in={item.account.customer_id for item in items})
+    locked = Wallet.objects.select_for_update().filter(Q(pk__in=ids) | holds).order_by("pk")
+    balances = dict(locked.values_list("pk", "balance"))
     fitting = []
     for item in items:
         available = balances.get(item.wallet.pk, 0)
@@ -229,6 +283,11 @@ def _message(item: Pending) -> Message:
 # --- the committer thread ------------------------------------------------------------------------
 
 
+class NotConfirmed(TimeoutError):
+    """The committer did not confirm the write in time; it may still be written. Not a DomainError: that
+    would say nothing was written, and the fast lane would hand the send to the full stack to try again."""
+
+
 class Committer:
     """One per process: a daemon thread that writes what the request threads hand it, in groups."""
 
@@ -242,7 +301,7 @@ class Committer:
         self.queue.put(item)
         if not item.done.wait(WAIT_SECONDS):
             # The committer may still write it: say so rather than pretend it failed.
-            raise TimeoutError("The message was not confirmed in time; look it up before sending it again.")
+            raise NotConfirmed("The message was not confirmed in time; look it up before sending it again.")
 
     def stop(self) -> None:
         """Finish what is queued, close the thread's database connection, end the thread."""

@@ -7,6 +7,8 @@ No audit row per message: the message itself, its MessageEvents and the ledger j
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -82,7 +84,7 @@ def plan(
     except Invalid as exc:
         errors.update(exc.fields)
     text = str(text or "")
-    info = encoding.analyse(text)
+    info = _analysed(text)
     if not text.strip():
         errors["text"] = ["Write a message."]
     elif len(text) > MAX_TEXT or info.segments > max_segments():
@@ -96,6 +98,12 @@ def plan(
         raise Invalid("Please correct the errors below.", fields=errors)
     credits, entry = (table or rates.current()).price(number, info.segments)
     return Plan(number, text, info.encoding, info.segments, credits, entry.prefix, entry.operator)
+
+
+@functools.lru_cache(maxsize=1024)
+def _analysed(text: str) -> encoding.SmsInfo:
+    # Pure, and batches and bulk senders repeat their texts: worth reusing within a process.
+    return encoding.analyse(text)
 
 
 def opted_out_message(number: str) -> str:
@@ -212,8 +220,9 @@ def send_batch(
     campaign_id: int | None = None,
 ) -> list[Message]:
     """Up to 1,000 messages, all or nothing: every item is validated first (errors name `messages.N.to`
-    / `messages.N.text`), then the messages, one reservation journal each and their first events are
-    written in one transaction, and dispatched once committed."""
+    / `messages.N.text`), then the messages, one reservation journal for all of them (reference
+    `batch:<uuid>`) and their first events are written in one transaction, and dispatched once
+    committed."""
     _check_actor(account, actor, on_behalf_of)
     if not messages:
         raise Invalid.field("messages", "Give at least one message.")
@@ -260,7 +269,9 @@ def send_batch(
         )
         for p in plans
     ]
-    groupcommit.write_group(items, all_or_nothing=True, check_opt_outs=False)
+    # One reservation journal for the batch: settle, release and refund stay per message (they need
+    # only its credits and wallet) and the hold-balance check counts messages, not journals.
+    groupcommit.write_group(items, all_or_nothing=True, check_opt_outs=False, reservation=f"batch:{uuid.uuid4().hex}")
     return [item.message for item in items if item.message is not None]
 
 

@@ -18,7 +18,7 @@ from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.core.validation import e164
 from kontor.ledger.posting import InsufficientCredits
 from kontor.ledger.services import sending_wallet
-from kontor.messaging import adapters, encoding, rates, services, throttle
+from kontor.messaging import adapters, encoding, groupcommit, rates, services, throttle
 from kontor.messaging.filters import MessageFilter, MobileOnlyFilter
 from kontor.messaging.forms import SendForm, clean_key
 from kontor.messaging.models import Message
@@ -65,6 +65,8 @@ def send(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         except DomainError as exc:
             form_errors_from(form, exc)
+        except groupcommit.NotConfirmed as exc:  # it may still be written; the form keeps its idempotency key
+            form.add_error(None, str(exc))
         else:
             return redirect("messaging:sent", pk=message.pk)
     wallet_balance: int | None

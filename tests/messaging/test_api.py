@@ -103,7 +103,7 @@ def test_batch(api, world, run_commits):
         response = api.post("/messages/batch", {"messages": items})
     assert response.status_code == 201
     assert response.json()["count"] == 3 and response.json()["credits"] == 3
-    assert JournalTransaction.objects.filter(kind="reservation").count() == 3
+    assert JournalTransaction.objects.filter(kind="reservation", reference__startswith="batch:").count() == 1
     assert set(Message.objects.values_list("status", flat=True)) == {"delivered"}
     assert verify() == []
     problem(api.post("/messages/batch", {"messages": [items[0]] * 1001}), 422, "validation_error")

@@ -16,7 +16,7 @@ from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
 from kontor.messaging import groupcommit, services
-from kontor.messaging.models import Message, MessageEvent, Status
+from kontor.messaging.models import Message, MessageEvent, RateCardEntry, Status
 from tests.messaging.conftest import fund
 
 TO = "+46701234567"
@@ -124,6 +124,8 @@ def test_concurrent_sends_share_commits_and_each_is_answered(world):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip("threads need a database file they can all open")  # pragma: no cover
     account, sender = world.acme.account, world.acme.user("sender")
+    # An earlier transactional test may have flushed the rate card the migrations seed.
+    RateCardEntry.objects.get_or_create(prefix="", defaults={"operator": "Any destination", "credits_per_segment": 1})
     fund(pool_wallet(account), 25)
     results: list[object] = []
     lock = threading.Lock()

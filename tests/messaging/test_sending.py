@@ -283,7 +283,12 @@ def test_batch_all_or_nothing(world, pool, run_commits):
     assert [m.pk for m in rows] == sorted(m.pk for m in rows)
     by_text = {m.text: m for m in Message.objects.all()}
     assert by_text["one"].status == Status.DELIVERED and by_text["two #fail"].status == Status.FAILED
-    assert JournalTransaction.objects.filter(kind="reservation").count() == 2
+    reservation = JournalTransaction.objects.get(kind="reservation")  # one for the batch
+    assert reservation.reference.startswith("batch:")
+    assert (
+        sorted(p.amount for p in reservation.postings.all())
+        == [by_text["one"].credits + by_text["two #fail"].credits] * 2
+    )
     assert balances(world) == (99, 0, 1) and verify() == []
     with pytest.raises(Invalid):
         send_batch(world.acme.account, actor=sender, messages=[(TO, "x")] * (services.MAX_BATCH + 1))

@@ -7,6 +7,7 @@ connector is built with. Field errors are keyed `options.<name>` and `secrets.<n
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -313,7 +314,10 @@ def _clean_value(option: Option, value: Any) -> Any:
             raise ValueError("Give true or false.")
         return value
     if kind in ("int", "number"):
+        # NaN would pass every range check below (it compares false), and jsonb cannot store it.
         if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("Give a number.")
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("Give a number.")
         if kind == "int" and (isinstance(value, float) and not value.is_integer()):
             raise ValueError("Give a whole number.")

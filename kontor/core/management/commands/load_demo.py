@@ -99,6 +99,7 @@ class Command(KontorCommand):
             created = self._load()
             # Its own step, so that a demo loaded before it existed gains it on the next run.
             created = self._office_hours_sender() or created
+            created = self._connectors() or created
         self.stdout.write(self.style.SUCCESS("Demo data loaded." if created else "Demo data already present."))
 
     def _load(self) -> bool:
@@ -155,6 +156,42 @@ class Command(KontorCommand):
                 phone=phone,
                 values={"Name": name, "Surname": surname, "Customer number": customer_number},
             )
+
+    def _connectors(self) -> bool:
+        """The connectors page with something on it: the simulator as the default, and an SMPP and an
+        HTTP connector to try (disabled: nothing listens on their addresses until you start, say, the
+        test SMSC with `python -m tests.messaging.smsc --port 2775`)."""
+        from kontor.messaging.models import ConnectorConfig
+        from kontor.messaging.services_connectors import create_connector
+
+        if ConnectorConfig.objects.filter(name="demo-simulator").exists():
+            return False
+        admin = User.objects.get(email=STAFF[0][0])
+        create_connector(
+            actor=admin,
+            name="demo-simulator",
+            kind="simulator",
+            description="The built-in simulator: accepts, then reports delivery after 2 s",
+            is_default=True,
+        )
+        create_connector(
+            actor=admin,
+            name="operator-smsc",
+            kind="smpp",
+            description="An operator's SMSC over SMPP 3.4 (try it with the test SMSC on port 2775)",
+            enabled=False,
+            options={"host": "127.0.0.1", "port": 2775, "system_id": "kontor"},
+            secrets={"password": "demo"},
+        )
+        create_connector(
+            actor=admin,
+            name="http-provider",
+            kind="http",
+            description="A provider's HTTP send endpoint",
+            enabled=False,
+            options={"url": "http://127.0.0.1:9000/send"},
+        )
+        return True
 
     def _office_hours_sender(self) -> bool:
         """The user to try office-hours sending with: refused (or scheduled) on a weekend or a holiday."""
