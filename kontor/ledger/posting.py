@@ -175,10 +175,13 @@ def post(
     return post_many([entry], actor=actor, customer=customer)[0]
 
 
-def post_many(entries: Sequence[Entry], *, actor: User | None, customer: Customer | None) -> list[JournalTransaction]:
+def post_many(
+    entries: Sequence[Entry], *, actor: User | None, customer: Customer | None, savepoint: bool = True
+) -> list[JournalTransaction]:
     """Write several journal transactions in one database transaction: each balance moves once, by its
     net change (so a batch is checked as a whole), then every posting and every header is inserted in
-    one statement each. All or nothing."""
+    one statement each. All or nothing. `savepoint=False` when nested in a transaction that a refusal
+    fails as a whole anyway (two statements fewer)."""
     if not entries:
         raise Invalid("Nothing to post.")
     per_entry: list[dict[int, int]] = []
@@ -221,7 +224,7 @@ def post_many(entries: Sequence[Entry], *, actor: User | None, customer: Custome
             if delta != 0
         ]
     # A savepoint when nested: a refused overdraft must leave the caller's transaction usable.
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         moved = _apply(wallets, net)
         # Postings first, then the headers: the database refuses a header whose postings do not balance.
         Posting.objects.bulk_create(postings)

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
 
 from kontor.core import hotcache
 from kontor.core.errors import Invalid
@@ -119,6 +118,13 @@ def write_group(
             rows = Message.objects.bulk_create([_message(item) for item in fitting])
             for item, row in zip(fitting, rows, strict=True):
                 item.message = row
+            MessageEvent.objects.bulk_create(
+                [
+                    MessageEvent(message=row, status=row.status, at=item.at, detail=created_detail(row))
+                    for item, row in zip(fitting, rows, strict=True)
+                ]
+            )
+            # The ledger last: its UPDATEs lock the wallets, and they stay locked until the commit.
             by_poster: dict[tuple[int, int], list[Pending]] = defaultdict(list)
             for item in fitting:
                 by_poster[(item.account.customer_id, item.actor.pk)].append(item)
@@ -146,13 +152,8 @@ def write_group(
                         )
                         for item in group
                     ]
-                post_many(entries, actor=group[0].actor, customer=customer)
-            MessageEvent.objects.bulk_create(
-                [
-                    MessageEvent(message=row, status=row.status, at=item.at, detail=created_detail(row))
-                    for item, row in zip(fitting, rows, strict=True)
-                ]
-            )
+                # No savepoint: a refused posting fails the whole group, which is then written one by one.
+                post_many(entries, actor=group[0].actor, customer=customer, savepoint=False)
             _dispatch_on_commit(fitting, enqueue_dispatch)
     except BaseException as exc:
         for item in items:
@@ -189,10 +190,24 @@ def _dispatch_on_commit(items: Sequence[Pending], enqueue: Any) -> None:
     for item in items:
         assert item.message is not None
         by_time[item.scheduled_for].append(item.message.pk)
+    if _tasks_in_this_database():
+        # Task rows in the same database: in the same transaction, durable with the messages and in
+        # one commit (one fsync) instead of a second; the workers see them once it commits.
+        for run_after, ids in by_time.items():
+            enqueue(ids, run_after)
+        return
     for run_after, ids in by_time.items():
         # Robust: the messages are committed by now; an error here would make the group look failed and
         # be written again. A task that was not enqueued is picked up by `kontor dispatch_pending`.
         transaction.on_commit(_enqueue_dispatch(enqueue, ids, run_after), robust=True)
+
+
+def _tasks_in_this_database() -> bool:
+    from django_tasks_db import DatabaseBackend
+
+    from kontor.messaging.tasks import dispatch_messages
+
+    return isinstance(dispatch_messages.get_backend(), DatabaseBackend)
 
 
 def _enqueue_dispatch(enqueue: Any, ids: list[int], run_after: dt.datetime | None) -> Callable[[], None]:
@@ -225,15 +240,15 @@ def _without_opted_out(items: Sequence[Pending]) -> list[Pending]:
 
 
 def _fit_credits(items: Sequence[Pending]) -> list[Pending]:
-    """Lock the wallets (in id order, as the ledger does) and keep the items their balances cover, in
-    arrival order; the others get InsufficientCredits. The customers' hold wallets, which the
-    reservations move too, are locked by the same statement: taken later by the ledger's UPDATE, a hold
-    wallet with a lower id than a sending wallet would be locked out of order, and a release (hold and
-    sending wallet, in id order) could deadlock with the group."""
+    """Keep the items the wallets' balances cover, in arrival order; the others get
+    InsufficientCredits. The balances are read without a lock: the wallets are locked only by the
+    ledger's conditional UPDATEs at the end of the transaction (in id order, as every posting takes
+    them, so a release or settle cannot deadlock with a group), which keeps the lock, and the queue of
+    groups behind it, as short as the commit. A spend that comes between the read and the UPDATE makes
+    the ledger refuse the group (InsufficientCredits), and the committer writes its messages one by
+    one, each then refused or written on its own."""
     ids = sorted({item.wallet.pk for item in items})
-    holds = Q(kind=Wallet.Kind.HOLD, customer_id__in={item.account.customer_id for item in items})
-    locked = Wallet.objects.select_for_update().filter(Q(pk__in=ids) | holds).order_by("pk")
-    balances = dict(locked.values_list("pk", "balance"))
+    balances = dict(Wallet.objects.filter(pk__in=ids).values_list("pk", "balance"))
     fitting = []
     for item in items:
         available = balances.get(item.wallet.pk, 0)
@@ -313,10 +328,10 @@ class Committer:
             try:
                 first = self.queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
-                connection.close()  # idle: give the connection back rather than hold it open
+                _close_connection()  # idle: give the connection back rather than hold it open
                 continue
             if first is _STOP:
-                connection.close()
+                _close_connection()
                 return
             group = [first]
             while len(group) < MAX_GROUP:
@@ -331,8 +346,8 @@ class Committer:
             self._write(group)
 
     def _write(self, group: list[Pending]) -> None:
-        close_old_connections()
         try:
+            _drop_stale_connections()
             write_group(group)
         except BaseException:
             if len(group) > 1:
@@ -348,6 +363,24 @@ class Committer:
         finally:
             for item in group:
                 item.done.set()
+
+
+# Neither may raise: an exception would end the committer thread, and every request queued after it
+# would wait WAIT_SECONDS for an answer, its message never written.
+
+
+def _drop_stale_connections() -> None:
+    try:
+        close_old_connections()
+    except Exception:  # the write that follows finds out whether the connection still works
+        log.exception("group commit: dropping stale database connections failed")
+
+
+def _close_connection() -> None:
+    try:
+        connection.close()
+    except Exception:  # the next write opens a fresh connection
+        log.exception("group commit: closing the database connection failed")
 
 
 _STOP: Any = object()

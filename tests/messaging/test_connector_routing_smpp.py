@@ -67,12 +67,12 @@ def test_a_routed_account_sends_over_smpp_and_its_receipt_is_applied(
     message.refresh_from_db()
     [part] = smsc.submitted
     assert (message.status, message.connector) == (Status.ACCEPTED, "acme-smpp")
-    assert message.downstream_id == part.message_id and part.short_message == b"Hello over SMPP"
+    assert message.downstream_id == f"acme-smpp:{part.message_id}" and part.short_message == b"Hello over SMPP"
     assert smsc.binds == [("kontor", "secret", "bind_transceiver", 0)]  # the stored secret was used
     assert balances(account) == (99, 0, 1)
 
     # The receipt arrives on the registry's own transceiver bind.
-    assert answered(smsc.send_receipt(message.downstream_id, outcome)) == 0
+    assert answered(smsc.send_receipt(part.message_id, outcome)) == 0
     message.refresh_from_db()
     assert message.status == status
     assert [e.status for e in message.events.order_by("at", "id")] == ["queued", "submitted", "accepted", status]

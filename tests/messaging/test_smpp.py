@@ -11,7 +11,7 @@ import pytest
 
 from kontor.ledger.verify import verify
 from kontor.messaging import delivery
-from kontor.messaging.connectors import smpp
+from kontor.messaging.connectors import smpp, smpp_codec
 from kontor.messaging.models import Message, PendingDlr, Status
 from tests.messaging import smpp_support
 from tests.messaging.smpp_support import answered, balances, dispatched, send
@@ -39,13 +39,13 @@ def test_binds_once_submits_and_settles(world, pool, smsc, connector):
     assert outcome == "accepted"
     [part] = smsc.submitted
     assert message.status == Status.ACCEPTED and message.connector == "smpp-test"
-    assert message.downstream_id == part.message_id
+    assert message.downstream_id == f"smpp-test:{part.message_id}"  # named by the connector, as HTTP ids
     assert (part.source_addr, part.source_addr_ton, part.source_addr_npi) == ("Kontor", 5, 0)
     assert (part.destination_addr, part.dest_addr_ton, part.dest_addr_npi) == ("46701234567", 1, 1)
     assert (part.esm_class, part.data_coding, part.registered_delivery, part.short_message) == (0, 0, 1, b"Hello")
     assert balances(world) == (99, 0, 1)  # settled on acceptance
     second, outcome = dispatched(world, connector, "Again")
-    assert outcome == "accepted" and second.downstream_id == smsc.submitted[1].message_id
+    assert outcome == "accepted" and second.downstream_id == f"smpp-test:{smsc.submitted[1].message_id}"
     assert smsc.binds == [("kontor", "secret", "bind_transceiver", 0)]  # one session, reused
     # Another instance of the same connector (the registry may build one per call) shares the bind.
     third, _ = dispatched(world, smpp.build("smpp-test", connector.options.__dict__), "Third")
@@ -64,7 +64,7 @@ def test_three_part_gsm_message_is_concatenated_with_a_udh(world, pool, smsc, co
     assert "".join(p.text for p in parts) == text
     # Only the last part asks for a receipt, and its id is the message's.
     assert [p.registered_delivery for p in parts] == [0, 0, 1]
-    assert message.downstream_id == parts[2].message_id
+    assert message.downstream_id == f"smpp-test:{parts[2].message_id}"
     assert balances(world) == (97, 0, 3)
 
 
@@ -115,13 +115,14 @@ def test_receipts_update_status_and_credits(
     smsc.with_tlvs = with_tlvs
     message, _ = dispatched(world, connector, "Hello")
     assert message.status == Status.ACCEPTED and balances(world) == (99, 0, 1)
-    sent = smsc.send_receipt(message.downstream_id, outcome, source="46701234567", dest="Kontor")
+    [part] = smsc.submitted
+    sent = smsc.send_receipt(part.message_id, outcome, source="46701234567", dest="Kontor")
     assert answered(sent) == 0
     message.refresh_from_db()
     assert message.status == status and message.error_code == error_code
     assert statuses(message) == ["queued", "submitted", "accepted", status]
     assert balances(world) == (pool_after, 0, 100 - pool_after)  # refunded unless delivered
-    again = smsc.send_receipt(message.downstream_id, outcome)  # a repeated receipt changes nothing
+    again = smsc.send_receipt(part.message_id, outcome)  # a repeated receipt changes nothing
     assert answered(again) == 0
     message.refresh_from_db()
     assert message.status == status and balances(world) == (pool_after, 0, 100 - pool_after)
@@ -149,20 +150,58 @@ def test_receipts_the_smsc_sends_by_itself(tx_world, smsc, connector):
 def test_intermediate_and_unknown_receipts(tx_world, smsc, connector, caplog):
     world = tx_world
     message, _ = dispatched(world, connector, "Hello")
+    [part] = smsc.submitted
     for stat in ("ACCEPTD", "ENROUTE"):
-        sent = smsc.send_deliver("dlr", esm_class=4, short_message=f"id:{message.downstream_id} stat:{stat}".encode())
+        sent = smsc.send_deliver("dlr", esm_class=4, short_message=f"id:{part.message_id} stat:{stat}".encode())
         assert answered(sent) == 0
     message.refresh_from_db()
     assert message.status == Status.ACCEPTED
     # A receipt for an id nobody carries (yet) is kept, as handle_dlr keeps it.
     assert answered(smsc.send_receipt("nobody-has-this", "delivered")) == 0
-    assert PendingDlr.objects.filter(downstream_id="nobody-has-this").exists()
+    assert PendingDlr.objects.filter(downstream_id="smpp-test:nobody-has-this").exists()
     caplog.set_level(logging.WARNING, logger="kontor.messaging.smpp")
     garbage = smsc.send_deliver("dlr", esm_class=4, short_message=b"\xff\xfe what is this")
     assert answered(garbage) == 0x65  # permanent application error: do not send it again
     assert "unreadable delivery receipt rejected" in caplog.text
     message.refresh_from_db()
     assert message.status == Status.ACCEPTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_from_one_smsc_cannot_settle_a_message_another_numbered_alike(tx_world, smsc, options):
+    world = tx_world
+    # Two connectors bound to one SMSC: its ids are the same space for both, as two SMSCs numbering
+    # alike would be. "a" binds first, so its connection is the first the SMSC accepted.
+    a = smpp.SmppConnector("smpp-a", options)
+    a._link.session()
+    b = smpp.SmppConnector("smpp-b", options)
+    message, outcome = dispatched(world, b, "Hello")
+    [part] = smsc.submitted
+    assert outcome == "accepted" and message.downstream_id == f"smpp-b:{part.message_id}"
+    on_a, on_b = smsc.bound
+    receipt = smpp_codec.receipt_text(part.message_id, "UNDELIV", "001")
+
+    # "a"'s SMSC reports on an id of its own that happens to be b's raw id: b's message is untouched,
+    # not refunded; the receipt waits for a message of "a" with that id.
+    assert answered(smsc.send_deliver("dlr", receiver=on_a, esm_class=4, short_message=receipt)) == 0
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED and balances(world) == (99, 0, 1)
+    assert list(PendingDlr.objects.values_list("downstream_id", flat=True)) == [f"smpp-a:{part.message_id}"]
+
+    # The same receipt from b's own SMSC applies.
+    assert answered(smsc.send_deliver("dlr", receiver=on_b, esm_class=4, short_message=receipt)) == 0
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and balances(world) == (100, 0, 0)
+    assert verify() == []
+
+
+def test_downstream_ids_fit_their_column_without_merging_ids():
+    assert smpp_codec.downstream_id("smpp-a", "0a1b2c") == "smpp-a:0a1b2c"
+    assert smpp_codec.downstream_id("smpp-a", "") == ""  # no id: nothing a receipt could match
+    name = "n" * 40  # the longest connector name, with the longest SMPP message_id (64)
+    one, other = (smpp_codec.downstream_id(name, "x" * 63 + end) for end in "12")
+    assert len(one) == len(other) == 100 and one != other  # a cut would have made them one
+    assert one.startswith(f"{name}:sha256:") and one == smpp_codec.downstream_id(name, "x" * 63 + "1")
 
 
 def test_refused_at_submit_releases_the_reservation(world, pool, smsc, connector):
@@ -214,7 +253,7 @@ def test_recover_asks_lookup_then_resubmits_after_a_restart(world, pool, smsc, c
     assert delivery.recover(message.pk, connector=connector, now=later) == "recovered accepted"
     assert len(smsc.submitted) == 1  # this process remembered the answer: not sent again
     message.refresh_from_db()
-    assert message.status == Status.ACCEPTED and message.downstream_id == smsc.submitted[0].message_id
+    assert message.status == Status.ACCEPTED and message.downstream_id == f"smpp-test:{smsc.submitted[0].message_id}"
     # A new process knows nothing: lookup cannot tell, so the sweep submits it again (a duplicate).
     other = send(world, "Second")
     _died_after_submit(connector, other)

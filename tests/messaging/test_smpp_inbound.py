@@ -117,8 +117,8 @@ def test_listener_handles_receipts_and_mo_and_stops_cleanly(world, keywords, sms
     # Workers submit on a transmitter bind; the receipt comes in on the listener's receiver bind.
     sender = smpp.SmppConnector("smpp-test", options | {"bind": "transmitter"})
     message, outcome = dispatched(world, sender, "Hello")
-    assert outcome == "accepted"
-    smsc.release_dlrs()
+    assert outcome == "accepted" and message.downstream_id == f"smpp-test:{smsc.submitted[0].message_id}"
+    smsc.release_dlrs()  # the SMSC's raw id: the listener, named alike, names it as the sender did
     smsc.wait_for(lambda: smsc.sent and smsc.sent[-1].answered.is_set())
     message.refresh_from_db()
     assert message.status == Status.DELIVERED

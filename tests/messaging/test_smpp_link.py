@@ -64,7 +64,7 @@ def test_smsc_down_keeps_the_message_queued_then_delivers_after_backoff(world, p
     time.sleep(connector._link.retry_in() + 0.05)
     assert delivery.dispatch(message.pk, connector=connector) == "accepted"
     message.refresh_from_db()
-    assert message.status == Status.ACCEPTED and message.downstream_id == smsc.submitted[0].message_id
+    assert message.status == Status.ACCEPTED and message.downstream_id == f"smpp-test:{smsc.submitted[0].message_id}"
     assert balances(world) == (99, 0, 1)
 
 
@@ -181,4 +181,4 @@ def test_threads_share_one_bind_within_the_window(smsc, options):
     by_message = {r.downstream_id: m for r, m in zip(results, messages, strict=True)}
     for part in smsc.submitted:
         if part.registered_delivery:
-            assert by_message[part.message_id].to_number.lstrip("+") == part.destination_addr
+            assert by_message[f"smpp-test:{part.message_id}"].to_number.lstrip("+") == part.destination_addr

@@ -7,9 +7,10 @@ ConnectionError and the message stays queued. See docs/connectors.md for the opt
 
 Long messages: a part per segment (as the customer was charged), concatenated with a UDH (8-bit
 reference) or SAR TLVs, or the whole text in one message_payload TLV. A delivery receipt is requested
-on the LAST part only, and the last part's message_id is the message's downstream id: the last part
-is submitted only after every other part was accepted, so a receipt exists only for a message the
-SMSC took whole, and the other parts' ids never produce receipts that could be mistaken for it.
+on the LAST part only, and the last part's message_id makes the message's downstream id
+("<connector>:<message_id>", smpp_codec.downstream_id): the last part is submitted only after every
+other part was accepted, so a receipt exists only for a message the SMSC took whole, and the other
+parts' ids never produce receipts that could be mistaken for it.
 
 Dedupe: SMPP has no client reference the SMSC dedupes on. The connector remembers, per process, the
 answer it got for each message (`lookup` answers from that), so the same message dispatched again in
@@ -343,10 +344,10 @@ class SmppConnector:
             if len(parts) > 1:
                 log.warning("SMPP %s: %s refused (%s); parts already accepted are lost", self.name, message, refusal)
             return refusal
-        downstream_id = _text(response.message_id)
-        if not downstream_id:
+        message_id = _text(response.message_id)
+        if not message_id:
             log.warning("SMPP %s: %s accepted without a message_id; no receipt can match it", self.name, message)
-        return SubmitResult(True, downstream_id=downstream_id)
+        return SubmitResult(True, downstream_id=codec.downstream_id(self.name, message_id))
 
     def _pdu(
         self,

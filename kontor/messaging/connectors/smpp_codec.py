@@ -7,6 +7,7 @@ for), so an ESC pair or a surrogate pair never straddles two parts."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -251,6 +252,24 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("latin-1").replace("\x00", "").strip()
     return str(value).replace("\x00", "").strip()
+
+
+DOWNSTREAM_ID_LENGTH = 100  # Message.downstream_id and PendingDlr.downstream_id
+
+
+def downstream_id(connector: str, message_id: str) -> str:
+    """The downstream id of the message the SMSC of `connector` numbered `message_id`, on submit and
+    on receipt alike: "<connector>:<message_id>", as the HTTP connector's ids, so that a receipt from
+    one SMSC cannot settle or refund a message another SMSC happened to number alike. "" for no id.
+    Too long for the column (a 40-character name and a 64-character id), the id is replaced by its
+    digest rather than cut: cut, two ids differing only at the end would become one."""
+    if not message_id:
+        return ""
+    namespaced = f"{connector}:{message_id}"
+    if len(namespaced) <= DOWNSTREAM_ID_LENGTH:
+        return namespaced
+    digest = hashlib.sha256(message_id.encode()).hexdigest()
+    return f"{connector}:sha256:{digest}"[:DOWNSTREAM_ID_LENGTH]
 
 
 def parse_receipt(

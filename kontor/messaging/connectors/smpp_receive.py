@@ -87,7 +87,7 @@ class DeliveryHandler:
         error_code = None if receipt.status == "delivered" else receipt.error_code
         error_text = "" if receipt.status == "delivered" else receipt.error_text
         try:
-            handle_dlr(receipt.message_id, receipt.status, error_code, error_text)
+            handle_dlr(codec.downstream_id(self.connector, receipt.message_id), receipt.status, error_code, error_text)
         except DomainError as exc:  # refused as invalid: sending it again would not help
             log.warning("SMPP %s: receipt for %s refused: %s", self.connector, receipt.message_id, exc)
             return GARBAGE
