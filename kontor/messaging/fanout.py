@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from django.db import connection, transaction
+from django.db.models.base import ModelState
 from django.db.models.expressions import DatabaseDefault
 from django_tasks.backends.immediate import ImmediateBackend
 
@@ -333,16 +334,17 @@ def _account_for(result: Plan, chunk: list[Row]) -> None:
 
 @dataclass(frozen=True)
 class Sending:
-    """What every message of one campaign shares."""
+    """What every message of one campaign (or one batch: no campaign) shares."""
 
     account: Account
     actor: User
-    campaign: Campaign
+    campaign: Campaign | None
     wallet: Wallet
     sender: str
     status: str
     scheduled_for: dt.datetime | None
     now: dt.datetime
+    on_behalf_of: User | None = None
 
 
 def write(p: Plan, how: Sending) -> list[int]:
@@ -364,7 +366,8 @@ def _message(how: Sending, **varying: Any) -> Message:
         wallet=how.wallet,
         status=how.status,
         scheduled_for=how.scheduled_for,
-        campaign_id=how.campaign.pk,
+        campaign_id=how.campaign.pk if how.campaign is not None else None,
+        on_behalf_of=how.on_behalf_of,
         **varying,
     )
 
@@ -458,6 +461,40 @@ def _copy(spool: Spool, how: Sending) -> list[int]:
     return ids
 
 
+def copy_messages(rows: list[Row], how: Sending) -> list[Message]:
+    """PostgreSQL: COPY planned rows and their first events (as a campaign's are written), inside the
+    caller's transaction; returns the messages as they were stored, in row order."""
+    spool = Spool()
+    try:
+        spool.add(rows)
+        ids = _copy(spool, how)
+    finally:
+        spool.close()
+    # As stored: the shared fields from one instance, the varying ones per row (a model's __init__
+    # for each would cost more than the COPY).
+    template = _message(how, created_at=how.now, updated_at=how.now)
+    shared = {k: v for k, v in template.__dict__.items() if k != "_state"}
+    alias = connection.alias
+    messages = []
+    for i, (to, text, enc, segments, credits, prefix, operator) in zip(ids, rows, strict=True):
+        message = Message.__new__(Message)
+        message.__dict__.update(shared)
+        message.__dict__.update(
+            id=i,
+            to_number=to,
+            text=text,
+            encoding=enc,
+            segments=segments,
+            credits=credits,
+            rate_prefix=prefix,
+            operator=operator,
+        )
+        message._state = ModelState()
+        message._state.adding, message._state.db = False, alias
+        messages.append(message)
+    return messages
+
+
 def _opted_out(account: Account, phones: list[str]) -> set[str]:
     """adapters.opted_out, but on PostgreSQL with the numbers as one parameter: binding thousands of IN
     parameters (or an array of them) costs more than the lookup itself."""
@@ -509,6 +546,7 @@ def _bulk(spool: Spool, how: Sending) -> list[int]:
 def reserve(how: Sending, credits: int) -> JournalTransaction:
     """One journal for the whole campaign: the sending wallet → the customer's hold wallet."""
     customer = how.account.customer
+    assert how.campaign is not None, "a campaign's reservation"
     return post(
         JournalTransaction.Kind.RESERVATION,
         [Leg(how.wallet, -credits), Leg(hold_wallet(customer, how.wallet.unit), credits)],

@@ -172,3 +172,39 @@ def test_a_message_that_breaks_its_group_fails_alone(world):
     assert Message.objects.count() == 2
     wallet.refresh_from_db()
     assert wallet.balance == 8
+
+
+@pytest.mark.django_db
+def test_a_large_batch_is_stored_exactly_as_returned(world, monkeypatch):
+    """On PostgreSQL a batch this size is COPYed (groupcommit.COPY_FROM); on SQLite bulk-inserted. Either
+    way the rows, their events and what the caller gets back agree, odd characters included."""
+    account, sender = world.acme.account, world.acme.user("sender")
+    fund(pool_wallet(account), 500)
+    behalf = world.acme.user("support")
+    texts = ["tab\there", "new\nline", "back\\slash", "plain", "emoji 🙂", "quote ' \" done"]
+    items = [(f"+467012{i:05d}", texts[i % len(texts)]) for i in range(groupcommit.COPY_FROM + 10)]
+    from kontor.messaging import fanout
+
+    copied = []
+    real_copy = fanout.copy_messages
+    monkeypatch.setattr(fanout, "copy_messages", lambda *a: copied.append(1) or real_copy(*a))
+    sent = services.send_batch(account, actor=sender, messages=items, on_behalf_of=behalf)
+    assert len(sent) == len(items)
+    assert copied == ([1] if connection.vendor == "postgresql" else [])
+    stored = {m.pk: m for m in Message.objects.filter(account=account)}
+    assert sorted(stored) == sorted(m.pk for m in sent)
+    for returned, (to, text) in zip(sent, items, strict=True):
+        row = stored[returned.pk]
+        assert (row.to_number, row.text) == (to, text) == (returned.to_number, returned.text)
+        for name in ("credits", "segments", "encoding", "status", "wallet_id", "on_behalf_of_id", "user_id"):
+            assert getattr(row, name) == getattr(returned, name), name
+        assert row.created_at == returned.created_at
+        assert row.on_behalf_of_id == behalf.pk and row.campaign_id is None
+    events = MessageEvent.objects.filter(message__account=account)
+    assert events.count() == len(items)
+    for event in events:
+        message = stored[event.message_id]
+        assert event.status == Status.QUEUED
+        assert event.detail == services.created_detail(message)
+    assert pool_wallet(account).balance == 500 - sum(m.credits for m in sent)
+    assert verify() == []
