@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 500
 WAIT_SECONDS = 60.0
 IDLE_SECONDS = 30.0
+LINGER_SECONDS = float(os.environ.get("KONTOR_GROUP_LINGER_MS", "2")) / 1000
 
 
 @dataclass
@@ -353,6 +355,8 @@ class NotConfirmed(TimeoutError):
 class Committer:
     """One per process: a daemon thread that writes what the request threads hand it, in groups."""
 
+    last_size = 0  # how many the last group held: above one, the next waits LINGER_SECONDS for more
+
     def __init__(self) -> None:
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.pid = os.getpid()
@@ -381,15 +385,20 @@ class Committer:
                 _close_connection()
                 return
             group = [first]
+            # Under load, the requests the last group answered come back a moment later: wait that
+            # moment for them, or every other group would be half the size it could be.
+            deadline = time.monotonic() + (LINGER_SECONDS if self.last_size > 1 else 0.0)
             while len(group) < MAX_GROUP:
                 try:
-                    item = self.queue.get_nowait()
+                    wait = deadline - time.monotonic()
+                    item = self.queue.get(timeout=wait) if wait > 0 else self.queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
                     self.queue.put(_STOP)  # after this group
                     break
                 group.append(item)
+            self.last_size = len(group)
             self._write(group)
 
     def _write(self, group: list[Pending]) -> None:

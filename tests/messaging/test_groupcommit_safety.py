@@ -201,6 +201,9 @@ class _Script:
             raise queue.Empty
         return step
 
+    def put(self, step):
+        self.steps.insert(0, step)
+
     def get_nowait(self):
         if not self.steps or self.steps[0] is queue.Empty or self.steps[0] is groupcommit._STOP:
             raise queue.Empty
