@@ -92,6 +92,11 @@ api = NinjaAPI(
 
 
 def problem(status: int, code: str, detail: str, *, title: str = "", **extra: Any) -> HttpResponse:
+    body = problem_body(status, code, detail, title=title, **extra)
+    return HttpResponse(body, status=status, content_type="application/problem+json")
+
+
+def problem_body(status: int, code: str, detail: str, *, title: str = "", **extra: Any) -> bytes:
     body = {
         "type": "about:blank",
         "title": title or _TITLES.get(status, "Error"),
@@ -100,7 +105,7 @@ def problem(status: int, code: str, detail: str, *, title: str = "", **extra: An
         "code": code,
         **extra,
     }
-    return HttpResponse(json.dumps(body, default=str), status=status, content_type="application/problem+json")
+    return json.dumps(body, default=str).encode()
 
 
 _TITLES = {
@@ -113,6 +118,7 @@ _TITLES = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -170,7 +176,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(NotConfirmed)
 def _not_confirmed(request: HttpRequest, exc: NotConfirmed) -> HttpResponse:
     # As the fast lane answers it (messaging/fastlane.py): the send may still be written, so not a 500.
-    return problem(503, "not_confirmed", str(exc), title="Service Unavailable")
+    return problem(503, "not_confirmed", str(exc))
 
 
 @api.exception_handler(Exception)

@@ -12,6 +12,11 @@ from kontor.core.netaddr import client_address
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def request_id_from(incoming: str) -> str:
+    """The client's X-Request-ID when it looks sane, else a fresh one."""
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
     """Gives every request an id (kept from X-Request-ID when it looks sane) and its client address,
     and makes both the audit origin for whatever the request changes."""
@@ -21,7 +26,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(incoming)
         ip = client_address(request.META)
         request.request_id = request_id  # type: ignore[attr-defined]
         request.client_ip = ip  # type: ignore[attr-defined]

@@ -16,9 +16,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
-import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -29,13 +28,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from kontor.access.perms import Perm
 from kontor.core import context
 from kontor.core.errors import DomainError
+from kontor.core.middleware import request_id_from
 from kontor.core.netaddr import address_allowed, client_address
 
 log = logging.getLogger(__name__)
 
 PATH = "/api/v1/messages"
 MAX_BODY = 64 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # What SecurityMiddleware, XFrameOptionsMiddleware and the session machinery add to the same answer.
 SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
@@ -117,8 +116,7 @@ def _try_send(environ: dict[str, Any], body: bytes) -> tuple[str, list[tuple[str
         return None
     if not address_allowed(ip, key.account.customer.ip_allowlist):
         return None
-    incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
     try:
         with context.origin("api", request_id=request_id, ip=ip):
             message = services.send_message(scope.account, actor=scope.user, to=to, text=text)
@@ -162,13 +160,13 @@ def _host_allowed(environ: dict[str, Any]) -> bool:
 
 
 def _problem(status: int, code: str, detail: str, request_id: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    payload = json.dumps(
-        {"type": "about:blank", "title": "Service Unavailable", "status": status, "code": code, "detail": detail}
-    ).encode()
+    from kontor.api.core import problem_body
+
+    payload = problem_body(status, code, detail)
     headers = [
         ("Content-Type", "application/problem+json"),
         ("Content-Length", str(len(payload))),
         *SECURITY_HEADERS,
         ("X-Request-ID", request_id),
     ]
-    return f"{status} Service Unavailable", headers, payload
+    return f"{status} {HTTPStatus(status).phrase}", headers, payload

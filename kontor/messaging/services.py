@@ -29,6 +29,7 @@ from kontor.messaging.officehours import window_check
 
 if TYPE_CHECKING:
     from kontor.access.models import User
+    from kontor.ledger.models import Wallet
     from kontor.tenancy.models import Account
 
 MAX_BATCH = 1000
@@ -175,11 +176,36 @@ def send_message(
     status, scheduled_for = timing(account, now=now, schedule_at=schedule_at, office_hours=office_hours)
     wallet = hotcache.memo(("wallet", actor.pk, account.pk), lambda: sending_wallet(actor, account))
     sender = adapters.sender_for(account)
-    pending = groupcommit.Pending(
+    pending = _pending(
+        p, account, actor, wallet, sender.number, status, scheduled_for, now, on_behalf_of, idempotency_key=key
+    )
+    try:
+        return groupcommit.commit(pending)
+    except IntegrityError:
+        # A concurrent request with the same key won: answer with its message.
+        if key is None or (earlier := _replayed(account, key, p.to, p.text)) is None:
+            raise
+        return earlier
+
+
+def _pending(
+    p: Plan,
+    account: Account,
+    actor: User,
+    wallet: Wallet,
+    from_number: str,
+    status: str,
+    scheduled_for: dt.datetime | None,
+    now: dt.datetime,
+    on_behalf_of: User | None,
+    **extra: Any,
+) -> groupcommit.Pending:
+    """A planned message, ready for groupcommit to write."""
+    return groupcommit.Pending(
         account=account,
         actor=actor,
         wallet=wallet,
-        from_number=sender.number,
+        from_number=from_number,
         to=p.to,
         text=p.text,
         encoding=p.encoding,
@@ -191,15 +217,8 @@ def send_message(
         scheduled_for=scheduled_for,
         at=now,
         on_behalf_of=on_behalf_of,
-        idempotency_key=key,
+        **extra,
     )
-    try:
-        return groupcommit.commit(pending)
-    except IntegrityError:
-        # A concurrent request with the same key won: answer with its message.
-        if key is None or (earlier := _replayed(account, key, p.to, p.text)) is None:
-            raise
-        return earlier
 
 
 def created_detail(message: Message) -> dict[str, Any]:
@@ -249,23 +268,8 @@ def send_batch(
     wallet = sending_wallet(actor, account)
     sender = adapters.sender_for(account)
     items = [
-        groupcommit.Pending(
-            account=account,
-            actor=actor,
-            wallet=wallet,
-            from_number=sender.number,
-            to=p.to,
-            text=p.text,
-            encoding=p.encoding,
-            segments=p.segments,
-            credits=p.credits,
-            rate_prefix=p.rate_prefix,
-            operator=p.operator,
-            status=status,
-            scheduled_for=scheduled_for,
-            at=now,
-            on_behalf_of=on_behalf_of,
-            campaign_id=campaign_id,
+        _pending(
+            p, account, actor, wallet, sender.number, status, scheduled_for, now, on_behalf_of, campaign_id=campaign_id
         )
         for p in plans
     ]
