@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
     IDEMPOTENCY_IN_FLIGHT = "idempotency_key_in_flight"
     INTERNAL = "internal_error"
+    BUSY = "busy"  # 503: the database kept refusing the transaction (kontor.core.retry)
 
 
 class DomainError(Exception):
