@@ -26,7 +26,7 @@ from kontor.billing.invoices import BILLING_FIELDS
 from kontor.core.errors import Forbidden
 from kontor.core.idempotency import run_idempotent
 from kontor.core.scope import Scope, scoped
-from kontor.ledger import selectors, services
+from kontor.ledger import rules, selectors, services
 from kontor.ledger.models import Wallet
 from kontor.ledger.selectors import LOG_CSV_HEADER, LOG_DAYS, THRESHOLD, WalletRow
 from kontor.web.lists import stream_csv
@@ -165,7 +165,7 @@ class ThresholdIn(Input):
 
 
 def _caller(request: HttpRequest) -> tuple[Scope, User]:
-    scope = scope_of_any(request, Perm.VIEW_CREDITS, Perm.SEND_SMS)
+    scope = scope_of_any(request, *rules.CREDIT_PERMS)
     user = user_of(request)
     if user.customer_id != scope.customer.pk:
         raise Forbidden("Only users of this customer have SMS credits.")

@@ -68,6 +68,23 @@ def manages_office_credits(user: User) -> bool:
     return _holds(user, Perm.MANAGE_OFFICE_CREDITS)
 
 
+# Any one of these lets a person open "Manage SMS Credits" (manual 003: support may only search by mobile
+# number, technicians only do technical work, so neither sees anyone's balance).
+CREDIT_PERMS: tuple[Perm, ...] = (Perm.VIEW_CREDITS, Perm.SEND_SMS, Perm.MANAGE_OFFICE_CREDITS)
+
+
+def sees_credits(user: User) -> bool:
+    """Master users, and users holding a credit permission in an active account."""
+    if user.customer_id is None or not user.is_active:
+        return False
+    if user.is_master:
+        return True
+    roles = Membership.objects.filter(user=user, account__status=Account.Status.ACTIVE).values_list(
+        "role__perms", flat=True
+    )
+    return any(p.value in (perms or ()) for perms in roles for p in CREDIT_PERMS)
+
+
 def _office_q(office_ids: set[int]) -> Q:
     return Q(primary_office_id__in=office_ids) | Q(additional_offices__id__in=office_ids)
 
@@ -97,6 +114,9 @@ def credit_view(actor: User) -> CreditView:
         # 'Manage Office SMS Credits': no system credits, the 'Send SMS' users of their offices.
         users = senders.filter(_office_q(actor.office_ids)).distinct() if actor.office_ids else senders.none()
         return CreditView(system=False, users=list(users.order_by("last_name", "first_name")), office_manager=True)
+    if not sees_credits(actor):
+        # Without any credit permission a team is no business of theirs (support, technicians).
+        return CreditView(system=False, users=[], office_manager=False)
     # Everyone else: themselves plus the members of their team with 'Send SMS'.
     team_q = Q(team_id=actor.team_id) if actor.team_id else Q(pk__in=[])
     users = senders.filter(team_q | Q(pk=actor.pk)).distinct()

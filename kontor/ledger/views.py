@@ -17,6 +17,7 @@ from kontor.core.errors import DomainError, ErrorCode, Forbidden, NotFound
 from kontor.core.scope import Scope
 from kontor.ledger import selectors, services
 from kontor.ledger.forms import ThresholdForm, TransferForm, clean_key, new_idempotency_key
+from kontor.ledger.rules import CREDIT_PERMS
 from kontor.ledger.selectors import THRESHOLD, TRANSFER_FROM, TRANSFER_TO, WalletRow
 from kontor.web.decorators import customer_view
 from kontor.web.lists import form_errors_from
@@ -33,7 +34,7 @@ def viewer_of(request: HttpRequest) -> User:
     return user
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def manage(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     overview = selectors.credit_overview(_scope(request), viewer)
@@ -53,7 +54,7 @@ def _fixed_side(request: HttpRequest) -> tuple[str, str]:
     raise NotFound("wallet")
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def transfer(request: HttpRequest) -> HttpResponse:
     """Transfer SMS credits from (?from=) or to (?to=) one wallet; the other side is chosen."""
     scope, viewer = _scope(request), viewer_of(request)
@@ -117,7 +118,7 @@ def _threshold_row(request: HttpRequest, pk: int) -> WalletRow:
     return row
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def threshold(request: HttpRequest, pk: int) -> HttpResponse:
     row = _threshold_row(request, pk)
     form = ThresholdForm(request.POST or None, initial={"threshold": row.wallet.low_balance_threshold})

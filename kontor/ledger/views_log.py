@@ -16,6 +16,7 @@ from django.utils import timezone
 from kontor.billing.models import Invoice
 from kontor.core.scope import Scope, scoped
 from kontor.ledger import selectors
+from kontor.ledger.rules import CREDIT_PERMS
 from kontor.ledger.selectors import LOG_CSV_HEADER, LOG_DAYS, LogRow, WalletRow
 from kontor.ledger.views import _scope, viewer_of
 from kontor.web.decorators import customer_view
@@ -51,7 +52,7 @@ def _context(request: HttpRequest, row: WalletRow, full: bool) -> dict[str, Any]
     }
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def log(request: HttpRequest, pk: int) -> HttpResponse:
     row, full, since = _window(request, pk)
     paginator = Paginator(selectors.log_postings(row.wallet, since=since), PER_PAGE)
@@ -63,7 +64,7 @@ def log(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "ledger/log.html", context)
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def log_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     row, full, since = _window(request, pk)
     rows = selectors.iter_log_rows(row.wallet, since=since, tz_name=viewer_of(request).time_zone)
@@ -75,7 +76,7 @@ def log_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     )
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def log_print(request: HttpRequest, pk: int) -> HttpResponse:
     row, full, since = _window(request, pk)
     rows = list(selectors.iter_log_rows(row.wallet, since=since, tz_name=viewer_of(request).time_zone))

@@ -19,6 +19,7 @@ from kontor.core.errors import DomainError, Forbidden, Invalid
 from kontor.ledger import selectors, services
 from kontor.ledger.forms import CardForm, PurchaseForm, clean_key, new_idempotency_key
 from kontor.ledger.models import Wallet
+from kontor.ledger.rules import CREDIT_PERMS
 from kontor.ledger.selectors import PURCHASE, CreditOverview, WalletRow
 from kontor.ledger.views import _scope, viewer_of
 from kontor.web.decorators import customer_view
@@ -60,7 +61,7 @@ def _card_form(data: Any = None) -> CardForm:
     return form
 
 
-@customer_view()
+@customer_view(any_of=CREDIT_PERMS)
 def purchase(request: HttpRequest) -> HttpResponse:
     scope, viewer = _scope(request), viewer_of(request)
     overview = selectors.credit_overview(scope, viewer)
