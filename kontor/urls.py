@@ -16,6 +16,7 @@ urlpatterns = [
     path("billing/", include("kontor.billing.urls")),
 ]
 
+handler400 = "kontor.web.errors.bad_request"
 handler404 = "kontor.web.errors.not_found"
 handler403 = "kontor.web.errors.forbidden"
 handler500 = "kontor.web.errors.server_error"

@@ -6,7 +6,8 @@ import json
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -115,11 +116,46 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
 }
+
+
+PAYLOAD_TOO_LARGE = "payload_too_large"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+BAD_REQUEST = "bad_request"
+
+
+def too_large_detail() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return f"The request body is larger than {limit} bytes." if limit else "The request body is too large."
+
+
+def api_error(status: int, detail: str = "", *, exception: BaseException | None = None) -> HttpResponse:
+    """problem+json for an error raised outside the API's handlers (URL not found, method not allowed,
+    a bad Host header, a body over DATA_UPLOAD_MAX_MEMORY_SIZE), so /api/ never answers HTML."""
+    if isinstance(exception, RequestDataTooBig):
+        return problem(413, PAYLOAD_TOO_LARGE, too_large_detail())
+    if isinstance(exception, DisallowedHost):
+        return problem(400, BAD_REQUEST, "This server does not answer to that Host header.")
+    code, default = {
+        400: (BAD_REQUEST, "The request cannot be read."),
+        403: (ErrorCode.PERMISSION_DENIED.value, "You may not do this."),
+        404: (ErrorCode.NOT_FOUND.value, "Not found."),
+        405: (METHOD_NOT_ALLOWED, "This method is not allowed here."),
+        413: (PAYLOAD_TOO_LARGE, too_large_detail()),
+        500: (ErrorCode.INTERNAL.value, "Something went wrong on our side; it has been logged."),
+    }.get(status, (BAD_REQUEST if status < 500 else ErrorCode.INTERNAL.value, "The request failed."))
+    return problem(status, code, detail or default)
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    # RequestDataTooBig (a body over DATA_UPLOAD_MAX_MEMORY_SIZE) is the common one: 413, not a 500.
+    return api_error(400, "The request cannot be read.", exception=exc)
 
 
 @api.exception_handler(DomainError)

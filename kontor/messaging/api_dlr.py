@@ -2,23 +2,25 @@
 
 For providers, not customers: authenticated by the connector's own DLR token (`Authorization: Bearer
 <token>`, or `?token=<token>` for providers that cannot set headers), never by a customer's key or
-session. A connector that is unknown, not HTTP, or has no DLR token answers 404, like a missing one.
+session. A connector that is unknown, not HTTP, or has no DLR token answers 401 exactly as a wrong token
+does, after comparing the token with a dummy, so connector names cannot be probed.
 
 The body is a JSON object, a JSON array of objects (up to MAX_REPORTS), or a form. Which field holds
 the message id, the status and the error is set in the connector's options (dotted paths for nested
 JSON); the status goes through the status map to delivered, failed, expired or ignore (an intermediate
 report such as ENROUTE). A body that cannot be read is 400 `bad_request`; one that names no message or
-an unknown status is 422 `validation_error` with the field errors, and nothing of it is applied."""
+an unknown status is 422 `validation_error` with the field errors, and nothing of it is applied; a body over
+DATA_UPLOAD_MAX_MEMORY_SIZE is 413 `payload_too_large`."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, QueryDict
 from ninja import Field, Router, Schema
 
@@ -44,20 +46,24 @@ class DlrOut(Schema):
     ignored: int = Field(..., description="Intermediate reports (mapped to ignore).")
 
 
-class DlrNotFound(DomainError):
-    status = 404
-    code = ErrorCode.NOT_FOUND
-
-
 class DlrTokenRefused(DomainError):
     status = 401
     code = ErrorCode.NOT_AUTHENTICATED
 
 
-def _connector(name: str) -> ConnectorConfig:
+# Compared against when the connector is unknown or its callback is off, so that such a name costs the
+# same comparison as a known one with a wrong token (a random value no caller can send).
+_DUMMY_TOKEN = secrets.token_urlsafe(32)
+
+
+def _authenticated_connector(name: str, token: str) -> ConnectorConfig:
+    """The connector `name` if `token` is its DLR token. Unknown, not HTTP, callback off and wrong token
+    are all the one 401: a 404 for the first would tell which connector names exist."""
     config = ConnectorConfig.objects.filter(name=name[:40], kind=ConnectorKind.HTTP).first()
-    if config is None or not (config.secrets or {}).get("dlr_token"):
-        raise DlrNotFound("No such connector, or its delivery report callback is off.")
+    expected = str((config.secrets or {}).get("dlr_token") or "") if config is not None else ""
+    matches = hmac.compare_digest(token.encode(), (expected or _DUMMY_TOKEN).encode())
+    if config is None or not expected or not matches:
+        raise DlrTokenRefused("Send the connector's DLR token as `Authorization: Bearer <token>` or `?token=`.")
     return config
 
 
@@ -75,10 +81,7 @@ class Unreadable(Exception):
 
 def _reports(request: HttpRequest) -> list[Any]:
     """The reports in the body; Unreadable when it cannot be read."""
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise Unreadable("The body is too large.") from None
+    raw = request.body  # over DATA_UPLOAD_MAX_MEMORY_SIZE: RequestDataTooBig, answered 413 by the API
     content_type = (request.content_type or "").lower()
     if content_type == "application/x-www-form-urlencoded":
         try:
@@ -134,7 +137,7 @@ def _read(index: int | None, report: Any, options: Mapping[str, Any], statuses: 
     "/{connector_name}/dlr",
     auth=None,
     url_name="connector_dlr",
-    response={200: DlrOut, **errors(404)},
+    response={200: DlrOut, **errors()},
     operation_id="receive_connector_dlr",
     openapi_extra={
         "requestBody": {
@@ -149,10 +152,7 @@ def _read(index: int | None, report: Any, options: Mapping[str, Any], statuses: 
     "on the connector. A report for a message not accepted yet is kept and applied on acceptance.",
 )
 def receive_connector_dlr(request: HttpRequest, connector_name: str) -> Any:
-    config = _connector(connector_name)
-    expected = str(config.secrets["dlr_token"])
-    if not hmac.compare_digest(_token(request).encode(), expected.encode()):
-        raise DlrTokenRefused("Send the connector's DLR token as `Authorization: Bearer <token>` or `?token=`.")
+    config = _authenticated_connector(connector_name, _token(request))
     try:
         reports = _reports(request)
     except Unreadable as exc:

@@ -432,18 +432,20 @@ def test_dlr_bad_token_is_401(client, accepted, token):
     assert accepted.status == Status.ACCEPTED
 
 
-def test_dlr_unknown_or_closed_connector_is_404(client, world, http_route):
+def test_dlr_unknown_or_closed_connector_is_401_like_a_bad_token(client, world, http_route):
+    """A 404 for an unknown name would let anyone probe which connectors exist (issue 8 §4)."""
     for url in (
         "/api/v1/connectors/nobody/dlr",
         "/api/v1/connectors/simulator/dlr",
         "/api/v1/connectors/" + "x" * 300 + "/dlr",
     ):
-        response = dlr(client, {"id": "p-9", "status": "delivered"}, url=url)
-        assert (response.status_code, response.json()["code"]) == (404, "not_found"), url
-    # Without a DLR token the callback is off: 404, the same as a missing connector.
+        for token in (None, DLR_TOKEN, "wrong-token-0123456789"):
+            response = dlr(client, {"id": "p-9", "status": "delivered"}, url=url, token=token)
+            assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), url
+    # Without a DLR token the callback is off: 401, the same as a missing connector or a wrong token.
     update_connector(http_route, actor=world.staff["tam"], secrets={"dlr_token": None})
     response = dlr(client, {"id": "p-9", "status": "delivered"})
-    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
 
 
 @pytest.mark.parametrize(
@@ -518,3 +520,12 @@ def test_dlr_needs_no_csrf_token(accepted):
 
     provider_client = Client(enforce_csrf_checks=True)
     assert dlr(provider_client, {"id": "p-9", "status": "delivered"}).status_code == 200
+
+
+def test_dlr_body_over_the_upload_limit_is_413(client, accepted):
+    body = json.dumps({"id": "p-9", "status": "delivered", "pad": "x" * (3 * 1024 * 1024)})
+    response = dlr(client, body, raw=True)
+    assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+    assert response["Content-Type"] == "application/problem+json"
+    accepted.refresh_from_db()
+    assert accepted.status == Status.ACCEPTED
