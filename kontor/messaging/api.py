@@ -289,7 +289,9 @@ def list_messages(request: HttpRequest, filters: Query[MessageFilters]) -> dict[
 @router.get("/export.csv", response={200: str, **errors()}, operation_id="export_messages_csv")
 def export_messages_csv(request: HttpRequest, filters: Query[MessageCsvQuery]) -> StreamingHttpResponse:
     """The filtered transactions as CSV (text/csv, streamed), newest first."""
-    qs = _search(request, filters, Perm.EXPORT_TRANSACTIONS, Perm.SEARCH_TRANSACTIONS).select_related("user")
+    # Exporting is its own permission (manual 003); what is exported is what the caller may search.
+    scope_of(request, Perm.EXPORT_TRANSACTIONS)
+    qs = _search(request, filters, Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE).select_related("user")
     header = [name for name, _ in CSV_COLUMNS]
     rows = ([getter(m) for _, getter in CSV_COLUMNS] for m in qs.iterator(chunk_size=2000))
     return stream_csv(f"transactions-{timezone.now():%Y%m%d-%H%M}.csv", header, rows)

@@ -136,7 +136,7 @@ def _mobile_only(scope: Scope) -> bool:
 def transactions(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
     mobile_only = _mobile_only(scope)
-    can_export = scope.has(Perm.EXPORT_TRANSACTIONS) or scope.has(Perm.SEARCH_TRANSACTIONS)
+    can_export = scope.has(Perm.EXPORT_TRANSACTIONS)
     return list_page(
         request,
         title="Transactions",
@@ -172,7 +172,8 @@ CSV_COLUMNS: list[tuple[str, Any]] = [
 ]
 
 
-@customer_view(any_of=(Perm.EXPORT_TRANSACTIONS, Perm.SEARCH_TRANSACTIONS))
+# Exporting is its own permission (manual 003); what is exported is what the caller may search.
+@customer_view(Perm.EXPORT_TRANSACTIONS, any_of=(Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE))
 def export(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -13,13 +13,15 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from kontor.access.models import User
+from kontor.access.models import Role, User
+from kontor.access.perms import BUILTIN_ROLES
 from kontor.billing.defaults import ensure_default_prices
 from kontor.contacts.models import Contact, Phonebook
 from kontor.ledger.posting import user_wallet
 from kontor.ledger.verify import verify
 from kontor.messaging.inbound import receive_inbound
 from kontor.messaging.models import Campaign, Direction, Message, RateCardEntry
+from kontor.tenancy.models import Membership
 from tests.browser.test_credits_flow import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -89,6 +91,13 @@ def test_sender_imports_sends_a_campaign_sees_reports_and_inbound_lands_by_keywo
     wallet.refresh_from_db()
     assert wallet.balance == start_balance - 7  # reserved, then settled on acceptance
 
+    # Exporting needs 'Export transactions', which the built-in Sender lacks: their master gives it to them.
+    exporter = Role.objects.create(
+        customer=sender.customer,
+        name="Sender who exports",
+        perms=[*map(str, BUILTIN_ROLES["sender"][2]), "export_transactions"],
+    )
+    Membership.objects.filter(user=sender).update(role=exporter)
     # Transactions: find one message by mobile number, and export what was found.
     page.get_by_role("link", name="Transactions").first.click()
     page.fill("#id_mobile", "+46701740610")

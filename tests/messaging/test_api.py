@@ -123,7 +123,9 @@ def test_search_scoped_and_filtered(api, client, world, run_commits):
     assert [m["text"] for m in api.get("/messages", {"status": "failed"}).json()["items"]] == ["Fail #fail"]
     assert api.get("/messages", {"q": "MINE", "direction": "out"}).json()["count"] == 1
     problem(api.get(f"/messages/{foreign.pk}"), 404, "not_found")
-    csv_text = b"".join(api.get("/messages/export.csv", {"status": "failed"}).streaming_content).decode()
+    problem(api.get("/messages/export.csv"), 403, "permission_denied")  # searching is not exporting
+    exporter = key_api(client, world.acme, ["search_transactions", "export_transactions"])
+    csv_text = b"".join(exporter.get("/messages/export.csv", {"status": "failed"}).streaming_content).decode()
     assert "Fail #fail" in csv_text and "Mine" not in csv_text and "Theirs" not in csv_text
 
 

@@ -183,6 +183,14 @@ def test_the_sweep_knows_every_declared_page_with_an_id():
     assert not unknown, "add these to WEB_KWARG_MODELS in tests/isolation/walk.py:\n" + "\n".join(unknown)
 
 
+def test_transaction_exports_need_the_export_permission():
+    """'Export transactions' is required by every transaction export (issue 8 §3), not implied by search."""
+    exports = [r for r in declared_routes() if r.name == "messaging:export"]
+    assert exports, "the transaction export page is gone from the sweep"
+    for route in exports:
+        assert Perm.EXPORT_TRANSACTIONS in route.required_perms, route.name
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(world, client):
     objects = side_objects(world, world.acme)
     login = reverse("access:login")
