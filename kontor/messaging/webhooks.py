@@ -57,14 +57,47 @@ def _allow_private() -> bool:
     return bool(getattr(settings, "KONTOR_WEBHOOK_ALLOW_PRIVATE", False))
 
 
-def _private_ip(value: str) -> bool:
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host that is an IP literal names, in every form the resolver accepts:
+    dotted, integer (`2130706433`), octal (`0177.0.0.1`), hex (`0x7f.1`) and short (`127.1`) IPv4."""
     try:
-        ip = ipaddress.ip_address(value.split("%", 1)[0])
+        return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefx." for c in host.lower()) and any(c.isdigit() for c in host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))  # no lookup: parses the literal only
+        except OSError:
+            return None
+    return None
+
+
+def _private_ip(value: str) -> bool:
+    ip = _literal_ip(value)
+    if ip is None:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address reach that address: judge the IPv4 one.
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return not ip.is_global or ip.is_multicast or ip.is_reserved
+
+
+def _local_name(host: str) -> bool:
+    """A host name that is plainly local: localhost, a local-only domain, or a single label (a name in
+    the provider's own search domain). Names that resolve to private addresses are caught at delivery."""
+    name = host.rstrip(".")
+    if _literal_ip(name) is not None:
+        return False
+    return name == "localhost" or name.endswith(_LOCAL_NAMES) or "." not in name
 
 
 def validate_url(url: str) -> str:
@@ -88,7 +121,7 @@ def validate_url(url: str) -> str:
     if not _allow_private():
         if parts.scheme != "https" and not settings.DEBUG:
             raise Invalid.field("url", "Use an https:// URL.")
-        if _private_ip(host) or host == "localhost" or host.endswith(_LOCAL_NAMES):
+        if _private_ip(host) or _local_name(host):
             raise Invalid.field("url", "The URL must reach a public host, not a private or local address.")
     return url
 
