@@ -1,7 +1,18 @@
 """`Idempotency-Key` for POSTs that move credits or money: the same key and body return the first
-response again; the same key with another body is refused (422); a request still in flight with that
-key is refused (409). A record left in flight by a crashed worker is taken over after a grace period:
-the operation itself is safe to repeat because its journal carries the key under a unique constraint."""
+response again; the same key with another body is refused (422 `idempotency_key_reused`).
+
+Work that only touches our database (transfers, batches, sends, campaigns) claims the key, does the
+work and stores its answer in ONE transaction (`run_idempotent`). A concurrent duplicate blocks on the
+key's unique index until the first commits, then replays its answer (or, if the first rolled back,
+does the work itself); a process killed anywhere before the commit leaves neither the effect nor the
+claim behind, and one killed after it leaves both, so a retry replays and never re-executes. No
+"in flight" record is ever visible for such work.
+
+Only an outside side effect that no transaction can roll back (a card charge: `purchase` in
+ledger/services.py, and `run_idempotent(..., external=True)` around it) keeps the older protocol: an
+in-flight record committed before the charge, a 409 `idempotency_key_in_flight` for a duplicate while
+it runs, and a takeover after STALE_AFTER if its process died (safe because the journal carries the key
+under a unique constraint)."""
 
 from __future__ import annotations
 
@@ -17,6 +28,7 @@ from django.utils import timezone
 
 from kontor.core.errors import Conflict, DomainError, ErrorCode, Invalid
 from kontor.core.models import IdempotencyRecord
+from kontor.core.retry import retrying
 
 STALE_AFTER = timedelta(minutes=5)  # longer than any payment provider's timeout
 KEEP_FOR = timedelta(hours=24)
@@ -59,11 +71,31 @@ def check_client_key(key: str | None) -> str | None:
     return key
 
 
-def claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | Stored:
-    """Own the key for this request (an in-flight record), or get the answer stored for it."""
+def _check_key(key: str) -> str:
     key = (key or "").strip()
     if not key or len(key) > 100:
         raise Invalid.field("Idempotency-Key", "An Idempotency-Key must be 1 to 100 characters.")
+    return key
+
+
+def _mismatch() -> Invalid:
+    return Invalid(
+        "This Idempotency-Key was already used with a different request.", code=ErrorCode.IDEMPOTENCY_MISMATCH
+    )
+
+
+def _in_flight() -> Conflict:
+    return Conflict(
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        code=ErrorCode.IDEMPOTENCY_IN_FLIGHT,
+    )
+
+
+def claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | Stored:
+    """For an outside side effect (a card charge): own the key with an in-flight record committed at
+    once, or get the answer stored for it. Call outside any transaction and `finish` in the one that
+    writes the effect."""
+    key = _check_key(key)
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(customer_id=customer_id, key=key, request_hash=fingerprint)
@@ -72,19 +104,40 @@ def claim(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | S
     with transaction.atomic():
         record = IdempotencyRecord.objects.select_for_update().get(customer_id=customer_id, key=key)
         if record.request_hash != fingerprint:
-            raise Invalid(
-                "This Idempotency-Key was already used with a different request.",
-                code=ErrorCode.IDEMPOTENCY_MISMATCH,
-            )
+            raise _mismatch()
         if record.state == IdempotencyRecord.State.DONE:
             return Stored(record.response_status or 200, record.response_body)
         if timezone.now() - record.updated_at < STALE_AFTER:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                code=ErrorCode.IDEMPOTENCY_IN_FLIGHT,
-            )
+            raise _in_flight()
         record.save(update_fields=["updated_at"])  # take over a record abandoned by a crashed worker
         return record
+
+
+def claim_in_transaction(customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord | Stored:
+    """Inside the transaction that does the work: own the key until this transaction ends, or get the
+    answer a committed request stored for it. The INSERT makes a concurrent duplicate wait on the unique
+    index until this transaction commits (it then replays) or rolls back (it then does the work)."""
+    key = _check_key(key)
+    for _ in range(3):  # the row may vanish between the INSERT that met it and the read (prune, abandon)
+        try:
+            with transaction.atomic():  # a savepoint: meeting the key must leave the transaction usable
+                return IdempotencyRecord.objects.create(customer_id=customer_id, key=key, request_hash=fingerprint)
+        except IntegrityError:
+            pass
+        record = IdempotencyRecord.objects.filter(customer_id=customer_id, key=key).first()
+        if record is None:
+            continue
+        if record.request_hash != fingerprint:
+            raise _mismatch()
+        if record.state == IdempotencyRecord.State.DONE:
+            return Stored(record.response_status or 200, record.response_body)
+        # In flight: a card purchase under this key is running (or a record from before answers were
+        # stored with their effect, abandoned by a crash: taken over as `claim` does).
+        if timezone.now() - record.updated_at < STALE_AFTER:
+            raise _in_flight()
+        IdempotencyRecord.objects.filter(pk=record.pk).update(updated_at=timezone.now())
+        return record
+    raise _in_flight()
 
 
 def finish(record: IdempotencyRecord, status: int, body: str) -> None:
@@ -100,17 +153,80 @@ def abandon(record: IdempotencyRecord) -> None:
 
 def stores(exc: DomainError) -> bool:
     """Refusals that a retry would meet again are kept as the key's answer; conflicts (in flight,
-    insufficient credits right now) may clear, so they are not."""
-    return exc.status != 409
+    insufficient credits right now) and a busy database may clear, so they are not."""
+    return exc.status != 409 and exc.status < 500
+
+
+def _refusal(exc: DomainError) -> Stored:
+    return Stored(exc.status, json.dumps(exc.problem(), default=str))
+
+
+def _first(stored: Stored) -> HttpResponse:
+    """The answer as the first request gets it (a replay adds Idempotent-Replayed)."""
+    response = stored.response()
+    del response["Idempotent-Replayed"]
+    return response
+
+
+class _Undo(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
 
 
 def run_idempotent(
-    *, customer_id: int, key: str | None, method: str, path: str, body: bytes, work: Callable[[], HttpResponse]
+    *,
+    customer_id: int,
+    key: str | None,
+    method: str,
+    path: str,
+    body: bytes,
+    work: Callable[[], HttpResponse],
+    external: bool = False,
 ) -> HttpResponse:
+    """Answer a write at most once per key, retrying the whole transaction on a deadlock or
+    serialization failure (kontor.core.retry; exhausted: 503 `busy`).
+
+    Without a key, `work` runs as it is (it opens its own transactions; single sends keep the group
+    commit). With one, the claim, `work` and the stored answer are one transaction, so `work` must only
+    write to this database; `external=True` (a card charge) keeps the in-flight protocol instead."""
     checked = check_client_key(key)
+    if external:
+        # Never rerun a card charge: the work retries its own database transaction after the charge.
+        return (
+            work()
+            if checked is None
+            else _run_external(customer_id, checked, request_fingerprint(method, path, body), work)
+        )
     if checked is None:
-        return work()
-    claimed = claim(customer_id, checked, request_fingerprint(method, path, body))
+        return retrying(work, atomic=False)
+    fingerprint = request_fingerprint(method, path, body)
+    try:
+        return retrying(lambda: _run_in_transaction(customer_id, checked, fingerprint, work))
+    except _Undo as undo:
+        return undo.response
+
+
+def _run_in_transaction(customer_id: int, key: str, fingerprint: str, work: Callable[[], HttpResponse]) -> HttpResponse:
+    claimed = claim_in_transaction(customer_id, key, fingerprint)
+    if isinstance(claimed, Stored):
+        return claimed.response()
+    try:
+        with transaction.atomic():  # a savepoint: a refusal undoes the work but keeps the claim for its answer
+            response = work()
+    except DomainError as exc:
+        if not stores(exc):
+            raise  # the claim rolls back with everything else: a retry may try again
+        stored = _refusal(exc)
+        finish(claimed, stored.status, stored.body)
+        return _first(stored)
+    if response.status_code >= 500:
+        raise _Undo(response)  # roll back the work and the claim, answer as the work did
+    finish(claimed, response.status_code, response.content.decode())
+    return response
+
+
+def _run_external(customer_id: int, key: str, fingerprint: str, work: Callable[[], HttpResponse]) -> HttpResponse:
+    claimed = claim(customer_id, key, fingerprint)
     if isinstance(claimed, Stored):
         return claimed.response()
     try:
@@ -119,9 +235,9 @@ def run_idempotent(
         if not stores(exc):
             abandon(claimed)
             raise
-        stored = Stored(exc.status, json.dumps(exc.problem(), default=str))
+        stored = _refusal(exc)
         finish(claimed, stored.status, stored.body)
-        return stored.response()
+        return _first(stored)
     except BaseException:
         abandon(claimed)
         raise

@@ -210,7 +210,10 @@ def _created(body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(json.dumps(body, default=str), status=201, content_type="application/json")
 
 
-def _idempotent(request: HttpRequest, scope: Scope, key: str | None, work: Callable[[], HttpResponse]) -> HttpResponse:
+def _idempotent(
+    request: HttpRequest, scope: Scope, key: str | None, work: Callable[[], HttpResponse], *, external: bool = False
+) -> HttpResponse:
+    # Claim, work and answer in one transaction, retried whole on a deadlock (external: a card charge).
     return run_idempotent(
         customer_id=scope.customer.pk,
         key=key,
@@ -218,6 +221,7 @@ def _idempotent(request: HttpRequest, scope: Scope, key: str | None, work: Calla
         path=request.path,
         body=request.body,
         work=work,
+        external=external,
     )
 
 
@@ -366,7 +370,7 @@ def purchase_credits(
             }
         )
 
-    return _idempotent(request, scope, idempotency_key, work)
+    return _idempotent(request, scope, idempotency_key, work, external=True)
 
 
 @router.post(

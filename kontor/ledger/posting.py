@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -120,9 +120,24 @@ def _check_legs(legs: Sequence[Leg]) -> dict[int, int]:
     return deltas
 
 
+def lock_wallets(wallet_ids: Iterable[int]) -> None:
+    """Lock these wallet rows now, in the global order (id ascending), for a transaction that will post
+    more than once: each `post` locks its own wallets in order, but a second one that needs a lower id
+    than the first took would wait out of order and could deadlock. Locking the union first makes the
+    later UPDATEs re-lock rows this transaction already holds. SQLite locks the whole database instead."""
+    ids = sorted({int(pk) for pk in wallet_ids})
+    if not ids or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM ledger_wallet WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
+        cursor.fetchall()
+
+
 def _apply(wallets: dict[int, Wallet], deltas: dict[int, int]) -> dict[int, tuple[int, int]]:
-    """Move every balance, in wallet-id order (so concurrent transactions cannot deadlock), each by one
-    conditional UPDATE that refuses to take a customer wallet below zero. Returns {id: (before, after)}."""
+    """Move every balance in the global lock order, wallet id ascending (hold and provider wallets
+    included), so concurrent transactions cannot deadlock, each by one conditional UPDATE that refuses
+    to take a customer wallet below zero. Returns {id: (before, after)}. A transaction must therefore
+    move all its balances in one call (`post_many`, `post_batches`) or `lock_wallets` the union first."""
     moved: dict[int, tuple[int, int]] = {}
     for wallet_id in sorted(deltas):
         delta = deltas[wallet_id]
@@ -182,36 +197,56 @@ def post_many(
     net change (so a batch is checked as a whole), then every posting and every header is inserted in
     one statement each. All or nothing. `savepoint=False` when nested in a transaction that a refusal
     fails as a whole anyway (two statements fewer)."""
-    if not entries:
+    return post_batches([Batch(entries, actor, customer)], savepoint=savepoint)[0]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Journal transactions of one actor and customer, for `post_batches`."""
+
+    entries: Sequence[Entry]
+    actor: User | None
+    customer: Customer | None
+
+
+def post_batches(batches: Sequence[Batch], *, savepoint: bool = True) -> list[list[JournalTransaction]]:
+    """`post_many` for several actors or customers at once (the group commit): every balance of every
+    batch moves in ONE pass in wallet-id order, never one batch after another, which would lock a lower
+    id after a higher one and deadlock with a transfer. Returns each batch's journals."""
+    if not batches or not all(b.entries for b in batches):
         raise Invalid("Nothing to post.")
     per_entry: list[dict[int, int]] = []
     wallets: dict[int, Wallet] = {}
     net: dict[int, int] = defaultdict(int)
-    for entry in entries:
-        if entry.kind not in JournalTransaction.Kind.values:
-            raise Invalid(f"Unknown transaction kind “{entry.kind}”.")
-        deltas = _check_legs(entry.legs)
-        if not any(deltas.values()):
-            raise Invalid("A transaction must move something: its postings cancel out.")
-        per_entry.append(deltas)
-        for leg in entry.legs:
-            wallets[leg.wallet.pk] = leg.wallet
-        for wallet_id, delta in deltas.items():
-            net[wallet_id] += delta
+    for batch in batches:
+        for entry in batch.entries:
+            if entry.kind not in JournalTransaction.Kind.values:
+                raise Invalid(f"Unknown transaction kind “{entry.kind}”.")
+            deltas = _check_legs(entry.legs)
+            if not any(deltas.values()):
+                raise Invalid("A transaction must move something: its postings cancel out.")
+            per_entry.append(deltas)
+            for leg in entry.legs:
+                wallets[leg.wallet.pk] = leg.wallet
+            for wallet_id, delta in deltas.items():
+                net[wallet_id] += delta
+    out: list[list[JournalTransaction]] = [[] for _ in batches]
     journals: list[JournalTransaction] = []
     postings: list[Posting] = []
-    for entry, deltas in zip(entries, per_entry, strict=True):
+    flat = [(index, batch, entry) for index, batch in enumerate(batches) for entry in batch.entries]
+    for (index, batch, entry), deltas in zip(flat, per_entry, strict=True):
         journal = JournalTransaction(
             id=uuid.uuid4(),
             kind=entry.kind,
-            customer=customer,
-            actor=actor,
+            customer=batch.customer,
+            actor=batch.actor,
             on_behalf_of=entry.on_behalf_of,
             reason=(entry.reason or "")[:200],
             idempotency_key=entry.idempotency_key,
             reference=entry.reference[:64],
         )
         journals.append(journal)
+        out[index].append(journal)
         postings += [
             Posting(
                 journal_id=journal.id,
@@ -230,7 +265,7 @@ def post_many(
         Posting.objects.bulk_create(postings)
         JournalTransaction.objects.bulk_create(journals)
         _low_balance_alerts(wallets, moved)
-    return journals
+    return out
 
 
 def _low_balance_alerts(wallets: dict[int, Wallet], moved: dict[int, tuple[int, int]]) -> None:

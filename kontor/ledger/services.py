@@ -16,6 +16,7 @@ from kontor.audit.services import record
 from kontor.core import idempotency
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.models import IdempotencyRecord
+from kontor.core.retry import retrying
 from kontor.ledger import rules
 from kontor.ledger.models import SMS, JournalTransaction, Wallet
 from kontor.ledger.posting import (
@@ -201,7 +202,8 @@ def purchase(
                     idempotency.finish(claimed, declined.status, json.dumps(declined.problem()))
             claimed = None
             raise declined
-        with transaction.atomic():
+
+        def apply() -> tuple[JournalTransaction, Any]:
             legs = [Leg(provider_wallet(target.unit, customer), -quantity), Leg(target, quantity)]
             journal = post(
                 JournalTransaction.Kind.PURCHASE,
@@ -230,7 +232,11 @@ def purchase(
             )
             if claimed is not None:
                 idempotency.finish(claimed, 201, json.dumps({"journal_id": str(journal.pk)}))
-                claimed = None
+            return journal, invoice
+
+        # The card is charged: only this database transaction is rerun on a deadlock, never the charge.
+        journal, invoice = retrying(apply)
+        claimed = None
     finally:
         if claimed is not None:
             idempotency.abandon(claimed)
