@@ -123,7 +123,9 @@ def _mo_number_error(form: AccountForm, refused: _MoNumberRefused) -> None:
 
 
 def _current_mo_number(scope: Scope, account: Account) -> Number | None:
-    link = scoped(scope, AccountNumber).filter(account=account).select_related("number").first()
+    # The link lives inside its account: read it through that account's scope, not the one the user is
+    # working in (which showed, preselected and cleared nothing for every other account).
+    link = scoped(dataclasses.replace(scope, account=account), AccountNumber).select_related("number").first()
     return link.number if link else None
 
 
@@ -175,6 +177,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "show_members": show_members,
         "members": members,
         "shared_with": services.shared_cost_center_accounts(account),
+        "mo_number": _current_mo_number(scope, account),
         "can_manage": Perm.MANAGE_ACCOUNTS in granted and scope.has(Perm.MANAGE_ACCOUNTS),
         "is_current": scope.account is not None and scope.account.pk == account.pk,
     }
