@@ -8,11 +8,12 @@ router (a clash silently replaces one component with the other; the schemathesis
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from types import UnionType
+from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from django.db.models import QuerySet
 from ninja import Field, Schema
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator
 
 from kontor.core.errors import Invalid
 
@@ -57,11 +58,54 @@ def _check_text(value: Any) -> Any:
     return value
 
 
+def _scalar_kind(annotation: Any) -> tuple[str, bool] | None:
+    """("int" or "bool", whether it is a list of them) for a field typed int, bool, list[int],
+    list[bool] (optional or not); None for any other type."""
+    args = (
+        [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType)
+        else [annotation]
+    )
+    if len(args) != 1:
+        return None
+    (kind,) = args
+    is_list = get_origin(kind) is list
+    if is_list:
+        (kind,) = get_args(kind) or (None,)
+    if kind is bool:
+        return "bool", is_list
+    if kind is int:
+        return "int", is_list
+    return None
+
+
+def _check_scalar(kind: str, value: Any) -> None:
+    if value is None:
+        return
+    if kind == "bool" and not isinstance(value, bool):
+        raise ValueError("Must be true or false.")
+    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError("Must be a whole number, not true/false, a fraction or text.")
+
+
 class Input(Schema):
     """A request body. Unknown fields are refused (a typo should not silently do nothing), and text
-    the database cannot store (NUL, lone surrogates) is a field error, not a crash."""
+    the database cannot store (NUL, lone surrogates) is a field error, not a crash. Integers and
+    booleans are strict: pydantic would take `true` as 1, `1.0` as 1 and `"5"` as 5, so an amount of
+    `true` would move one credit; the JSON types the schema declares are the only ones accepted."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        found = _scalar_kind(field.annotation) if field is not None else None
+        if found is not None:
+            kind, is_list = found
+            for item in value if is_list and isinstance(value, list) else [value]:
+                _check_scalar(kind, item)
+        return value
 
     @field_validator("*", mode="after")
     @classmethod
