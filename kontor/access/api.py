@@ -14,6 +14,7 @@ from ninja import Query, Router, Status
 from kontor.access import services
 from kontor.access.models import ApiKey, Role, User
 from kontor.access.perms import CUSTOMER_PERMS, Perm
+from kontor.access.selectors import KeyLimit
 from kontor.api.core import scope_of, scope_of_any, user_of
 from kontor.api.schemas import (
     ApiKeyCreated,
@@ -49,7 +50,7 @@ router = Router()
 def _within(scope: Scope) -> frozenset[str] | None:
     """What an API key may do (its scope's permissions), passed to services so that a key never acts
     beyond itself even when its creator could; None for a session."""
-    return scope.perms if scope.api_key is not None else None
+    return KeyLimit(scope.perms, scope.api_key.account_id) if scope.api_key is not None else None
 
 
 def _user_out(user: User, only_account: int | None = None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from kontor.access.models import ApiKey, User
@@ -29,8 +31,23 @@ def perms_in_account(user: User, account: Account) -> frozenset[Perm]:
     return membership.role.perm_set if membership else frozenset()
 
 
+class KeyLimit(frozenset[str]):
+    """An API key's permissions together with the one account the key is bound to. Passed as `within`
+    to services, it caps what the key's creator may do through it: these permissions, in that account,
+    and nothing in any other (a master creator holds every account, the key does not)."""
+
+    account_id: int
+
+    def __new__(cls, perms: Iterable[str], account_id: int) -> KeyLimit:
+        limit = super().__new__(cls, perms)
+        limit.account_id = account_id
+        return limit
+
+
 def effective_perms(user: User, account: Account, within: frozenset[str] | None = None) -> frozenset[Perm]:
     """What `user` may do in `account`, capped by `within` (an API key's permissions) when given."""
+    if isinstance(within, KeyLimit) and account.pk != within.account_id:
+        return frozenset()
     granted = perms_in_account(user, account)
     if within is not None:
         granted = frozenset(p for p in granted if p.value in within)

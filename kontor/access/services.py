@@ -39,6 +39,10 @@ USER_FIELDS = [
     "staff_role",
 ]
 PIN_RE = re.compile(r"^\d{4,8}$")
+MASTER_BEYOND_KEYS = (
+    "An API key cannot create, change, enable or disable a master user, nor grant master-user rights; "
+    "a master user signed in can."
+)
 VERIFY_MAX_FAILURES_PER_HOUR = 5
 
 
@@ -373,6 +377,8 @@ def create_user(
     """Add a user to the customer, with roles in accounts, and mail them the welcome link."""
     from kontor.tenancy.services import set_membership
 
+    if is_master and within is not None:
+        raise Forbidden(MASTER_BEYOND_KEYS)
     if is_master and not (actor.is_master or actor.is_staff):
         raise Forbidden("Only a master user can create another master user.")
     person = _person_fields(
@@ -431,6 +437,8 @@ def update_user(
     for key, value in person.items():
         setattr(user, key, value)
     if is_master is not None and is_master != user.is_master:
+        if within is not None:
+            raise Forbidden(MASTER_BEYOND_KEYS)
         if not (actor.is_master or actor.is_staff):
             raise Forbidden("Only a master user can grant or remove master-user rights.")
         if not is_master:
@@ -453,10 +461,18 @@ def update_user(
 def check_may_manage(actor: User, user: User, within: frozenset[str] | None = None) -> None:
     """Who may change or disable `user`: provider staff; master users; the user themselves (their own
     profile); otherwise only someone holding 'Manage users' in every account `user` belongs to, with at
-    least the permissions `user` has there, so 'Manage users' in one account is no key to another."""
-    if within is not None and Perm.MANAGE_USERS.value not in within and actor.pk != user.pk:
-        raise Forbidden("This API key may not manage users.")
-    if actor.is_staff or actor.pk == user.pk or (actor.is_master and within is None):
+    least the permissions `user` has there, so 'Manage users' in one account is no key to another.
+
+    An API key (`within`) is held to the same rule with its own permissions, in its own account only,
+    whoever created it: not even its creator is exempt (a key that could change its creator's email
+    would open the creator's whole account through a password reset), and master users are out of its
+    reach altogether."""
+    if within is not None:
+        if user.is_master:
+            raise Forbidden(MASTER_BEYOND_KEYS)
+        if Perm.MANAGE_USERS.value not in within:
+            raise Forbidden("This API key may not manage users.")
+    elif actor.is_staff or actor.pk == user.pk or actor.is_master:
         return
     if user.is_master and not actor.is_master:
         raise Forbidden("Only a master user can change or disable a master user.")

@@ -646,10 +646,15 @@ def _check_manages_users(
 
     if actor.is_staff or (actor.is_master and not api_key):
         return
-    if user.is_master and not actor.is_master:
-        raise Forbidden("Only a master user can change a master user's access.")
-    if Perm.MANAGE_USERS not in (granted if granted is not None else perms_in_account(actor, account)):
+    if user.is_master and (api_key or not actor.is_master):
+        raise Forbidden("Only a master user, signed in, can change a master user's access.")
+    granted = granted if granted is not None else perms_in_account(actor, account)
+    if Perm.MANAGE_USERS not in granted:
         raise Forbidden(f"You need 'Manage users' in {account.name} to change who can use it.")
+    # Demoting or removing someone who can do more there than you is acting beyond yourself too.
+    current = Membership.objects.filter(account=account, user=user).select_related("role").first()
+    if current is not None and current.role.perm_set - granted:
+        raise Forbidden(f"{user} can do more in {account.name} than you can; you cannot change their access.")
 
 
 @transaction.atomic

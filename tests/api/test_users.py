@@ -189,8 +189,8 @@ def test_disable_and_enable(world, acme):
     assert audit_count("user.disable", user.pk) == 1
     assert acme.post(f"/users/{user.pk}/enable").json()["is_active"] is True
     assert audit_count("user.enable", user.pk) == 1
-    # The key acts as its creator, the only master: that one cannot be disabled.
-    problem(acme.post(f"/users/{world.acme.master.pk}/disable"), 409, "conflict")
+    # A key never reaches a master user (issue 8 §4.1), not even its creator.
+    problem(acme.post(f"/users/{world.acme.master.pk}/disable"), 403, "permission_denied")
     problem(acme.post(f"/users/{world.globex.users['sender'].pk}/disable"), 404, "not_found")
     assert User.objects.get(pk=world.globex.users["sender"].pk).is_active
 
