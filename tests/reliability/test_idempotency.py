@@ -229,3 +229,146 @@ def test_run_idempotent_refuses_a_key_reused_with_another_body(bank):
         send(b'{"amount": 2}')
     assert caught.value.code == ErrorCode.IDEMPOTENCY_MISMATCH
     assert len(calls) == 1
+
+
+# --- a kill after the commit point: the retry replays, never re-executes (issue 8 §1.1) ----------
+
+
+class _Killed(BaseException):
+    """Stands for kill -9: not an Exception, so no handler of the request turns it into an answer."""
+
+
+def _die() -> None:
+    raise _Killed()
+
+
+def _dying(fn: Callable[..., object]) -> Callable[..., object]:
+    """`fn`, after which the process "dies" as soon as the effect is committed: at the commit of the
+    request's transaction, or at once if `fn` committed on its own (the zombie of issue 8)."""
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        result = fn(*args, **kwargs)
+        from django.db import transaction
+
+        transaction.on_commit(_die)
+        return result
+
+    return wrapper
+
+
+@pytest.fixture
+def sender_api(client, world):
+    from kontor.access.services import create_api_key
+    from kontor.ledger.posting import pool_wallet
+    from tests.api.conftest import Api
+    from kontor.messaging.models import RateCardEntry
+    from tests.messaging.conftest import fund
+
+    # A transactional test may follow one that flushed what the migrations seed.
+    RateCardEntry.objects.get_or_create(prefix="", defaults={"operator": "Any destination", "credits_per_segment": 1})
+    fund(pool_wallet(world.acme.account), 100)
+    issued = create_api_key(world.acme.account, actor=world.acme.master, name="T", perms=["send_sms"])
+    return Api(client, issued.secret)
+
+
+def _killed_then_retried(api, monkeypatch, target: object, name: str, path: str, body: dict) -> tuple:
+    from kontor.messaging.models import Message
+
+    api.headers["Idempotency-Key"] = f"kill-{name}"
+    monkeypatch.setattr(target, name, _dying(getattr(target, name)))
+    with pytest.raises(_Killed):
+        refused = api.post(path, body)
+        pytest.fail(f"the request was answered instead: {refused.status_code} {refused.content[:300]!r}")
+    monkeypatch.undo()
+    messages = Message.objects.count()
+    again = api.post(path, body)
+    assert again.status_code == 201, again.content
+    assert again["Idempotent-Replayed"] == "true", "the retry after the kill re-executed instead of replaying"
+    assert Message.objects.count() == messages
+    return again, messages
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_killed_after_its_commit_is_replayed_not_sent_again(sender_api, world, monkeypatch):
+    from kontor.ledger.posting import pool_wallet
+    from kontor.messaging import services as messaging
+
+    items = [{"to": f"+4670123456{i}", "text": f"n{i}"} for i in range(2)]
+    again, messages = _killed_then_retried(
+        sender_api, monkeypatch, messaging, "send_batch", "/messages/batch", {"messages": items}
+    )
+    assert messages == 2 and again.json()["count"] == 2
+    assert pool_wallet(world.acme.account).balance == 98
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_killed_after_its_commit_is_replayed_not_sent_again(sender_api, world, monkeypatch):
+    from kontor.ledger.posting import pool_wallet
+    from kontor.messaging import campaigns
+    from kontor.messaging.models import Campaign
+
+    body = {"name": "Kill", "text": "Hello", "numbers": ["+46701234561", "+46701234562", "+46701234563"]}
+    again, messages = _killed_then_retried(
+        sender_api, monkeypatch, campaigns, "send_campaign", "/messages/campaigns", body
+    )
+    assert messages == 3 and Campaign.objects.count() == 1
+    assert again.json()["id"] == Campaign.objects.get().pk
+    assert pool_wallet(world.acme.account).balance == 97
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_single_send_killed_after_its_commit_is_replayed(sender_api, world, monkeypatch):
+    from kontor.messaging import services as messaging
+
+    body = {"to": "+46701234567", "text": "Once"}
+    _, messages = _killed_then_retried(sender_api, monkeypatch, messaging, "send_message", "/messages", body)
+    assert messages == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transfer_killed_after_its_commit_is_replayed(client, world, monkeypatch):
+    from kontor.ledger import api as ledger_api
+    from kontor.ledger.posting import pool_wallet, system_wallet
+    from tests.messaging.conftest import fund
+
+    system = fund(system_wallet(world.acme.customer), 50)
+    target = pool_wallet(world.acme.account)
+    client.force_login(world.acme.master)
+    path = "/api/v1/credits/transfers"
+    body = {"from_wallet_id": system.pk, "to_wallet_id": target.pk, "amount": 7}
+    headers = {"Idempotency-Key": "kill-transfer"}
+    monkeypatch.setattr(ledger_api.services, "transfer", _dying(ledger_api.services.transfer))
+    with pytest.raises(_Killed):
+        client.post(path, body, content_type="application/json", headers=headers)
+    monkeypatch.undo()
+    again = client.post(path, body, content_type="application/json", headers=headers)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert JournalTransaction.objects.filter(idempotency_key="kill-transfer").count() == 1
+    system.refresh_from_db()
+    assert system.balance == 43
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_before_the_commit_leaves_no_claim_so_the_retry_does_the_work(sender_api, world, monkeypatch):
+    """Killed before the commit point: the claim rolls back with the work, no zombie blocks the retry."""
+    from kontor.core.models import IdempotencyRecord
+    from kontor.messaging import services as messaging
+    from kontor.messaging.models import Message
+
+    original = messaging.send_batch
+
+    def crashing(*args: object, **kwargs: object) -> object:
+        original(*args, **kwargs)
+        raise _Killed()
+
+    sender_api.headers["Idempotency-Key"] = "crash-before-commit"
+    monkeypatch.setattr(messaging, "send_batch", crashing)
+    items = [{"to": "+46701234561", "text": "x"}]
+    with pytest.raises(_Killed):
+        sender_api.post("/messages/batch", {"messages": items})
+    monkeypatch.undo()
+    assert not Message.objects.exists()
+    assert not IdempotencyRecord.objects.filter(key="crash-before-commit").exists()
+    first = sender_api.post("/messages/batch", {"messages": items})
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first
+    assert Message.objects.count() == 1
