@@ -41,6 +41,7 @@ class Perm(StrEnum):
     STAFF_MANAGE_BILLING = "staff.manage_billing"
     STAFF_VIEW_AUDIT = "staff.view_audit"
     STAFF_MANAGE_STAFF = "staff.manage_staff"
+    STAFF_MANAGE_ALLOWLIST = "staff.manage_allowlist"
 
     @property
     def label(self) -> str:
@@ -75,6 +76,7 @@ PERM_LABELS: dict[Perm, str] = {
     Perm.MANAGE_SERVICES: "Order and set up services",
     Perm.MANAGE_COMPANY: "Edit company information",
     Perm.VIEW_PAYOUTS: "View payouts",
+    Perm.STAFF_MANAGE_ALLOWLIST: "Clear a customer's IP allowlist (lift a lock-out)",
 }
 
 CUSTOMER_PERMS: frozenset[Perm] = frozenset(p for p in Perm if not p.is_staff_perm)
@@ -178,6 +180,8 @@ STAFF_ROLE_PERMS: dict[StaffRole, frozenset[Perm]] = {
             Perm.STAFF_VERIFY_CALLER,
             Perm.STAFF_MANAGE_NUMBERS,
             Perm.STAFF_VIEW_AUDIT,
+            # A locked-out customer calls customer service: after verifying the caller, CSR lifts it.
+            Perm.STAFF_MANAGE_ALLOWLIST,
         }
     ),
     StaffRole.TAM: frozenset(
@@ -189,6 +193,7 @@ STAFF_ROLE_PERMS: dict[StaffRole, frozenset[Perm]] = {
             Perm.STAFF_MANAGE_COST_CENTERS,
             Perm.STAFF_VERIFY_CALLER,
             Perm.STAFF_VIEW_AUDIT,
+            Perm.STAFF_MANAGE_ALLOWLIST,
         }
     ),
     StaffRole.BILLING: frozenset({Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_BILLING, Perm.STAFF_VIEW_AUDIT}),

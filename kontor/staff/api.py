@@ -20,6 +20,8 @@ from kontor.core.errors import Invalid, NotFound
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.staff.filters import AuditFilter, CustomerFilter
 from kontor.staff.schemas import (
+    AllowlistClearQuery,
+    AllowlistOut,
     AuditOut,
     AuditQuery,
     CostCenterIn,
@@ -37,6 +39,7 @@ from kontor.staff.schemas import (
     VerifyCallerIn,
     VerifyCallerOut,
 )
+from kontor.staff.services import clear_ip_allowlist, master_emails
 from kontor.staff.views.customers import customers_with_master
 from kontor.tenancy.models import Account, CostCenter, Customer, Feature
 from kontor.tenancy.services import save_cost_center, save_feature, set_credit_mode, set_features, update_customer
@@ -180,6 +183,36 @@ def put_credit_mode(request: HttpRequest, customer_id: int, payload: CreditModeI
     customer = _customer(customer_id)
     set_credit_mode(customer, payload.credit_mode, actor=actor)
     return _customer_out(_customer(customer_id))
+
+
+def _allowlist_out(customer: Customer) -> dict[str, Any]:
+    return {"entries": list(customer.ip_allowlist or []), "master_emails": master_emails(customer)}
+
+
+@router.get(
+    "/customers/{int:customer_id}/ip-allowlist",
+    response={200: AllowlistOut, **errors(404)},
+    operation_id="staff_get_ip_allowlist",
+)
+def get_ip_allowlist(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    """The customer's IP allowlist and who would be told if it were cleared."""
+    staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
+    return _allowlist_out(_customer(customer_id))
+
+
+@router.delete(
+    "/customers/{int:customer_id}/ip-allowlist",
+    response={200: AllowlistOut, **errors(404, 422)},
+    operation_id="staff_clear_ip_allowlist",
+)
+def delete_ip_allowlist(request: HttpRequest, customer_id: int, query: Query[AllowlistClearQuery]) -> dict[str, Any]:
+    """Clear the allowlist (`staff.manage_allowlist`), lifting a lock-out: the customer's users may sign in
+    from any address again. Audited, and mailed to the master users on commit; clearing an empty list
+    changes nothing and sends nothing."""
+    actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_ALLOWLIST)
+    customer = _customer(customer_id)
+    clear_ip_allowlist(customer, actor=actor, reason=query.reason)
+    return _allowlist_out(_customer(customer_id))
 
 
 @router.post(

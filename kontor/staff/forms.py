@@ -162,3 +162,24 @@ class StaffUserForm(forms.Form):
     first_name = _text("First name", max_length=80)
     last_name = _text("Last name", max_length=80)
     staff_role = forms.ChoiceField(label="Staff role", choices=[(r.value, r.label) for r in StaffRole])
+
+
+class AllowlistClearForm(forms.Form):
+    """Clearing a customer's IP allowlist: a reason for the audit log and the master users' mail, and an
+    explicit confirmation, because it opens the customer's sign-in to every address."""
+
+    reason = _text(
+        "Reason",
+        required=False,
+        max_length=200,
+        help_text="Recorded in the audit log and sent to the customer's master users.",
+    )
+    confirm = forms.BooleanField(
+        label="I have verified the caller; the customer's users may sign in from any address until they set a new list",
+        required=True,
+        error_messages={"required": "Tick this to confirm; nothing was changed."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "allowlist")
+        super().__init__(*args, **kwargs)

@@ -112,6 +112,15 @@ class VerifyCallerOut(Schema):
     matched: bool
 
 
+class AllowlistOut(Schema):
+    entries: list[str] = Field(..., description="Networks the customer's users and keys may come from; empty: any.")
+    master_emails: list[str] = Field(..., description="The active master users, who are mailed when staff clear it.")
+
+
+class AllowlistClearQuery(Schema):
+    reason: str = Field("", max_length=200, description="Recorded in the audit log and sent to the master users.")
+
+
 class CostCenterIn(Input):
     code: str
     name: str

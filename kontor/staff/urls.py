@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<int:pk>/features/", customer_detail.customer_features, name="customer_features"),
     path("customers/<int:pk>/credit-mode/", customer_detail.customer_credit_mode, name="customer_credit_mode"),
     path("customers/<int:pk>/verify-caller/", customer_detail.customer_verify, name="customer_verify"),
+    path("customers/<int:pk>/ip-allowlist/", customer_detail.customer_allowlist, name="customer_allowlist"),
     path(
         "customers/<int:pk>/users/<int:user_pk>/resend-welcome/",
         customer_detail.customer_resend_welcome,

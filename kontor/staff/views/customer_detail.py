@@ -19,7 +19,8 @@ from kontor.access.selectors import staff_scope
 from kontor.access.services import resend_welcome, verify_caller
 from kontor.core.errors import DomainError
 from kontor.core.scope import Scope, get_scoped, scoped
-from kontor.staff.forms import CreditModeForm, CustomerEditForm, FeaturesForm, VerifyCallerForm
+from kontor.staff.forms import AllowlistClearForm, CreditModeForm, CustomerEditForm, FeaturesForm, VerifyCallerForm
+from kontor.staff.services import clear_ip_allowlist, master_emails
 from kontor.staff.views.customers import get_customer, staff_actor
 from kontor.tenancy.models import Account, Customer
 from kontor.tenancy.services import set_credit_mode, set_features, update_customer
@@ -46,6 +47,8 @@ def _render(request: HttpRequest, customer: Customer, **override: Any) -> HttpRe
         "credit_form": CreditModeForm.for_customer(customer),
         "verify_form": VerifyCallerForm(users=[u for u in users if u.is_active]),
         "verify_result": None,
+        "allowlist_form": AllowlistClearForm(),
+        "allowlist_masters": master_emails(customer),
         **override,
     }
     return render(request, "staff/customer_detail.html", context)
@@ -152,3 +155,19 @@ def customer_resend_welcome(request: HttpRequest, pk: int, user_pk: int) -> Http
     else:
         messages.success(request, f"A new welcome email was sent to {user.email}.")
     return redirect("staff:customer", customer.pk)
+
+
+@staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_ALLOWLIST)
+@require_POST
+def customer_allowlist(request: HttpRequest, pk: int) -> HttpResponse:
+    """Clear the customer's IP allowlist: how a customer that locked itself out gets back in."""
+    customer = get_customer(pk)
+    actor = staff_actor(request)
+    return _apply(
+        request,
+        customer,
+        AllowlistClearForm(request.POST),
+        "allowlist_form",
+        lambda data: clear_ip_allowlist(customer, actor=actor, reason=data["reason"]),
+        "The IP allowlist was cleared and the master users were told by mail.",
+    )
