@@ -232,6 +232,13 @@ class UserForm(ProfileForm):
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
     team: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, required=False)
+    current_password = forms.CharField(
+        label="Your password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Needed only to grant or remove master-user rights, or to change another master user's email.",
+    )
 
     field_order = [
         "first_name",
@@ -243,6 +250,7 @@ class UserForm(ProfileForm):
         "primary_office",
         "additional_offices",
         "team",
+        "current_password",
     ]
 
     def __init__(
@@ -260,6 +268,7 @@ class UserForm(ProfileForm):
         self.fields["team"].queryset = teams  # type: ignore[attr-defined]
         if not may_set_master:
             del self.fields["is_master"]
+            del self.fields["current_password"]
         self.account_fields: list[tuple[Account, str]] = []
         for account, roles in accounts:
             name = f"role_{account.pk}"

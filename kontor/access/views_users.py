@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kontor.access import services
 from kontor.access.filters import UserFilter
 from kontor.access.forms import MembershipAddForm, MembershipRoleForm, UserForm
-from kontor.access.models import Role, User
+from kontor.access.models import Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
 from kontor.access.selectors import accounts_for, perms_in_account
 from kontor.access.tables import UserTable
@@ -72,6 +72,23 @@ def _managed_accounts(scope: Scope, actor: User) -> list[tuple[Account, frozense
 def _error_text(exc: DomainError) -> str:
     details = [message for messages_ in exc.fields.values() for message in messages_]
     return " ".join(details) if details else exc.message
+
+
+REAUTH_WRONG = "Your password is not correct; master-user changes need it."
+
+
+def _reauthenticated(actor: User, raw: str | None) -> bool:
+    """Master status, another master's email and their enablement open a whole organisation: a
+    session left open, or a stolen session cookie, must not be enough for them."""
+    return bool(raw) and actor.check_password(raw)
+
+
+def _touches_master(actor: User, person: User | None, data: dict[str, Any], form: UserForm) -> bool:
+    if "is_master" in form.fields and bool(data.get("is_master")) != bool(person and person.is_master):
+        return True
+    if person is not None and person.is_master and person.pk != actor.pk:
+        return normalise_email(data.get("email") or "") != person.email
+    return False
 
 
 def _check_master_rule(actor: User, target: User) -> None:
@@ -162,6 +179,13 @@ def user_add(request: HttpRequest) -> HttpResponse:
     form = _user_form(request, with_accounts=True, initial={"time_zone": scope.customer.time_zone})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if _touches_master(actor, None, data, form) and not _reauthenticated(actor, data.get("current_password")):
+            form.add_error("current_password", REAUTH_WRONG)
+            return render(
+                request,
+                "access/user_form.html",
+                {"form": form, "title": "Add user", "submit": "Add user", "cancel_url": reverse("access:users")},
+            )
         try:
             user = services.create_user(
                 scope.customer,
@@ -248,25 +272,28 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = _user_form(request, with_accounts=False, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.update_user(
-                person,
-                actor=actor,
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                email=data["email"],
-                phone=data["phone"],
-                time_zone=data["time_zone"],
-                is_master=data["is_master"] if "is_master" in form.fields else None,
-                primary_office=data["primary_office"],
-                additional_offices=list(data["additional_offices"]),
-                team=data["team"],
-            )
-        except DomainError as exc:
-            form_errors_from(form, exc)
+        if _touches_master(actor, person, data, form) and not _reauthenticated(actor, data.get("current_password")):
+            form.add_error("current_password", REAUTH_WRONG)
         else:
-            messages.success(request, f"{person.full_name} has been saved.")
-            return redirect("access:user_detail", pk=person.pk)
+            try:
+                services.update_user(
+                    person,
+                    actor=actor,
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    email=data["email"],
+                    phone=data["phone"],
+                    time_zone=data["time_zone"],
+                    is_master=data["is_master"] if "is_master" in form.fields else None,
+                    primary_office=data["primary_office"],
+                    additional_offices=list(data["additional_offices"]),
+                    team=data["team"],
+                )
+            except DomainError as exc:
+                form_errors_from(form, exc)
+            else:
+                messages.success(request, f"{person.full_name} has been saved.")
+                return redirect("access:user_detail", pk=person.pk)
     detail = reverse("access:user_detail", args=[person.pk])
     return render(
         request,
@@ -367,15 +394,20 @@ def user_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse
     person = get_scoped(scope, User, pk=pk)
     _check_may_change(actor, person)
     detail = reverse("access:user_detail", args=[person.pk])
+    reauth = person.is_master and person.pk != actor.pk
+    error = ""
     if request.method == "POST":
-        try:
-            services.set_user_active(person, active, actor=actor)
-        except DomainError as exc:
-            messages.error(request, exc.message)
+        if reauth and not _reauthenticated(actor, request.POST.get("current_password")):
+            error = REAUTH_WRONG
         else:
-            state = "enabled" if active else "disabled; their sessions have ended"
-            messages.success(request, f"{person.full_name} has been {state}.")
-        return redirect(detail)
+            try:
+                services.set_user_active(person, active, actor=actor)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                state = "enabled" if active else "disabled; their sessions have ended"
+                messages.success(request, f"{person.full_name} has been {state}.")
+            return redirect(detail)
     if active:
         question = f"Enable {person.full_name} ({person.email}) again? They can sign in at once."
     else:
@@ -385,12 +417,14 @@ def user_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse
         )
     return render(
         request,
-        "web/confirm.html",
+        "access/user_set_active.html",
         {
             "title": "Enable user" if active else "Disable user",
             "question": question,
             "confirm_label": "Enable" if active else "Disable",
             "cancel_url": detail,
+            "reauth": reauth,
+            "error": error,
         },
     )
 
