@@ -21,7 +21,6 @@ from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.staff.filters import AuditFilter, CustomerFilter
 from kontor.staff.schemas import (
     AllowlistClearQuery,
-    AllowlistOut,
     AuditOut,
     AuditQuery,
     CostCenterIn,
@@ -36,6 +35,7 @@ from kontor.staff.schemas import (
     FeaturesIn,
     OnboardIn,
     OnboardOut,
+    StaffAllowlistOut,
     VerifyCallerIn,
     VerifyCallerOut,
 )
@@ -191,7 +191,7 @@ def _allowlist_out(customer: Customer) -> dict[str, Any]:
 
 @router.get(
     "/customers/{int:customer_id}/ip-allowlist",
-    response={200: AllowlistOut, **errors(404)},
+    response={200: StaffAllowlistOut, **errors(404)},
     operation_id="staff_get_ip_allowlist",
 )
 def get_ip_allowlist(request: HttpRequest, customer_id: int) -> dict[str, Any]:
@@ -202,7 +202,7 @@ def get_ip_allowlist(request: HttpRequest, customer_id: int) -> dict[str, Any]:
 
 @router.delete(
     "/customers/{int:customer_id}/ip-allowlist",
-    response={200: AllowlistOut, **errors(404, 422)},
+    response={200: StaffAllowlistOut, **errors(404, 422)},
     operation_id="staff_clear_ip_allowlist",
 )
 def delete_ip_allowlist(request: HttpRequest, customer_id: int, query: Query[AllowlistClearQuery]) -> dict[str, Any]:

@@ -112,7 +112,7 @@ class VerifyCallerOut(Schema):
     matched: bool
 
 
-class AllowlistOut(Schema):
+class StaffAllowlistOut(Schema):
     entries: list[str] = Field(..., description="Networks the customer's users and keys may come from; empty: any.")
     master_emails: list[str] = Field(..., description="The active master users, who are mailed when staff clear it.")
 
