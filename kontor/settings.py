@@ -107,6 +107,9 @@ else:
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.get("KONTOR_PG_TEST_NAME", "test_" + DATABASES["default"]["NAME"])
     }
+# PostgreSQL row-level security (kontor/core/rls.py, docs/operations.md): the app switches to the role
+# kontor_app, which the tenant policies bind. Ignored on SQLite.
+KONTOR_RLS = env_bool("KONTOR_RLS") and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "access.User"

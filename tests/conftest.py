@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kontor.core import rls
 from kontor.core.triggers import flush_wrapper
 from tests.world import World, build_world
 
@@ -15,6 +16,9 @@ def _sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=Fals
     original = _ORIGINALS[type(self)]
     body = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
     before, after = flush_wrapper(self.connection.vendor, list(tables))
+    if before and self.connection.vendor == "postgresql" and rls.app_role_in_use():
+        # Lifting the triggers needs the tables' owner; the application role only may TRUNCATE.
+        before, after = ["RESET ROLE", *before], [*after, f"SET ROLE {rls.APP_ROLE}"]
     return [*before, *body, *after]
 
 
@@ -29,6 +33,24 @@ def _patch_flush() -> None:
 
 
 _patch_flush()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    # PostgreSQL with KONTOR_RLS: the test database was migrated as the owner (post_migrate put the
+    # policies on); from here on the tests connect as the application role, like the web server, and
+    # start from a bypass (set by rls.configure_process) that requests narrow to their customer.
+    from django.conf import settings
+    from django.db import connection
+
+    if getattr(settings, "KONTOR_RLS", False) and connection.vendor == "postgresql":
+        with django_db_blocker.unblock():
+            rls.setup()
+            rls.use_app_role(True)
+    yield
+    if rls.app_role_in_use():
+        with django_db_blocker.unblock():
+            rls.use_app_role(False)  # dropping the test database needs its owner
 
 
 @pytest.fixture

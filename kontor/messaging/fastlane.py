@@ -26,7 +26,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.core.serializers.json import DjangoJSONEncoder
 
 from kontor.access.perms import Perm
-from kontor.core import context
+from kontor.core import context, rls
 from kontor.core.errors import DomainError
 from kontor.core.middleware import request_id_from
 from kontor.core.netaddr import address_allowed, client_address
@@ -118,7 +118,7 @@ def _try_send(environ: dict[str, Any], body: bytes) -> tuple[str, list[tuple[str
         return None
     request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
     try:
-        with context.origin("api", request_id=request_id, ip=ip):
+        with context.origin("api", request_id=request_id, ip=ip), rls.tenant(scope.customer.pk):
             message = services.send_message(scope.account, actor=scope.user, to=to, text=text)
     except DomainError:
         return None  # nothing was written: the full stack refuses it with its problem+json

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from kontor.access.selectors import accounts_for, scope_for_user
+from kontor.core import rls
 from kontor.core.errors import ErrorCode
 from kontor.core.netaddr import address_allowed
 
@@ -37,6 +38,18 @@ class TenancyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not rls.enabled():
+            return self._call(request)
+        # Until the user (or, later, the API key) names the customer, the lookups must see every row;
+        # a customer user's request is narrowed to their customer below, and the bracket restores the
+        # connection's settings at the end (persistent connections carry them into the next request).
+        with rls.bypass("request before its tenant is known"):
+            user = request.user
+            if user.is_authenticated and getattr(user, "customer_id", None) is None:
+                rls.log.info("rls bypass: staff user %s %s %s", user.pk, request.method, request.path)
+            return self._call(request)
+
+    def _call(self, request: HttpRequest) -> HttpResponse:
         request.scope = None  # type: ignore[attr-defined]
         request.accounts = []  # type: ignore[attr-defined]
         user = request.user
@@ -53,4 +66,5 @@ class TenancyMiddleware:
             if account is not None and account.pk != wanted:
                 request.session[SESSION_ACCOUNT] = account.pk
             request.scope = scope_for_user(user, account)  # type: ignore[arg-type,attr-defined]
+            rls.narrow_to(user.customer_id)  # type: ignore[union-attr,arg-type]
         return self.get_response(request)
