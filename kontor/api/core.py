@@ -17,7 +17,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from kontor.access.models import ApiKey, User, hash_secret
 from kontor.access.selectors import scope_for_api_key
 from kontor.access.services import authenticate_api_key
-from kontor.core import hotcache
+from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, Forbidden
 from kontor.core.netaddr import address_allowed
 from kontor.core.scope import Scope
@@ -40,6 +40,7 @@ class ApiKeyAuth(HttpBearer):
         key, scope = found
         if not address_allowed(getattr(request, "client_ip", None), key.account.customer.ip_allowlist):
             raise IpRefused()
+        rls.narrow_to(scope.customer.pk)  # the rest of the request sees the key's customer only
         request.scope = scope  # type: ignore[attr-defined]
         return key
 
@@ -55,8 +56,10 @@ def key_and_scope(token: str) -> tuple[ApiKey, Scope] | None:
 
 
 def _key_and_scope(token: str) -> tuple[ApiKey, Scope] | None:
-    key = authenticate_api_key(token)
-    return None if key is None else (key, scope_for_api_key(key))
+    # The key names its customer: finding it has to look at every customer's keys.
+    with rls.bypass("API key lookup"):
+        key = authenticate_api_key(token)
+        return None if key is None else (key, scope_for_api_key(key))
 
 
 class SessionAuth(APIKeyCookie):
