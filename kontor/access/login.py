@@ -33,7 +33,7 @@ GENERIC_FAILURE = "The email or password is not correct."
 class LoginResult:
     user: User | None
     error: str = ""
-    code: str = ""  # "", "invalid", "throttled", "ip_not_allowed"
+    code: str = ""  # "", "invalid" (also: right password from outside the IP allowlist), "throttled"
 
 
 def _keys(email: str, ip: str | None) -> dict[str, str]:
@@ -147,11 +147,9 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResul
                 customer=customer,
                 after={"reason": "ip_not_allowed", "ip": ip},
             )
-        return LoginResult(
-            None,
-            f"Your organisation only allows sign-in from approved addresses, and {ip or 'your address'} "
-            "is not one of them. Ask your administrator.",
-            "ip_not_allowed",
-        )
+        # Answered like a wrong password, and left counted as a failure: a distinct answer here would
+        # confirm a guessed password to anyone outside the list. The owner's master users find the
+        # refusal, with the address, in the audit log.
+        return LoginResult(None, GENERIC_FAILURE, "invalid")
     clear_failures(email, ip)
     return LoginResult(user)

@@ -4,12 +4,13 @@ impossible to lock oneself out with by a slip."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import RequestFactory
 from django.urls import resolve, reverse
 
-from kontor.access.login import attempt_login
+from kontor.access.login import GENERIC_FAILURE, attempt_login
 from kontor.audit.models import AuditEntry
 from kontor.core.errors import Conflict, ErrorCode
 from kontor.tenancy.models import Customer
@@ -53,8 +54,8 @@ def test_login_is_refused_outside_and_allowed_inside_the_list(world, entries, in
     allow(world.acme.customer, *entries)
     refused = attempt_login(login_request(outside), user.email, world.password)
     assert refused.user is None
-    assert refused.code == "ip_not_allowed"
-    assert outside in refused.error
+    # Answered exactly like a wrong password (issue 8 §4.3): the list must not confirm a guessed password.
+    assert (refused.code, refused.error) == ("invalid", GENERIC_FAILURE)
     row = AuditEntry.objects.get(action="user.login_refused")
     assert (row.actor_id, row.customer_id, row.after["ip"]) == (user.pk, world.acme.customer.pk, outside)
     ok = attempt_login(login_request(inside), user.email, world.password)
@@ -64,7 +65,8 @@ def test_login_is_refused_outside_and_allowed_inside_the_list(world, entries, in
 def test_unknown_address_is_refused_when_a_list_is_set(world):
     allow(world.acme.customer, "203.0.113.0/24")
     result = attempt_login(login_request(None), world.acme.master.email, world.password)
-    assert result.user is None and result.code == "ip_not_allowed"
+    assert result.user is None and result.code == "invalid"
+    assert AuditEntry.objects.filter(action="user.login_refused").count() == 1
 
 
 def test_a_wrong_password_from_outside_says_nothing_about_the_list(world):
@@ -73,6 +75,29 @@ def test_a_wrong_password_from_outside_says_nothing_about_the_list(world):
     assert result.code == "invalid"
     assert OUTSIDE_V4 not in result.error
     assert not AuditEntry.objects.filter(action="user.login_refused").exists()
+
+
+def test_right_and_wrong_passwords_from_outside_get_the_same_answer(world, client, settings):
+    """Issue 8 §4.3: from outside the list, the right password once got "only approved addresses" and a
+    wrong one "not correct". Now the page is the same, and the attempts count towards the throttle."""
+    allow(world.acme.customer, "203.0.113.0/24")
+    url = reverse("access:login")
+    email = world.acme.master.email
+
+    def answer(password: str) -> bytes:
+        response = client.post(url, {"email": email, "password": password}, REMOTE_ADDR=OUTSIDE_V4)
+        assert response.status_code == 200 and "_auth_user_id" not in client.session
+        return response.content.replace(password.encode(), b"")
+
+    right, wrong = answer(world.password), answer("wrong-password")
+    strip = re.compile(rb'("X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]*"')  # masked per response
+    assert strip.sub(b"", right) == strip.sub(b"", wrong)
+    assert b"approved addresses" not in right
+    # Refusals at the list are failures to the throttle: guessing from outside does not go on for ever.
+    settings.KONTOR_LOGIN_MAX_PER_USER = 3
+    for _ in range(3):
+        answer(world.password)
+    assert attempt_login(login_request(OUTSIDE_V4), email, world.password).code == "throttled"
 
 
 def test_another_customers_list_does_not_apply(world):
