@@ -394,8 +394,7 @@ def transfer_credits(
             journal = services.transfer(
                 source, target, payload.amount, actor=user, reason=payload.reason, idempotency_key=idempotency_key
             )
-        source.refresh_from_db()
-        target.refresh_from_db()
+        selectors.read_balances_together([source, target])  # one snapshot: the pair always adds up
         return _created({"journal_id": journal.pk, "from_balance": source.balance, "to_balance": target.balance})
 
     return _idempotent(request, scope, idempotency_key, work)

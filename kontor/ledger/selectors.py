@@ -250,10 +250,24 @@ def credit_overview(scope: Scope, viewer: User, *, with_actions: bool = True) ->
         rows = [r for r in rows if r.wallet.kind != Wallet.Kind.POOL or r.wallet.account_id == scope.api_key.account_id]
     # Offices decide what office credit managers may do; load them once for everyone on the page.
     prefetch_related_objects([viewer, *(r.user for r in rows if r.user is not None)], "additional_offices")
+    read_balances_together(r.wallet for r in rows)
     overview = CreditOverview(viewer, customer.credit_mode, rows, view.system, view.office_manager)
     if with_actions:
         _set_actions(overview)
     return overview
+
+
+def read_balances_together(wallets: Iterable[Wallet]) -> None:
+    """Set the balances of wallets shown together from ONE statement, so they come from one snapshot.
+    The rows above are found by several queries (system, users, stranded, pools); a transfer that
+    commits between two of them would be counted in one wallet and not yet in the other, and the page
+    would show credits that do not add up."""
+    wallets = list(wallets)
+    if not wallets:
+        return
+    balances = dict(Wallet.objects.filter(pk__in={w.pk for w in wallets}).values_list("pk", "balance"))
+    for wallet in wallets:
+        wallet.balance = balances.get(wallet.pk, wallet.balance)
 
 
 def _set_actions(overview: CreditOverview) -> None:
