@@ -193,6 +193,10 @@ KONTOR_LOGIN_WINDOW_SECONDS = int(os.environ.get("KONTOR_LOGIN_WINDOW_SECONDS", 
 KONTOR_LOGIN_MAX_PER_USER = int(os.environ.get("KONTOR_LOGIN_MAX_PER_USER", "10"))
 KONTOR_LOGIN_MAX_PER_ADDRESS = int(os.environ.get("KONTOR_LOGIN_MAX_PER_ADDRESS", "30"))
 KONTOR_ONE_TIME_LINK_HOURS = int(os.environ.get("KONTOR_ONE_TIME_LINK_HOURS", "72"))
+# Password-reset requests mailed per email and per address in a window; more get the same answer, no mail.
+KONTOR_RESET_WINDOW_SECONDS = int(os.environ.get("KONTOR_RESET_WINDOW_SECONDS", "3600"))
+KONTOR_RESET_MAX_PER_EMAIL = int(os.environ.get("KONTOR_RESET_MAX_PER_EMAIL", "3"))
+KONTOR_RESET_MAX_PER_ADDRESS = int(os.environ.get("KONTOR_RESET_MAX_PER_ADDRESS", "10"))
 
 # The seller on tax invoices (snapshotted into each invoice when it is issued).
 KONTOR_PROVIDER_NAME = os.environ.get("KONTOR_PROVIDER_NAME", "Kontor Telecom AB")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -59,10 +59,6 @@ def _limits() -> dict[str, int]:
     return {"ip": settings.KONTOR_LOGIN_MAX_PER_ADDRESS, "pair": per_user, "user": per_user * 3}
 
 
-def _window_start() -> datetime:
-    return timezone.now() - timedelta(seconds=settings.KONTOR_LOGIN_WINDOW_SECONDS)
-
-
 def device_email(request: HttpRequest) -> str | None:
     raw = request.COOKIES.get(DEVICE_COOKIE)
     if not raw:
@@ -84,10 +80,12 @@ def set_device_cookie(response: HttpResponse, email: str) -> None:
     )
 
 
-def _reserve(keys: dict[str, str]) -> dict[str, int]:
+def _reserve(keys: dict[str, str], window_seconds: int | None = None) -> dict[str, int]:
     """Count this attempt against every key before the password is checked, and return the counts as
     they were before it: reserving first means parallel guesses cannot all slip under the limit."""
     now = timezone.now()
+    seconds = settings.KONTOR_LOGIN_WINDOW_SECONDS if window_seconds is None else window_seconds
+    window_start = now - timedelta(seconds=seconds)
     before: dict[str, int] = {}
     with transaction.atomic():
         for kind, key in sorted(keys.items(), key=lambda item: item[1]):  # a fixed lock order
@@ -96,7 +94,7 @@ def _reserve(keys: dict[str, str]) -> dict[str, int]:
             )
             if created:
                 before[kind] = 0
-            elif row.window_start < _window_start():
+            elif row.window_start < window_start:
                 LoginThrottle.objects.filter(pk=row.pk).update(failures=1, window_start=now)
                 before[kind] = 0
             else:
@@ -112,6 +110,24 @@ def _over_limit(before: dict[str, int], trusted_device: bool) -> bool:
     )
 
 
+def clear_email_failures(email: str) -> None:
+    """After a completed password reset: whoever holds the new password is the owner, so the failures
+    counted against their email (from any address) no longer stand between them and their account.
+    The per-address counts stay: they are about the addresses, not the owner."""
+    email = normalise_email(email)
+    LoginThrottle.objects.filter(key=f"user:{email}").delete()
+    LoginThrottle.objects.filter(key__startswith=f"pair:{email}|").delete()
+
+
+def reset_request_allowed(email: str, ip: str | None) -> bool:
+    """Counts a password-reset request per email and per address; False once either is over its limit
+    in the window (the caller then answers the same but mails nothing)."""
+    keys = {"email": f"reset:{normalise_email(email)}", "ip": f"reset-ip:{_address_key(ip)}"}
+    before = _reserve(keys, settings.KONTOR_RESET_WINDOW_SECONDS)
+    limits = {"email": settings.KONTOR_RESET_MAX_PER_EMAIL, "ip": settings.KONTOR_RESET_MAX_PER_ADDRESS}
+    return all(before[kind] < limit for kind, limit in limits.items())
+
+
 def clear_failures(email: str, ip: str | None) -> None:
     """After a successful sign-in: forget the failures of this user, and give the address its attempt back."""
     keys = _keys(normalise_email(email), ip)
@@ -124,13 +140,22 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginResul
     ip: str | None = getattr(request, "client_ip", None)
     keys = _keys(email, ip)
     trusted = device_email(request) == email
-    if _over_limit(_reserve(keys), trusted):
+    before = _reserve(keys)
+    if _over_limit(before, trusted):
         # Hash anyway: a throttled answer must cost the same time as any other.
         User().set_password(password or "x")
         minutes = max(1, settings.KONTOR_LOGIN_WINDOW_SECONDS // 60)
+        if _over_limit({k: v for k, v in before.items() if k != "user"}, trusted):
+            return LoginResult(
+                None, f"Too many failed sign-in attempts from here. Try again in up to {minutes} minutes.", "throttled"
+            )
+        # Only the per-email limit: someone may be failing on purpose from many addresses to lock the
+        # owner out. Unknown emails are counted alike, so saying so tells nothing about who exists.
         return LoginResult(
             None,
-            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes, or reset your password.",
+            "Too many failed sign-in attempts for this email, from several places. You can still sign in "
+            "from a browser you have signed in with before; or reset your password (a completed reset "
+            f"lifts this block); or wait up to {minutes} minutes; or ask your master user for help.",
             "throttled",
         )
     user = authenticate(request, username=email, password=password)

@@ -274,12 +274,16 @@ def complete_welcome(raw_token: str, *, password: str, pin: str, question: str, 
 # --- password ------------------------------------------------------------------------------------
 
 
-def request_password_reset(email: str) -> None:
+def request_password_reset(email: str, *, ip: str | None = None) -> None:
     """Queues the reset for the worker whatever the address: the answer, and its timing, are the same
-    for known and unknown emails. The job mails a link only to an active user with that email."""
+    for known and unknown emails. The job mails a link only to an active user with that email. Requests
+    over the per-email or per-address limit queue nothing, so nobody can flood an inbox through us."""
+    from kontor.access.login import reset_request_allowed
     from kontor.access.tasks import password_reset_job
 
     address = normalise_email(email)[:254]
+    if not reset_request_allowed(address, ip):
+        return
     transaction.on_commit(lambda: password_reset_job.enqueue(address), robust=True)
 
 
@@ -317,6 +321,9 @@ def reset_password(raw_token: str, *, password: str) -> User:
     token.used_at = timezone.now()
     token.save(update_fields=["used_at", "updated_at"])
     _end_sessions(user)
+    from kontor.access.login import clear_email_failures
+
+    clear_email_failures(user.email)
     record("user.password_reset", user, actor=user, customer=user.customer_id)
     return user
 

@@ -117,7 +117,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     form = PasswordResetRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # The same page whether or not the address is known: nothing tells which emails exist.
-        services.request_password_reset(form.cleaned_data["email"])
+        services.request_password_reset(form.cleaned_data["email"], ip=getattr(request, "client_ip", None))
         return render(
             request,
             "access/password_reset_sent.html",
