@@ -23,6 +23,12 @@ from kontor.tenancy.models import Account
 router = Router(tags=["staff", "connectors"])
 
 SecretState = Literal["set", "not set"]
+Policy = Literal["resubmit", "fail"]
+POLICY_HELP = (
+    "When a message's submission was cut off (its worker died) and the connector cannot say whether it has "
+    "it: `resubmit` submits it again (risk: the recipient gets it twice), `fail` fails it and returns the "
+    "credits (risk: it is never sent)."
+)
 
 
 class ConnectorOut(Schema):
@@ -32,6 +38,7 @@ class ConnectorOut(Schema):
     description: str
     enabled: bool
     is_default: bool
+    resubmit_policy: Policy = Field(..., description=POLICY_HELP)
     options: dict[str, Any] = Field(..., description="As stored; options not set take their default.")
     secrets: dict[str, SecretState] = Field(..., description="Each secret of the kind, and whether it is set.")
     available: bool = Field(..., description="False when this server cannot run the kind (SMPP without its module).")
@@ -46,6 +53,7 @@ class ConnectorCreateIn(Input):
     description: str = Field("", max_length=1000)
     enabled: bool = True
     is_default: bool = False
+    resubmit_policy: Policy = Field("fail", description=POLICY_HELP)
     options: dict[str, Any] = Field(default_factory=dict, description="Per kind; unknown names are refused.")
     secrets: dict[str, str | None] = Field(default_factory=dict, description="Write-only: a text sets one.")
 
@@ -54,6 +62,7 @@ class ConnectorUpdateIn(Input):
     description: str | None = Field(None, max_length=1000)
     enabled: bool | None = None
     is_default: bool | None = None
+    resubmit_policy: Policy | None = Field(None, description=POLICY_HELP)
     options: dict[str, Any] | None = Field(None, description="Replaces all options.")
     secrets: dict[str, str | None] | None = Field(
         None, description="A text sets a secret, null clears it, a secret left out is kept."
@@ -83,6 +92,7 @@ def _out(config: ConnectorConfig) -> dict[str, Any]:
         "description": config.description,
         "enabled": config.enabled,
         "is_default": config.is_default,
+        "resubmit_policy": config.resubmit_policy,
         "options": dict(config.options or {}),
         "secrets": {s.name: state.get(s.name, "not set") for s in kinds.spec(config.kind).secrets},
         "available": not reason,
@@ -133,7 +143,7 @@ def staff_update_connector(request: HttpRequest, connector_id: int, payload: Con
     config = selectors.connector_for_staff(connector_id)
     given = payload.model_fields_set
     changes: dict[str, Any] = {}
-    for name in ("description", "enabled", "is_default", "options"):
+    for name in ("description", "enabled", "is_default", "resubmit_policy", "options"):
         value = getattr(payload, name)
         if name in given and value is None:
             raise Invalid.field(name, "Leave it out to keep it; it cannot be null.")

@@ -10,9 +10,17 @@ Credits, step by step (each one balanced ledger journal with reference `message:
 
 The connector is called outside any database transaction: the message is marked `submitted` first, so a
 second worker cannot submit it again, and put back to `queued` if the connector is down. A worker that
-dies between the two leaves it `submitted`: after KONTOR_SUBMIT_TIMEOUT_SECONDS the sweep (`recover`)
-asks the connector whether it got it (`lookup`), or submits it again under the same client reference
-(connectors dedupe on it), and fails it, releasing the reservation, after KONTOR_SUBMIT_MAX_ATTEMPTS.
+dies between the two leaves it `submitted`: after KONTOR_SUBMIT_TIMEOUT_SECONDS (default 60) the sweep
+(`recover`) asks the connector whether it got it (`lookup`: SMPP query_sm, an HTTP provider's lookup URL,
+the simulator's record). If it has it, its answer is applied; if it is sure it has not, the message is
+submitted again; if it cannot tell, the connector's resubmission policy decides which risk is taken
+(`ResubmitPolicy`: submit again and maybe duplicate, or fail it and release the credits). A message
+submitted again KONTOR_SUBMIT_MAX_RESUBMITS times without an answer is failed and released.
+
+Every handler here may run twice (at-least-once tasks, a sweep beside a task): each step checks the
+message's status under its row lock and does nothing when its work is already done, the ledger postings
+are tied to those status changes, and every transaction is retried whole on a deadlock
+(kontor.core.retry).
 
 A delivery report can overtake the acceptance it reports on (the downstream id is stored with the
 acceptance): it waits in PendingDlr and is applied right after the acceptance commits its status."""
@@ -31,10 +39,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kontor.core.errors import Invalid
+from kontor.core.retry import retrying
 from kontor.ledger.services import refund, release, settle
 from kontor.messaging import throttle
-from kontor.messaging.connectors import Connector, Lookup, SubmitResult, connector_for, get_connector
-from kontor.messaging.models import Direction, Message, MessageEvent, PendingDlr, Status
+from kontor.messaging.connectors import ABSENT, Absent, Connector, Lookup, SubmitResult, connector_for, get_connector
+from kontor.messaging.models import (
+    ConnectorConfig,
+    Direction,
+    Message,
+    MessageEvent,
+    PendingDlr,
+    ResubmitPolicy,
+    Status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +66,15 @@ _HELD: ContextVar[dict[dt.datetime, list[tuple[int, dt.datetime]]] | None] = Con
 
 
 def submit_timeout() -> dt.timedelta:
-    return dt.timedelta(seconds=int(getattr(settings, "KONTOR_SUBMIT_TIMEOUT_SECONDS", 300)))
+    """How long a message may stay `submitted` before recovery takes it for abandoned. Longer than any
+    submit can take (the SMPP and HTTP timeouts are 10 s by default), short enough that a restarted
+    worker's sweep recovers it within two minutes."""
+    return dt.timedelta(seconds=int(getattr(settings, "KONTOR_SUBMIT_TIMEOUT_SECONDS", 60)))
+
+
+def sweep_limit() -> int:
+    """At most this many rows of each kind per sweep, so one kind of work cannot starve the others."""
+    return int(getattr(settings, "KONTOR_SWEEP_LIMIT", 500))
 
 
 def max_resubmits() -> int:
@@ -76,27 +101,36 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 
 def dispatch(message_id: int, *, connector: Connector | None = None) -> str:
-    """Submit one message; returns what happened (for logs and tests)."""
+    """Submit one message; returns what happened (for logs and tests). Run twice, the second run finds
+    the message no longer queued and does nothing."""
     now = timezone.now()
-    with transaction.atomic():
-        message = _locked(pk=message_id, direction=Direction.OUT)
-        if message is None:
-            return "missing"
-        if message.status == Status.SCHEDULED and message.scheduled_for and message.scheduled_for > now:
-            return "not due"
-        if message.status not in (Status.QUEUED, Status.SCHEDULED):
-            return "already " + message.status
-        if message.next_attempt_at is not None:
-            if message.next_attempt_at > now:
-                return "throttled"  # its turn (and token) comes later
-        elif (turn := throttle.take(message.account_id, now)) is not None:
-            return _hold_back(message, turn, now)
-        connector = connector or connector_for(message.account)
-        message.next_attempt_at = None
-        message.attempts += 1
-        message.connector = connector.name
-        transition(message, Status.SUBMITTED, at=now, connector=connector.name, attempt=message.attempts)
-    return _submit(message, connector)
+    claimed = retrying(lambda: _claim(message_id, now, connector))
+    if isinstance(claimed, str):
+        return claimed
+    message, chosen = claimed
+    return _submit(message, chosen)
+
+
+def _claim(message_id: int, now: dt.datetime, connector: Connector | None) -> str | tuple[Message, Connector]:
+    """Mark a due message submitted (in the caller's transaction), or say why not."""
+    message = _locked(pk=message_id, direction=Direction.OUT)
+    if message is None:
+        return "missing"
+    if message.status == Status.SCHEDULED and message.scheduled_for and message.scheduled_for > now:
+        return "not due"
+    if message.status not in (Status.QUEUED, Status.SCHEDULED):
+        return "already " + message.status
+    if message.next_attempt_at is not None:
+        if message.next_attempt_at > now:
+            return "throttled"  # its turn (and token) comes later
+    elif (turn := throttle.take(message.account_id, now)) is not None:
+        return _hold_back(message, turn, now)
+    connector = connector or connector_for(message.account)
+    message.next_attempt_at = None
+    message.attempts += 1
+    message.connector = connector.name
+    transition(message, Status.SUBMITTED, at=now, connector=connector.name, attempt=message.attempts)
+    return message, connector
 
 
 def _hold_back(message: Message, turn: dt.datetime, now: dt.datetime) -> str:
@@ -160,6 +194,10 @@ def _submit(message: Message, connector: Connector) -> str:
 
 
 def _apply_result(message_id: int, result: SubmitResult, connector: Connector, **detail: Any) -> str:
+    return retrying(lambda: _apply_result_once(message_id, result, connector, **detail), atomic=False)
+
+
+def _apply_result_once(message_id: int, result: SubmitResult, connector: Connector, **detail: Any) -> str:
     with transaction.atomic():
         message = _locked(pk=message_id)
         if message is None or message.status != Status.SUBMITTED:
@@ -194,14 +232,32 @@ def _fail_and_release(message: Message, error_code: str, error_text: str, **deta
 def _requeue(message_id: int, exc: BaseException) -> str:
     from kontor.messaging.services import enqueue_dispatch
 
-    with transaction.atomic():
+    def requeue() -> str:
         message = _locked(pk=message_id)
         if message is None or message.status != Status.SUBMITTED:
             return "changed meanwhile"
         transition(message, Status.QUEUED, error=f"{type(exc).__name__}: {exc}"[:300], attempt=message.attempts)
         run_after = timezone.now() + retry_delay(message.attempts)
         transaction.on_commit(lambda: enqueue_dispatch([message_id], run_after))
-    return "requeued"
+        return "requeued"
+
+    return retrying(requeue)
+
+
+def note_downstream_id(message_id: int, downstream_id: str) -> None:
+    """Store the id a connector has just been given for a message still marked submitted, before its
+    answer is applied: a worker that dies in between leaves recovery an id to ask the connector about
+    (SMPP query_sm). Best effort: the answer is applied right after either way."""
+    if not downstream_id:
+        return
+    try:
+        retrying(
+            lambda: Message.objects.filter(pk=message_id, status=Status.SUBMITTED, downstream_id="").update(
+                downstream_id=downstream_id[:100]
+            )
+        )
+    except Exception:
+        log.warning("could not note downstream id %s of message %s", downstream_id, message_id, exc_info=True)
 
 
 def handle_dlr(downstream_id: str, status: str, error_code: str | None = None, error_text: str = "") -> Message | None:
@@ -215,9 +271,14 @@ def handle_dlr(downstream_id: str, status: str, error_code: str | None = None, e
     if not downstream_id:
         raise Invalid.field("downstream_id", "A delivery report names the message.")
     downstream_id = str(downstream_id)[:100]
+    return retrying(lambda: _handle_dlr(downstream_id, new, error_code, error_text))
+
+
+def _handle_dlr(downstream_id: str, new: str, error_code: str | None, error_text: str) -> Message | None:
     with transaction.atomic():
         message = _locked(downstream_id=downstream_id, direction=Direction.OUT)
-        if message is None:
+        # Still submitted: the id was noted (note_downstream_id) but the acceptance is not applied yet.
+        if message is None or message.status == Status.SUBMITTED:
             log.info("DLR %s for unknown message %r kept until it is accepted", new, downstream_id)
             PendingDlr.objects.bulk_create(
                 [
@@ -262,7 +323,7 @@ def _apply_dlr(message: Message, new: str, error_code: str | None, error_text: s
 
 def _apply_pending_dlrs(message: Message) -> int:
     """Apply (and drop) the reports that overtook this message's acceptance; `message` is locked."""
-    if not message.downstream_id:
+    if not message.downstream_id or message.status == Status.SUBMITTED:
         return 0
     early = list(PendingDlr.objects.select_for_update().filter(downstream_id=message.downstream_id))
     for report in early:
@@ -286,20 +347,30 @@ def resolve_pending_dlrs(now: dt.datetime | None = None) -> tuple[int, int]:
         .values_list("downstream_id", flat=True)
         .distinct()
     )
-    for downstream_id in list(ids):
-        with transaction.atomic():
-            message = _locked(downstream_id=downstream_id, direction=Direction.OUT)
-            if message is not None:
-                applied += _apply_pending_dlrs(message)
-    pruned, _ = PendingDlr.objects.filter(received_at__lt=now - dt.timedelta(days=PENDING_DLR_DAYS)).delete()
+    for downstream_id in list(ids[: sweep_limit()]):
+        try:
+            applied += retrying(lambda: _apply_pending_of(downstream_id))  # noqa: B023 - called at once
+        except Exception:  # one bad report must not keep the others waiting
+            log.exception("early report for %r not applied", downstream_id)
+    pruned, _ = retrying(
+        lambda: PendingDlr.objects.filter(received_at__lt=now - dt.timedelta(days=PENDING_DLR_DAYS)).delete()
+    )
     return applied, pruned
 
 
-def pending(now: dt.datetime | None = None, *, stale_after: dt.timedelta = dt.timedelta(seconds=30)) -> list[int]:
+def _apply_pending_of(downstream_id: str) -> int:
+    message = _locked(downstream_id=downstream_id, direction=Direction.OUT)
+    return _apply_pending_dlrs(message) if message is not None else 0
+
+
+def pending(
+    now: dt.datetime | None = None, *, stale_after: dt.timedelta = dt.timedelta(seconds=30), limit: int | None = None
+) -> list[int]:
     """Messages a worker should have picked up: scheduled and due, or queued for a while (a lost task,
     or a backend that cannot defer retries) and, when the send rate held them back, whose turn has
-    come. Stuck submissions are `stuck`'s."""
+    come; the oldest `limit` (default: sweep_limit()). Stuck submissions are `stuck`'s."""
     now = now or timezone.now()
+    limit = limit or sweep_limit()
     due = Message.objects.filter(direction=Direction.OUT, status=Status.SCHEDULED, scheduled_for__lte=now)
     stuck = Message.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
@@ -307,17 +378,29 @@ def pending(now: dt.datetime | None = None, *, stale_after: dt.timedelta = dt.ti
         status=Status.QUEUED,
         updated_at__lte=now - stale_after,
     )
-    return sorted(set(due.values_list("pk", flat=True)) | set(stuck.values_list("pk", flat=True)))
+    ids = set(due.order_by("pk").values_list("pk", flat=True)[:limit])
+    ids |= set(stuck.order_by("pk").values_list("pk", flat=True)[:limit])
+    return sorted(ids)[:limit]
 
 
-def stuck(now: dt.datetime | None = None) -> list[int]:
+def stuck(now: dt.datetime | None = None, *, limit: int | None = None) -> list[int]:
     """Messages marked submitted longer than the submit timeout ago: their worker died (or hangs)
-    between marking them and storing the connector's answer."""
+    between marking them and storing the connector's answer; the oldest `limit`."""
     now = now or timezone.now()
-    rows = Message.objects.filter(
-        direction=Direction.OUT, status=Status.SUBMITTED, updated_at__lte=now - submit_timeout()
-    ).values_list("pk", flat=True)
+    rows = (
+        Message.objects.filter(direction=Direction.OUT, status=Status.SUBMITTED, updated_at__lte=now - submit_timeout())
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[: limit or sweep_limit()]
+    )
     return sorted(rows)
+
+
+def resubmit_policy(connector_name: str) -> str:
+    """The policy of the configured connector of that name; for the built-in simulator and the
+    settings fallback (no stored configuration) KONTOR_RESUBMIT_POLICY, default resubmit (they dedupe
+    on the client reference)."""
+    stored = ConnectorConfig.objects.filter(name=connector_name).values_list("resubmit_policy", flat=True).first()
+    return str(stored or getattr(settings, "KONTOR_RESUBMIT_POLICY", ResubmitPolicy.RESUBMIT))
 
 
 def _connector_of(message: Message) -> Connector:
@@ -327,7 +410,7 @@ def _connector_of(message: Message) -> Connector:
         return connector_for(message.account)
 
 
-def _ask(connector: Connector, message: Message) -> SubmitResult | None:
+def _ask(connector: Connector, message: Message) -> SubmitResult | Absent | None:
     lookup = getattr(connector, "lookup", None)
     if lookup is None:
         return None
@@ -336,37 +419,70 @@ def _ask(connector: Connector, message: Message) -> SubmitResult | None:
     except Exception:  # a lookup that fails is a lookup that cannot tell
         log.exception("connector %s could not look up message %s", connector.name, message.pk)
         return None
-    return answer if isinstance(answer, SubmitResult) else None
+    return answer if isinstance(answer, SubmitResult | Absent) else None
 
 
 def recover(message_id: int, *, connector: Connector | None = None, now: dt.datetime | None = None) -> str:
     """Settle, release or resubmit one stuck submission (see `stuck`); returns what happened."""
     now = now or timezone.now()
-    with transaction.atomic():
+
+    def claim() -> str | tuple[Message, Connector]:
         message = _locked(pk=message_id, direction=Direction.OUT)
         if message is None:
             return "missing"
         if message.status != Status.SUBMITTED or message.updated_at > now - submit_timeout():
             return "not stuck"
-        connector = connector or _connector_of(message)
+        chosen = connector or _connector_of(message)
         # Claimed for another timeout: a concurrent sweep leaves it alone while we ask the connector.
         message.save(update_fields=["updated_at"])
+        return message, chosen
+
+    claimed = retrying(claim)
+    if isinstance(claimed, str):
+        return claimed
+    message, connector = claimed
     known = _ask(connector, message)
-    if known is not None:
+    if isinstance(known, SubmitResult):
         return "recovered " + _apply_result(message_id, known, connector, recovered="lookup")
-    with transaction.atomic():
-        message = _locked(pk=message_id)
-        if message is None or message.status != Status.SUBMITTED:
-            return "changed meanwhile"
-        resubmits = message.events.filter(status=Status.SUBMITTED, detail__resubmit=True).count()
-        if resubmits >= max_resubmits():
-            _fail_and_release(
-                message,
-                "submit-timeout",
-                f"No answer from the connector after {resubmits + 1} submissions.",
-                recovered="gave up",
-            )
-            return "gave up"
-        message.attempts += 1
-        transition(message, Status.SUBMITTED, connector=connector.name, attempt=message.attempts, resubmit=True)
-    return "resubmitted " + _submit(message, connector)
+    policy = ResubmitPolicy.RESUBMIT if known is ABSENT else resubmit_policy(connector.name)
+    resubmitting = retrying(lambda: _resubmit_or_fail(message_id, connector, policy, absent=known is ABSENT))
+    if isinstance(resubmitting, str):
+        return resubmitting
+    return "resubmitted " + _submit(resubmitting, connector)
+
+
+def _resubmit_or_fail(message_id: int, connector: Connector, policy: str, *, absent: bool) -> str | Message:
+    """The stuck message marked submitted again (to be submitted), or why not."""
+    message = _locked(pk=message_id)
+    if message is None or message.status != Status.SUBMITTED:
+        return "changed meanwhile"
+    if policy != ResubmitPolicy.RESUBMIT:
+        _fail_and_release(
+            message,
+            "submit-unknown",
+            "The submission was cut off and the connector cannot tell whether it has the message; "
+            "failed and the credits returned (the connector's resubmission policy).",
+            recovered="policy",
+        )
+        return "failed by policy"
+    resubmits = message.events.filter(status=Status.SUBMITTED, detail__resubmit=True).count()
+    if resubmits >= max_resubmits():
+        _fail_and_release(
+            message,
+            "submit-timeout",
+            f"No answer from the connector after {resubmits + 1} submissions.",
+            recovered="gave up",
+        )
+        return "gave up"
+    message.attempts += 1
+    # An id noted for an attempt the connector does not have would match nobody's receipts: dropped.
+    message.downstream_id = ""
+    transition(
+        message,
+        Status.SUBMITTED,
+        connector=connector.name,
+        attempt=message.attempts,
+        resubmit=True,
+        lookup="absent" if absent else "cannot tell",
+    )
+    return message

@@ -10,10 +10,10 @@ from django import forms
 from django.utils.html import escape
 
 from kontor.messaging.connectors import kinds
-from kontor.messaging.models import ConnectorConfig
+from kontor.messaging.models import ConnectorConfig, ResubmitPolicy
 from kontor.web.lists import form_errors_from
 
-FIXED = ("name", "description", "enabled", "is_default")
+FIXED = ("name", "description", "enabled", "is_default", "resubmit_policy")
 
 
 def map_to_lines(value: Any) -> str:
@@ -73,6 +73,15 @@ class ConnectorForm(forms.Form):
     is_default = forms.BooleanField(
         required=False, label="Default connector", help_text="For every account without a connector of its own."
     )
+    resubmit_policy = forms.ChoiceField(
+        choices=ResubmitPolicy.choices,
+        initial=ResubmitPolicy.FAIL,
+        required=False,  # left out: unchanged (a new connector: fail)
+        label="When a submission was cut off",
+        help_text="A worker that dies while handing a message over leaves it unknown whether the connector got "
+        "it. Recovery asks the connector first (SMPP query_sm, the HTTP lookup URL); when it cannot tell, this "
+        "decides which risk is taken.",
+    )
 
     def __init__(self, *args: Any, kind: str, config: ConnectorConfig | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,7 +89,12 @@ class ConnectorForm(forms.Form):
         self.config = config
         if config is not None:
             del self.fields["name"]
-            self.initial.update(description=config.description, enabled=config.enabled, is_default=config.is_default)
+            self.initial.update(
+                description=config.description,
+                enabled=config.enabled,
+                is_default=config.is_default,
+                resubmit_policy=config.resubmit_policy,
+            )
         for option in self.kind_spec.options:
             self.fields[option.name] = _option_field(option)
             if config is not None and option.name in (config.options or {}):

@@ -3,21 +3,37 @@
 
 No input raises: a connector's garbage is a rejection row, not an error, because a connector cannot
 act on an error and must not redeliver forever. A redelivery (same connector and downstream id) is
-answered with what the first delivery did and writes nothing."""
+answered with what the first delivery did and writes nothing; a unique constraint on (connector,
+downstream id) keeps two concurrent deliveries of it from both being stored.
+
+Exactly once where the connector gives no id (SMPP deliver_sm has none): the id is a fingerprint of
+what it carries (sender, number, text, concatenation reference) and the time window it arrived in
+(`fingerprint_ids`, KONTOR_INBOUND_DEDUPE_SECONDS, default 600): an SMSC that redelivers a deliver_sm
+(our deliver_sm_resp was lost, or we died before sending it) within the window finds it stored. The
+price: the same text sent twice by the same handset to the same number within the window is kept once.
+
+The parts of a long (concatenated) MO are kept in the database (InboundPartial), not in memory, until
+the last one arrives: then, in one transaction, they are assembled, routed and deleted, so a restart
+loses none and a part delivered twice is stored once. Parts of a message that never completes are
+dropped after KONTOR_INBOUND_PART_TTL_SECONDS (default 3600) by the dispatch_pending sweep."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kontor.core.errors import DomainError
+from kontor.core.retry import retrying
 from kontor.messaging import encoding
-from kontor.messaging.models import Direction, InboundRejection, Message, MessageEvent, Status
+from kontor.messaging.models import Direction, InboundPartial, InboundRejection, Message, MessageEvent, Status
 from kontor.messaging.webhooks import notify_inbound
 from kontor.numbers import normalise
 from kontor.numbers.routing import route_inbound
@@ -70,17 +86,18 @@ def _result_of(message: Message, *, duplicate: bool) -> InboundResult:
     )
 
 
-def _earlier(connector: str, downstream_id: str) -> InboundResult | None:
-    if not downstream_id:
+def _earlier(connector: str, downstream_id: str, also: Sequence[str] = ()) -> InboundResult | None:
+    ids = [i for i in (downstream_id, *also) if i]
+    if not ids:
         return None
     message = (
         Message.objects.select_related("account")
-        .filter(direction=Direction.IN, connector=connector, downstream_id=downstream_id)
+        .filter(direction=Direction.IN, connector=connector, downstream_id__in=ids)
         .first()
     )
     if message is not None:
         return _result_of(message, duplicate=True)
-    rejection = InboundRejection.objects.filter(connector=connector, downstream_id=downstream_id).first()
+    rejection = InboundRejection.objects.filter(connector=connector, downstream_id__in=ids).first()
     if rejection is not None:
         return InboundResult(routed=False, reason=rejection.reason, rejection=rejection, duplicate=True)
     return None
@@ -112,19 +129,21 @@ def receive_inbound(
     connector: str,
     downstream_id: str = "",
     received_at: dt.datetime | None = None,
+    seen_as: Sequence[str] = (),
 ) -> InboundResult:
     """Receive one MO message sent by `from_number` to our number `to`.
 
     Routed: a `received` inbound Message in the account it reached (and a MessageEvent with the
     route); a STOP also opts the sender out of that account only. Otherwise an InboundRejection
-    (unknown_number, not_two_way, no_owner, bad_sender, bad_text) and no message."""
+    (unknown_number, not_two_way, no_owner, bad_sender, bad_text) and no message. `seen_as`: other ids
+    under which an earlier delivery of the same message would have been stored (fingerprint_ids)."""
     connector = _clip(connector, 40) or "unknown"
     downstream_id = _clip(downstream_id, 100).strip()
     at = received_at or timezone.now()
     if timezone.is_naive(at):
         at = at.replace(tzinfo=dt.UTC)
     text = text if isinstance(text, str) else ""
-    earlier = _earlier(connector, downstream_id)
+    earlier = _earlier(connector, downstream_id, seen_as)
     if earlier is not None:
         return earlier
     common = {"to": to, "text": text, "connector": connector, "downstream_id": downstream_id, "at": at}
@@ -161,7 +180,7 @@ def receive_inbound(
             notify_inbound(message)
     except IntegrityError:
         # The same delivery arrived twice at once; the other one stored it.
-        again = _earlier(connector, downstream_id)
+        again = _earlier(connector, downstream_id, seen_as)
         if again is None:
             raise
         return again
@@ -178,3 +197,88 @@ def _opt_out(account: Account, sender: str, message: Message) -> bool:
         log.warning("STOP from %s for account %s not recorded: %s", sender, account.pk, exc)
         return False
     return True
+
+
+def dedupe_seconds() -> int:
+    return int(getattr(settings, "KONTOR_INBOUND_DEDUPE_SECONDS", 600))
+
+
+def part_ttl() -> dt.timedelta:
+    return dt.timedelta(seconds=int(getattr(settings, "KONTOR_INBOUND_PART_TTL_SECONDS", 3600)))
+
+
+def fingerprint_ids(
+    connector: str, from_number: str, to: str, text: str, *, reference: str = "", at: dt.datetime | None = None
+) -> tuple[str, str]:
+    """(the id to store, the id an earlier delivery in the previous window got) for an inbound message
+    that came without an id: a digest of what it carries and the window it arrived in. Checking both
+    windows finds a redelivery up to one window later wherever the window's boundary falls."""
+    digest = hashlib.sha256("\x1f".join((connector, from_number, to, reference, text)).encode()).hexdigest()[:40]
+    window = max(1, dedupe_seconds())
+    bucket = int((at or timezone.now()).timestamp()) // window
+    return f"fp:{digest}:{bucket}", f"fp:{digest}:{bucket - 1}"
+
+
+def receive_unnumbered(*, from_number: str, to: str, text: str, connector: str, reference: str = "") -> InboundResult:
+    """receive_inbound for a connector that gives no id of its own (SMPP): deduplicated by fingerprint."""
+    now = timezone.now()
+    current, previous = fingerprint_ids(connector, from_number, to, text, reference=reference, at=now)
+    return receive_inbound(
+        from_number=from_number,
+        to=to,
+        text=text,
+        connector=connector,
+        downstream_id=current,
+        received_at=now,
+        seen_as=(previous,),
+    )
+
+
+def receive_part(
+    *, connector: str, from_number: str, to: str, reference: int, total: int, seq: int, text: str
+) -> InboundResult | None:
+    """Keep part `seq` of `total` of a long MO in the database; the one that completes the message has it
+    assembled, routed (receive_unnumbered) and its parts deleted, in one transaction, and gets its
+    InboundResult; the others get None. A part delivered twice is kept once."""
+    if not (1 <= seq <= total):
+        raise ValueError(f"part {seq} of {total}")
+    key = {
+        "connector": _clip(connector, 40) or "unknown",
+        "from_number": _clip(from_number, 40),
+        "to_number": _clip(to, 40),
+        "reference": int(reference),
+        "total": int(total),
+    }
+
+    def store() -> InboundResult | None:
+        partial = InboundPartial.objects.select_for_update().filter(**key).first()
+        if partial is None:
+            try:
+                with transaction.atomic():
+                    partial = InboundPartial.objects.create(**key, parts={}, started_at=timezone.now())
+            except IntegrityError:  # another part of it arrived at the same moment: wait for its row
+                partial = InboundPartial.objects.select_for_update().get(**key)
+        parts = dict(partial.parts or {})
+        parts[str(seq)] = text
+        if len(parts) < total:
+            partial.parts = parts
+            partial.save(update_fields=["parts"])
+            return None
+        whole = "".join(parts[str(n)] for n in range(1, total + 1))
+        partial.delete()
+        return receive_unnumbered(
+            from_number=from_number, to=to, text=whole, connector=connector, reference=f"{reference}/{total}"
+        )
+
+    return retrying(store)
+
+
+def expire_partials(now: dt.datetime | None = None) -> int:
+    """Drop the parts of long MOs that never completed within part_ttl(); how many messages were dropped."""
+    cutoff = (now or timezone.now()) - part_ttl()
+    stale = list(InboundPartial.objects.filter(started_at__lt=cutoff).values_list("pk", "from_number", "to_number"))
+    for _, sender, to in stale:
+        log.warning("long inbound message from %s to %s never completed; its parts are dropped", sender, to)
+    if stale:
+        retrying(lambda: InboundPartial.objects.filter(pk__in=[pk for pk, _, _ in stale]).delete())
+    return len(stale)

@@ -227,6 +227,33 @@ class PendingDlr(models.Model):
         return f"{self.status} for {self.downstream_id}"
 
 
+class InboundPartial(models.Model):
+    """The parts of a long (concatenated) inbound message received so far, kept in the database so a
+    restart loses none: assembled and deleted when the last one arrives, dropped when it never does
+    (kontor.messaging.inbound). Provider-level: nobody's message until it is whole and routed."""
+
+    connector = models.CharField(max_length=40)
+    from_number = models.CharField(max_length=40)
+    to_number = models.CharField(max_length=40)
+    reference = models.PositiveIntegerField()
+    total = models.PositiveSmallIntegerField()
+    parts = models.JSONField(default=dict, help_text="Sequence number (as text) → the part's text")
+    started_at = models.DateTimeField()
+
+    objects: ClassVar[models.Manager[InboundPartial]] = models.Manager()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "from_number", "to_number", "reference", "total"], name="inbound_partial_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{len(self.parts)} of {self.total} parts from {self.from_number}"
+
+
 class Webhook(AccountModel):
     """Where an account's inbound messages are POSTed (one per account). `secret` signs every body so
     the receiver can tell the request came from us."""
@@ -268,6 +295,14 @@ class WebhookDelivery(AccountModel):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
             models.Index(fields=["account", "created_at"], name="webhook_delivery_account"),
+        ]
+        constraints = [
+            # An inbound message handled twice (a redelivered task) is still one event for the receiver.
+            models.UniqueConstraint(
+                fields=["webhook", "message", "event"],
+                condition=Q(message__isnull=False),
+                name="webhook_delivery_once_per_message",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -315,3 +350,4 @@ class SendBucket(models.Model):
 from kontor.messaging.models_connectors import AccountRoute as AccountRoute  # noqa: E402
 from kontor.messaging.models_connectors import ConnectorConfig as ConnectorConfig  # noqa: E402
 from kontor.messaging.models_connectors import ConnectorKind as ConnectorKind  # noqa: E402
+from kontor.messaging.models_connectors import ResubmitPolicy as ResubmitPolicy  # noqa: E402

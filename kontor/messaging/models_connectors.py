@@ -18,6 +18,14 @@ class ConnectorKind(models.TextChoices):
     HTTP = "http", "HTTP provider"
 
 
+class ResubmitPolicy(models.TextChoices):
+    """What recovery does with a message stuck "submitted" (its worker died mid-submit) when the
+    connector cannot say whether it got it: one of two risks has to be taken."""
+
+    RESUBMIT = "resubmit", "Submit it again (risk: the recipient gets it twice)"
+    FAIL = "fail", "Fail it and return the credits (risk: it is never sent)"
+
+
 class ConnectorConfig(TimeStamped):
     """One way out to a network. `options` are validated per kind (kontor.messaging.connectors.kinds);
     `secrets` (passwords, tokens) are write-only: pages, the API and the audit log only ever say whether
@@ -32,6 +40,12 @@ class ConnectorConfig(TimeStamped):
     is_default = models.BooleanField(default=False)
     options = models.JSONField(default=dict, blank=True)
     secrets = models.JSONField(default=dict, blank=True)
+    resubmit_policy = models.CharField(
+        max_length=10,
+        choices=ResubmitPolicy.choices,
+        default=ResubmitPolicy.FAIL,
+        help_text="When a message's submission was cut off and the connector cannot tell whether it has it.",
+    )
 
     objects: ClassVar[models.Manager[ConnectorConfig]] = models.Manager()
 
@@ -41,6 +55,9 @@ class ConnectorConfig(TimeStamped):
         constraints = [
             models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="connector_one_default"),
             models.CheckConstraint(condition=Q(kind__in=["simulator", "smpp", "http"]), name="connector_kind_known"),
+            models.CheckConstraint(
+                condition=Q(resubmit_policy__in=["resubmit", "fail"]), name="connector_resubmit_policy_known"
+            ),
         ]
 
     def __str__(self) -> str:

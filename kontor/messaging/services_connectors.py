@@ -12,7 +12,7 @@ from kontor.access.perms import Perm
 from kontor.audit.services import record
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.messaging.connectors import kinds
-from kontor.messaging.models import AccountRoute, ConnectorConfig
+from kontor.messaging.models import AccountRoute, ConnectorConfig, ResubmitPolicy
 
 if TYPE_CHECKING:
     from kontor.access.models import User
@@ -44,6 +44,7 @@ def snapshot(config: ConnectorConfig) -> dict[str, Any]:
         "description": config.description,
         "enabled": config.enabled,
         "is_default": config.is_default,
+        "resubmit_policy": config.resubmit_policy,
         "options": dict(config.options or {}),
         "secrets": config.secret_state(),
     }
@@ -62,6 +63,12 @@ def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise Invalid.field(name, "Give true or false.")
     return value
+
+
+def _policy(value: Any) -> str:
+    if value not in ResubmitPolicy.values:
+        raise Invalid.field("resubmit_policy", f"Choose one of: {', '.join(ResubmitPolicy.values)}.")
+    return str(value)
 
 
 def _take_default(config: ConnectorConfig, actor: User) -> None:
@@ -83,6 +90,7 @@ def create_connector(
     is_default: bool = False,
     options: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str | None] | None = None,
+    resubmit_policy: str = ResubmitPolicy.FAIL,
 ) -> ConnectorConfig:
     _require(actor)
     name = kinds.valid_name(name)
@@ -96,6 +104,7 @@ def create_connector(
         description=_description(description),
         enabled=_flag("enabled", enabled),
         is_default=_flag("is_default", is_default),
+        resubmit_policy=_policy(resubmit_policy),
         options=kinds.clean_options(kind, options or {}, stored_secrets),
         secrets=stored_secrets,
     )
@@ -123,6 +132,7 @@ def update_connector(
     is_default: Any = UNSET,
     options: Any = UNSET,
     secrets: Mapping[str, str | None] | None = None,
+    resubmit_policy: Any = UNSET,
 ) -> ConnectorConfig:
     """Change what is given: `options` replaces all options; in `secrets` a text sets one, None clears
     it, and a secret left out is kept. The name and kind never change (messages and the DLR URL carry
@@ -138,6 +148,8 @@ def update_connector(
                 locked.enabled = _flag("enabled", enabled)
             if is_default is not UNSET:
                 locked.is_default = _flag("is_default", is_default)
+            if resubmit_policy is not UNSET:
+                locked.resubmit_policy = _policy(resubmit_policy)
             locked.secrets = kinds.merge_secrets(locked.kind, secrets or {}, locked.secrets or {})
             # Options are checked when they or the secrets change; switching a connector off (or on)
             # must work even when its stored options no longer pass.

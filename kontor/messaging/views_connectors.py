@@ -16,7 +16,8 @@ from kontor.core.scope import get_scoped
 from kontor.messaging import selectors_connectors as selectors
 from kontor.messaging.connectors import kinds
 from kontor.messaging.forms_connectors import ConnectorForm, RouteForm
-from kontor.messaging.services_connectors import MANAGE, create_connector, route_account, update_connector
+from kontor.messaging.models import ResubmitPolicy
+from kontor.messaging.services_connectors import MANAGE, UNSET, create_connector, route_account, update_connector
 from kontor.staff.filters import subscriber_pk
 from kontor.staff.views.customers import get_customer, staff_actor
 from kontor.tenancy.models import Account
@@ -67,6 +68,7 @@ def connector_add(request: HttpRequest) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 enabled=form.cleaned_data["enabled"],
                 is_default=form.cleaned_data["is_default"],
+                resubmit_policy=form.cleaned_data["resubmit_policy"] or ResubmitPolicy.FAIL,
                 options=form.options(),
                 secrets=form.secret_changes(),
             )
@@ -90,6 +92,7 @@ def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 enabled=form.cleaned_data["enabled"],
                 is_default=form.cleaned_data["is_default"],
+                resubmit_policy=form.cleaned_data["resubmit_policy"] or UNSET,
                 options=form.options(),
                 secrets=form.secret_changes(),
             )

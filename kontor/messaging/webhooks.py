@@ -23,12 +23,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kontor.access.models import User
 from kontor.audit.services import record, snapshot
 from kontor.core.errors import Invalid
+from kontor.core.retry import retrying
 from kontor.messaging.models import Message, Webhook, WebhookDelivery
 from kontor.tenancy.models import Account
 
@@ -209,7 +210,12 @@ def notify_inbound(message: Message) -> None:
             webhook = Webhook.objects.filter(account_id=stored.account_id, active=True).first()
             if webhook is None or "inbound" not in webhook.events:
                 return
-            delivery = _create(webhook, EVENT_INBOUND, inbound_payload(stored), stored)
+            if WebhookDelivery.objects.filter(webhook=webhook, message=stored, event=EVENT_INBOUND).exists():
+                return  # handled before (the inbound work ran twice): one event, one delivery
+            with transaction.atomic():
+                delivery = _create(webhook, EVENT_INBOUND, inbound_payload(stored), stored)
+        except IntegrityError:
+            return  # the same event logged concurrently (webhook_delivery_once_per_message)
         except Exception:  # the message is stored; a lost webhook must not turn receiving into an error
             log.exception("could not log the webhook delivery of message %s", message_id)
             return
@@ -339,48 +345,61 @@ def deliver(delivery_id: int) -> str:
 
 
 def _deliver(delivery_id: int) -> str:
+    """At least once, like every task: a delivered (or failed) row is not sent again, and a row in
+    flight is leased (next_attempt_at = now + LEASE) so a second run or the sweep leaves it alone; a
+    worker killed mid-POST leaves the lease to expire, and the sweep sends it again (the receiver
+    dedupes on X-Kontor-Delivery)."""
     now = timezone.now()
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().select_related("webhook").filter(pk=delivery_id).first()
-        if delivery is None:
-            return "missing"
-        if delivery.status != WebhookDelivery.State.PENDING:
-            return str(delivery.status)
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + EARLY_SLACK:
-            return "not_due"
-        webhook = delivery.webhook
-        if not webhook.active:
-            delivery.status = WebhookDelivery.State.FAILED
-            delivery.last_error = "The webhook is turned off."
-            delivery.next_attempt_at = None
-            delivery.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
-            return str(delivery.status)
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + LEASE
-        delivery.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
-        url, secret = webhook.url, webhook.secret
+    claimed = retrying(lambda: _claim(delivery_id, now))
+    if isinstance(claimed, str):
+        return claimed
+    delivery, url, secret = claimed
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     code, error = _post(url, secret, body, delivery.event, delivery.pk)
+    return retrying(lambda: _record_attempt(delivery_id, code, error))
+
+
+def _claim(delivery_id: int, now: dt.datetime) -> str | tuple[WebhookDelivery, str, str]:
+    delivery = WebhookDelivery.objects.select_for_update().select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None:
+        return "missing"
+    if delivery.status != WebhookDelivery.State.PENDING:
+        return str(delivery.status)
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + EARLY_SLACK:
+        return "not_due"
+    webhook = delivery.webhook
+    if not webhook.active:
+        delivery.status = WebhookDelivery.State.FAILED
+        delivery.last_error = "The webhook is turned off."
+        delivery.next_attempt_at = None
+        delivery.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
+        return str(delivery.status)
+    delivery.attempts += 1
+    delivery.next_attempt_at = now + LEASE
+    delivery.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+    return delivery, webhook.url, webhook.secret
+
+
+def _record_attempt(delivery_id: int, code: int | None, error: str) -> str:
     now = timezone.now()
     retry_at: dt.datetime | None = None
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
-        delivery.last_status_code = code
-        if code is not None and 200 <= code < 300:
-            delivery.status = WebhookDelivery.State.DELIVERED
-            delivery.delivered_at = now
-            delivery.last_error = ""
-            delivery.next_attempt_at = None
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = WebhookDelivery.State.FAILED
-            delivery.last_error = error or f"HTTP {code}"
-            delivery.next_attempt_at = None
-        else:
-            delivery.status = WebhookDelivery.State.PENDING
-            delivery.last_error = error or f"HTTP {code}"
-            retry_at = delivery.next_attempt_at = now + BACKOFF[max(0, delivery.attempts - 1)]
-        delivery.save()
-        if retry_at is not None:
-            when = retry_at
-            transaction.on_commit(lambda: _enqueue(delivery_id, run_after=when), robust=True)
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+    delivery.last_status_code = code
+    if code is not None and 200 <= code < 300:
+        delivery.status = WebhookDelivery.State.DELIVERED
+        delivery.delivered_at = now
+        delivery.last_error = ""
+        delivery.next_attempt_at = None
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.State.FAILED
+        delivery.last_error = error or f"HTTP {code}"
+        delivery.next_attempt_at = None
+    else:
+        delivery.status = WebhookDelivery.State.PENDING
+        delivery.last_error = error or f"HTTP {code}"
+        retry_at = delivery.next_attempt_at = now + BACKOFF[max(0, delivery.attempts - 1)]
+    delivery.save()
+    if retry_at is not None:
+        when = retry_at
+        transaction.on_commit(lambda: _enqueue(delivery_id, run_after=when), robust=True)
     return str(delivery.status)

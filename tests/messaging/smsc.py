@@ -9,7 +9,9 @@ delivery receipt (deliver_sm, esm_class 0x04) for each part that asked for one: 
 outcome (delivered, undeliverable, expired, rejected, deleted, unknown; none; hold = until
 `release_dlrs()`), overridden per message by "#undeliverable", "#expire" or "#reject" in its text;
 "#fail" in the text refuses the submit_sm (0x45). Receipts go to a receiving bind of the same
-system_id, kept until one binds. On demand it sends MO messages, raw bytes, its own enquire_link,
+system_id, kept until one binds. query_sm is answered for every message id it handed out (its state:
+enroute until its receipt went out, then the receipt's), and with 0x0C (invalid message id) otherwise.
+On demand it sends MO messages, raw bytes, its own enquire_link,
 drops every connection, refuses binds, or stops listening altogether."""
 
 from __future__ import annotations
@@ -152,6 +154,8 @@ class Smsc:
         self.nacks: list[tuple[int, int]] = []  # generic_nack from the ESME: (sequence, status)
         self.responses: dict[int, tuple[str, int]] = {}  # every response from the ESME: seq → (command, status)
         self.enquire_links = 0  # received from the ESME
+        self.queries: list[str] = []  # message ids asked about with query_sm
+        self.states: dict[str, int] = {}  # message id → SMPP message_state (1 enroute, 2 delivered, ...)
         self.unbinds = 0
         self.connections = 0
         self._held: list[tuple[str, Submitted]] = []  # receipts waiting (hold, or nobody to receive)
@@ -235,6 +239,9 @@ class Smsc:
         from kontor.messaging.connectors.smpp_codec import receipt_text
 
         stat, err, state = OUTCOMES[outcome]
+        with self.lock:
+            if message_id in self.states:
+                self.states[message_id] = state
         now = time.strftime("%y%m%d%H%M")
         fields: dict[str, Any] = {
             "source_addr": source,
@@ -323,6 +330,8 @@ class Smsc:
             self._bind(conn, command, pdu, seq)
         elif command == "submit_sm":
             self._submit(conn, pdu, seq)
+        elif command == "query_sm":
+            self._query(conn, pdu, seq)
         elif command == "enquire_link":
             with self.lock:
                 self.enquire_links += 1
@@ -408,11 +417,22 @@ class Smsc:
             return
         with self.lock:
             self.submitted.append(part)
+            self.states[part.message_id] = 1  # ENROUTE
         conn.respond("submit_sm_resp", seq, 0, message_id=part.message_id)
         if part.registered_delivery & 0x01:
             outcome = self._outcome(part)
             if outcome != "none":
                 self._schedule(outcome, part)
+
+    def _query(self, conn: _Conn, pdu: Any, seq: int) -> None:
+        message_id = _s(pdu.message_id)
+        with self.lock:
+            self.queries.append(message_id)
+            state = self.states.get(message_id)
+        if state is None:
+            conn.respond("query_sm_resp", seq, consts.SMPP_ESME_RINVMSGID)
+            return
+        conn.respond("query_sm_resp", seq, 0, message_id=message_id, final_date="", message_state=state, error_code=0)
 
     @staticmethod
     def _text_of(part: Submitted) -> str:

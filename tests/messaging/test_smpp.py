@@ -12,7 +12,7 @@ import pytest
 from kontor.ledger.verify import verify
 from kontor.messaging import delivery
 from kontor.messaging.connectors import smpp, smpp_codec
-from kontor.messaging.models import Message, PendingDlr, Status
+from kontor.messaging.models import ConnectorConfig, Message, PendingDlr, Status
 from tests.messaging import smpp_support
 from tests.messaging.smpp_support import answered, balances, dispatched, send
 
@@ -246,23 +246,72 @@ def _died_after_submit(connector, message: Message) -> None:
     assert connector.submit(message).accepted
 
 
-def test_recover_asks_lookup_then_resubmits_after_a_restart(world, pool, smsc, connector):
+def test_recover_asks_the_smsc_with_query_sm_after_a_restart(world, pool, smsc, connector):
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     message = send(world)
     _died_after_submit(connector, message)
     assert delivery.recover(message.pk, connector=connector, now=later) == "recovered accepted"
-    assert len(smsc.submitted) == 1  # this process remembered the answer: not sent again
+    assert len(smsc.submitted) == 1 and smsc.queries == []  # this process remembered the answer
     message.refresh_from_db()
     assert message.status == Status.ACCEPTED and message.downstream_id == f"smpp-test:{smsc.submitted[0].message_id}"
-    # A new process knows nothing: lookup cannot tell, so the sweep submits it again (a duplicate).
+    # A new process remembers nothing, but the SMSC's id was stored when its answer came: it asks.
     other = send(world, "Second")
     _died_after_submit(connector, other)
     smpp.forget_all()
-    assert connector.lookup(other) is None
-    assert delivery.recover(other.pk, connector=connector, now=later) == "resubmitted accepted"
-    assert [p.body for p in smsc.submitted] == [b"Hello", b"Second", b"Second"]
-    assert balances(world) == (98, 0, 2)  # charged once each all the same
+    other.refresh_from_db()
+    assert other.status == Status.SUBMITTED and other.downstream_id == f"smpp-test:{smsc.submitted[1].message_id}"
+    assert delivery.recover(other.pk, connector=connector, now=later) == "recovered accepted"
+    assert smsc.queries == [smsc.submitted[1].message_id]
+    assert [p.body for p in smsc.submitted] == [b"Hello", b"Second"]  # not sent twice
+    other.refresh_from_db()
+    assert other.status == Status.ACCEPTED and other.events.get(status=Status.ACCEPTED).detail["recovered"] == "lookup"
+    assert balances(world) == (98, 0, 2)
     assert verify() == []
+
+
+def _died_waiting(message: Message) -> None:
+    """A worker that marked the message submitted and died before any submit_sm_resp came."""
+    Message.objects.filter(pk=message.pk).update(status=Status.SUBMITTED)
+
+
+@pytest.mark.parametrize(
+    ("policy", "outcome", "status", "sent", "wallets"),
+    [
+        ("fail", "failed by policy", Status.FAILED, [], (100, 0, 0)),
+        ("resubmit", "resubmitted accepted", Status.ACCEPTED, [b"Hello"], (99, 0, 1)),
+    ],
+)
+def test_without_an_id_to_ask_about_the_connectors_policy_decides(
+    world, pool, smsc, connector, options, policy, outcome, status, sent, wallets
+):
+    ConnectorConfig.objects.create(name="smpp-test", kind="smpp", options=options, resubmit_policy=policy)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    message = send(world)
+    _died_waiting(message)
+    assert connector.lookup(Message.objects.get(pk=message.pk)) is None  # nobody can tell
+    assert delivery.recover(message.pk, connector=connector, now=later) == outcome
+    message.refresh_from_db()
+    assert message.status == status and [p.body for p in smsc.submitted] == sent
+    if policy == "fail":
+        assert message.error_code == "submit-unknown" and "policy" in message.error_text
+    else:
+        assert message.events.filter(status=Status.SUBMITTED).last().detail["lookup"] == "cannot tell"
+    assert balances(world) == wallets
+    assert verify() == []
+
+
+def test_a_receipt_for_a_message_still_marked_submitted_waits_for_its_acceptance(world, pool, smsc, connector):
+    message = send(world, "Hi #undeliverable")
+    _died_after_submit(connector, message)
+    message.refresh_from_db()
+    delivery.handle_dlr(message.downstream_id, "failed", "001", "Undeliverable")
+    assert PendingDlr.objects.filter(downstream_id=message.downstream_id).count() == 1
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    smpp.forget_all()
+    assert delivery.recover(message.pk, connector=connector, now=later) == "recovered accepted"
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and balances(world) == (100, 0, 0)
+    assert not PendingDlr.objects.exists() and verify() == []
 
 
 def test_a_receiver_bind_cannot_submit(world, pool, smsc, options):

@@ -189,3 +189,52 @@ def test_listen_command_reads_the_environment_when_settings_say_nothing(settings
     monkeypatch.setenv("KONTOR_SMPP_CONNECTORS", '["a list"]')
     with pytest.raises(CommandError, match="maps names to options"):
         options_for(None)
+
+
+def test_an_mo_the_smsc_delivers_again_is_stored_once(world, keywords, smsc, transceiver):
+    for _ in range(2):  # our deliver_sm_resp was lost: the SMSC sends the same deliver_sm again
+        assert answered(smsc.send_mo(CONSUMER, SHARED.lstrip("+"), "acme yes please")) == 0
+    [message] = inbox()
+    assert message.text == "acme yes please" and message.downstream_id.startswith("fp:")
+    assert message.events.count() == 1
+
+
+def test_the_parts_of_a_long_mo_survive_a_restart_and_a_part_sent_twice_counts_once(
+    world, keywords, smsc, options, transceiver
+):
+    from kontor.messaging.models import InboundPartial
+
+    first, second, third = "acme " + "a" * 148, "b" * 153, "and the end"
+    for seq, piece in ((1, first), (3, third), (1, first)):
+        udh = bytes((5, 0, 3, 0x17, 3, seq))
+        sent = smsc.send_deliver(
+            "mo", source_addr=CONSUMER, destination_addr=SHARED, esm_class=0x40, short_message=udh + piece.encode()
+        )
+        assert answered(sent) == 0
+    [partial] = InboundPartial.objects.all()
+    assert sorted(partial.parts) == ["1", "3"] and inbox() == []
+    # The process goes away (its binds and memory with it); a new one gets the last part.
+    smpp.close_all()
+    fresh = smpp.SmppConnector("smpp-test", options)
+    fresh._link.session()
+    udh = bytes((5, 0, 3, 0x17, 3, 2))
+    sent = smsc.send_deliver(
+        "mo", source_addr=CONSUMER, destination_addr=SHARED, esm_class=0x40, short_message=udh + second.encode()
+    )
+    assert answered(sent) == 0
+    [message] = inbox()
+    assert message.text == first + second + third and message.account_id == world.acme.account.pk
+    assert not InboundPartial.objects.exists()
+
+
+def test_a_receipt_the_smsc_delivers_twice_is_applied_once(world, keywords, smsc, transceiver):
+    from kontor.ledger.models import JournalTransaction
+
+    message, outcome = dispatched(world, transceiver, "Hello #undeliverable")
+    assert outcome == "accepted"
+    part = smsc.submitted[-1]
+    for _ in range(2):
+        assert answered(smsc.send_receipt(part.message_id, "undeliverable")) == 0
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert JournalTransaction.objects.filter(kind="refund", customer=world.acme.customer).count() == 1

@@ -9,7 +9,8 @@ arrive before the acceptance it reports on is stored).
 Every submit carries the message's `reference` ("message:<id>") as the client reference, and a connector
 must dedupe on it: a message whose worker died after marking it submitted is submitted again by the
 sweep, and must not be sent twice. A connector that can answer "did you get this one?" implements the
-optional `lookup(message)` (see `Lookup`): a SubmitResult if it knows the message, None if it cannot tell.
+optional `lookup(message)` (see `Lookup`): a SubmitResult if it knows the message, ABSENT if it is sure
+it never got it, None if it cannot tell (then the connector's resubmission policy decides).
 
 Which connector: provider staff configure connectors (ConnectorConfig: simulator, SMPP or HTTP) and
 choose one per account (AccountRoute); an account without a choice uses the default connector, and with
@@ -55,6 +56,16 @@ class SubmitResult:
     error_text: str = ""
 
 
+class Absent:
+    """A lookup's answer "I never got this message": submitting it again cannot make a duplicate."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = Absent()
+
+
 class Connector(Protocol):
     name: str
 
@@ -63,9 +74,10 @@ class Connector(Protocol):
 
 class Lookup(Protocol):
     """Optional: what the connector answered (or would answer) for a message it was handed before;
-    None when it cannot tell. Not part of Connector so that connectors without it stay connectors."""
+    ABSENT when it is sure it was never handed it; None when it cannot tell. Not part of Connector so
+    that connectors without it stay connectors."""
 
-    def lookup(self, message: Message) -> SubmitResult | None: ...
+    def lookup(self, message: Message) -> SubmitResult | Absent | None: ...
 
 
 class HeldConnector:

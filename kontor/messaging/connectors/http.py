@@ -12,7 +12,9 @@ Redirects are not followed and no proxy from the environment is used: the config
 called. Downstream ids are stored as "<connector name>:<provider's id>", so that two providers that
 number their messages alike never confuse each other's delivery reports (kontor.messaging.api_dlr adds
 the same prefix). The provider should dedupe on our reference (`field_reference`): a message whose worker
-died mid-request is submitted again under the same reference."""
+died mid-request may be submitted again under the same reference. Before that, recovery asks the
+provider when a `lookup_url` is configured (`lookup`): 2xx and the success rule, it has the message; 404,
+it never got it (ABSENT); anything else, nobody can tell and the connector's resubmission policy decides."""
 
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from kontor.messaging.connectors import SubmitResult
+from kontor.messaging.connectors import ABSENT, Absent, SubmitResult
 from kontor.messaging.connectors.kinds import OMIT, clean_options, effective
 
 if TYPE_CHECKING:
@@ -148,6 +150,37 @@ class HttpConnector:
     def submit(self, message: Message) -> SubmitResult:
         status, reason, body = self._call(self.request(message))
         return self.read_answer(message, status, reason, body)
+
+    def lookup(self, message: Message) -> SubmitResult | Absent | None:
+        """What the provider says about a message we may have handed it (see the module docstring)."""
+        template = self.options.get("lookup_url") or ""
+        if not template:
+            return None
+        url = template.replace("{reference}", quote(message.reference, safe=""))
+        request = urllib.request.Request(  # noqa: S310 - http(s) only (kinds)
+            url, method="GET", headers={"Accept": "application/json", "User-Agent": "Kontor-Connector/1"}
+        )
+        self._authorise(request)
+        try:
+            status, _, body = self._call(request)
+        except ConnectionError:
+            return None
+        if status == 404:
+            return ABSENT
+        if not 200 <= status < 300:
+            return None
+        data = _json(body)
+        if not self._succeeded(data):
+            return None
+        return SubmitResult(True, downstream_id=namespaced(self.name, self._downstream_id(message, data)))
+
+    def _authorise(self, request: urllib.request.Request) -> None:
+        auth = self.options.get("auth", "none")
+        if auth == "bearer":
+            request.add_header("Authorization", f"Bearer {self._secrets.get('auth_token', '')}")
+        elif auth == "basic":
+            pair = f"{self.options.get('auth_username', '')}:{self._secrets.get('basic_password', '')}".encode()
+            request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode("ascii"))
 
     def read_answer(self, message: Message, status: int, reason: str, body: bytes) -> SubmitResult:
         if status in RETRY_LATER or not 200 <= status < 500 or 300 <= status < 400:

@@ -186,6 +186,16 @@ HTTP = KindSpec(
         ),
         Option("error_code_path", "Error code (JSON path)", "path"),
         Option("error_text_path", "Error text (JSON path)", "path"),
+        Option(
+            "lookup_url",
+            "Lookup URL",
+            "url",
+            max_length=500,
+            help="Where to ask whether the provider has a message whose submission was cut off: a GET, with "
+            "{reference} replaced by our reference. 2xx (and the success rule): it has it (its id from the "
+            "message id path); 404: it never got it, so it is submitted again; anything else: cannot tell, "
+            "and the resubmission policy decides. Empty: no lookup.",
+        ),
         Option("dlr_id_field", "DLR: message id field", "path", default="id"),
         Option("dlr_status_field", "DLR: status field", "path", default="status"),
         Option("dlr_error_code_field", "DLR: error code field", "path", default="error_code"),

@@ -7,7 +7,8 @@ KONTOR_SIMULATOR_DLR_SECONDS (default 2), unless the text carries a command:
 
 Like a real network it dedupes on the client reference (the message's reference): a message submitted
 again gets the first answer back, and `lookup` answers from that record (kept in memory, per process,
-for the last RECORD_SIZE messages)."""
+for the last RECORD_SIZE messages). A message not in the record it calls ABSENT, so recovery submits it
+again: after a restart that may produce a second delivery report, which costs no handset anything."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.utils import timezone
 
-from kontor.messaging.connectors import SubmitResult
+from kontor.messaging.connectors import ABSENT, Absent, SubmitResult
 
 if TYPE_CHECKING:
     from kontor.messaging.models import Message
@@ -80,9 +81,9 @@ class SimulatorConnector:
                 _record.popitem(last=False)
         return result
 
-    def lookup(self, message: Message) -> SubmitResult | None:
+    def lookup(self, message: Message) -> SubmitResult | Absent:
         with _lock:
-            return _known(message)
+            return _known(message) or ABSENT
 
     def follow_up(self, message: Message) -> None:
         from kontor.messaging.tasks import simulator_dlr

@@ -13,9 +13,13 @@ other part was accepted, so a receipt exists only for a message the SMSC took wh
 parts' ids never produce receipts that could be mistaken for it.
 
 Dedupe: SMPP has no client reference the SMSC dedupes on. The connector remembers, per process, the
-answer it got for each message (`lookup` answers from that), so the same message dispatched again in
-this process gets that answer and is not sent twice; after a restart, or when a submit_sm_resp never
-came (timeout, dropped connection), it cannot tell, and a resubmission may send the message twice."""
+answer it got for each message, so the same message dispatched again in this process gets that answer
+and is not sent twice. The SMSC's message id is also stored on the message the moment the
+submit_sm_resp arrives (delivery.note_downstream_id), before the answer is applied: after a restart,
+`lookup` asks the SMSC with query_sm about that id (known, in any state: accepted; anything else:
+cannot tell, as an SMSC that gave us the id once but forgot it since is no proof it never sent it).
+When no submit_sm_resp ever came (the worker died waiting, a timeout, a dropped connection) there is no
+id to ask about and nobody can tell: the connector's resubmission policy decides (docs/connectors.md)."""
 
 from __future__ import annotations
 
@@ -311,9 +315,36 @@ class SmppConnector:
             mine.set()
 
     def lookup(self, message: Message) -> SubmitResult | None:
-        """What this process was answered for the message; None after a restart (cannot tell)."""
+        """What this process was answered for the message; else, when its SMSC id was noted, what the
+        SMSC says about it (query_sm); else None (cannot tell)."""
         with _record_lock:
-            return _known(self.name, message)
+            known = _known(self.name, message)
+        if known is not None:
+            return known
+        prefix = f"{self.name}:"
+        if not message.downstream_id.startswith(prefix) or self._link.bind == "receiver":
+            return None
+        return self.query(message, message.downstream_id[len(prefix) :])
+
+    def query(self, message: Message, message_id: str) -> SubmitResult | None:
+        """query_sm for one of our messages: the SMSC knows it (in any state): accepted, under that
+        id; anything else (unknown id, busy, no answer): None."""
+        source = codec.address(message.from_number, self.options.source_addr_ton, self.options.source_addr_npi)
+        session = self._link.session()
+        pdu = session.make(
+            "query_sm",
+            message_id=message_id,
+            source_addr=source[0],
+            source_addr_ton=source[1],
+            source_addr_npi=source[2],
+        )
+        response = session.wait(session.request(pdu))
+        status = int(response.status or 0)
+        if status == consts.SMPP_ESME_ROK and response.command == "query_sm_resp":
+            log.info("SMPP %s: query_sm %s: state %s", self.name, message_id, getattr(response, "message_state", None))
+            return SubmitResult(True, downstream_id=codec.downstream_id(self.name, message_id))
+        log.warning("SMPP %s: query_sm for %s answered %s", self.name, message_id, describe(status))
+        return None
 
     def close(self) -> None:
         self._link.close()
@@ -347,7 +378,12 @@ class SmppConnector:
         message_id = _text(response.message_id)
         if not message_id:
             log.warning("SMPP %s: %s accepted without a message_id; no receipt can match it", self.name, message)
-        return SubmitResult(True, downstream_id=codec.downstream_id(self.name, message_id))
+        downstream = codec.downstream_id(self.name, message_id)
+        if getattr(message, "pk", None) is not None:
+            from kontor.messaging.delivery import note_downstream_id
+
+            note_downstream_id(message.pk, downstream)
+        return SubmitResult(True, downstream_id=downstream)
 
     def _pdu(
         self,

@@ -1,20 +1,22 @@
 """What the SMPP connector does with a deliver_sm: a delivery receipt goes to delivery.handle_dlr, a
-mobile-originated message to inbound.receive_inbound (routed by number and keyword). The answer is
+mobile-originated message to kontor.messaging.inbound (routed by number and keyword). The answer is
 the deliver_sm_resp status: ROK once stored (or deliberately dropped), a temporary error when it
-could not be stored so that the SMSC delivers it again, a permanent one for garbage."""
+could not be stored so that the SMSC delivers it again, a permanent one for garbage.
+
+Exactly once: a deliver_sm carries no id, so an MO is deduplicated on a fingerprint of its content
+within a time window (inbound.receive_unnumbered), and the parts of a long MO wait in the database
+(inbound.receive_part) until the last arrives; a receipt delivered twice is applied once (handle_dlr)."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections
 from smpplib import consts
 
 from kontor.core.errors import DomainError
+from kontor.core.retry import Busy
 from kontor.messaging.connectors import smpp_codec as codec
 
 log = logging.getLogger("kontor.messaging.smpp")
@@ -22,7 +24,6 @@ log = logging.getLogger("kontor.messaging.smpp")
 ROK = consts.SMPP_ESME_ROK
 RETRY = consts.SMPP_ESME_RX_T_APPN  # "temporary application error": the SMSC delivers it again
 GARBAGE = consts.SMPP_ESME_RX_P_APPN  # "permanent application error": do not send it again
-PART_TTL_SECONDS = 600  # parts of a long MO that never completed are dropped after this
 
 
 def _addr(value: Any) -> str:
@@ -31,26 +32,17 @@ def _addr(value: Any) -> str:
     return str(value or "").replace("\x00", "").strip()
 
 
-@dataclass
-class _Partial:
-    total: int
-    started: float
-    parts: dict[int, str] = field(default_factory=dict)
-
-
 class DeliveryHandler:
     """Callable per deliver_sm (on a session's handler thread): returns the deliver_sm_resp status."""
 
     def __init__(self, connector: str) -> None:
         self.connector = connector
-        self._lock = threading.Lock()
-        self._partials: dict[tuple[str, str, int, int], _Partial] = {}
 
     def __call__(self, pdu: Any) -> int:
         close_old_connections()  # a long-lived thread: drop a connection the database has closed
         try:
             return self.handle(pdu)
-        except (DatabaseError, OSError):
+        except (DatabaseError, OSError, Busy):
             log.exception("SMPP %s: deliver_sm not stored; the SMSC will deliver it again", self.connector)
             return RETRY
         finally:
@@ -88,13 +80,15 @@ class DeliveryHandler:
         error_text = "" if receipt.status == "delivered" else receipt.error_text
         try:
             handle_dlr(codec.downstream_id(self.connector, receipt.message_id), receipt.status, error_code, error_text)
+        except Busy:
+            raise  # the database kept refusing: a temporary error, the SMSC delivers it again
         except DomainError as exc:  # refused as invalid: sending it again would not help
             log.warning("SMPP %s: receipt for %s refused: %s", self.connector, receipt.message_id, exc)
             return GARBAGE
         return ROK
 
     def _mobile_originated(self, pdu: Any, esm_class: int) -> int:
-        from kontor.messaging.inbound import receive_inbound
+        from kontor.messaging.inbound import receive_part, receive_unnumbered
 
         data_coding = int(pdu.data_coding or 0)
         body = bytes(pdu.short_message or getattr(pdu, "message_payload", None) or b"")
@@ -106,24 +100,16 @@ class DeliveryHandler:
         sender, to = _addr(pdu.source_addr), _addr(pdu.destination_addr)
         text: str | None = codec.decode_text(body, data_coding)
         if concat is not None and concat.total > 1 and 1 <= concat.seq <= concat.total:
-            text = self._assemble(sender, to, concat, text or "")
-            if text is None:
-                return ROK  # kept until the other parts arrive
-        receive_inbound(from_number=sender, to=to, text=text or "", connector=self.connector)
+            # Stored with the others (the last one assembles and routes them); ROK either way.
+            receive_part(
+                connector=self.connector,
+                from_number=sender,
+                to=to,
+                reference=concat.reference,
+                total=concat.total,
+                seq=concat.seq,
+                text=text or "",
+            )
+            return ROK
+        receive_unnumbered(from_number=sender, to=to, text=text or "", connector=self.connector)
         return ROK
-
-    def _assemble(self, sender: str, to: str, concat: codec.Udh, text: str) -> str | None:
-        """The whole text once every part of a long MO has arrived, else None. Parts are kept in this
-        process only: a restart loses a half-received message (the SMSC has its acknowledgements)."""
-        now = time.monotonic()
-        key = (sender, to, concat.reference, concat.total)
-        with self._lock:
-            for stale in [k for k, p in self._partials.items() if now - p.started > PART_TTL_SECONDS]:
-                log.warning("SMPP %s: long MO from %s to %s incomplete; parts dropped", self.connector, *stale[:2])
-                del self._partials[stale]
-            partial = self._partials.setdefault(key, _Partial(concat.total, now))
-            partial.parts[concat.seq] = text
-            if len(partial.parts) < concat.total:
-                return None
-            del self._partials[key]
-            return "".join(partial.parts[seq] for seq in sorted(partial.parts))
