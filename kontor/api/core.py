@@ -20,6 +20,7 @@ from kontor.access.services import authenticate_api_key
 from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, Forbidden
 from kontor.core.netaddr import address_allowed
+from kontor.core.retry import Busy
 from kontor.core.scope import Scope
 from kontor.messaging.groupcommit import NotConfirmed
 
@@ -210,6 +211,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         403: ErrorCode.PERMISSION_DENIED.value,  # the session's CSRF check
     }.get(status, ErrorCode.VALIDATION.value)
     return problem(status, code, str(exc))
+
+
+@api.exception_handler(Busy)
+def _busy(request: HttpRequest, exc: Busy) -> HttpResponse:
+    # Retries of the whole transaction were exhausted (kontor.core.retry): nothing was written.
+    response = HttpResponse(json.dumps(exc.problem()), status=503, content_type="application/problem+json")
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(NotConfirmed)

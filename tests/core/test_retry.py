@@ -113,3 +113,32 @@ def test_inside_a_foreign_transaction_the_body_runs_once_and_the_error_propagate
     with pytest.raises(OperationalError), transaction.atomic():
         retrying(body, sleep=lambda _s: None)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("key", [None, "busy-key"])
+def test_an_api_write_whose_retries_run_out_answers_503_busy_with_retry_after(client, world, monkeypatch, key):
+    from kontor.ledger import services
+    from kontor.ledger.posting import pool_wallet, system_wallet
+
+    calls: list[int] = []
+
+    def deadlocked(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        raise _db_error(_Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(services, "transfer", deadlocked)
+    monkeypatch.setattr("kontor.core.retry.backoff", lambda attempt: 0.0)
+    client.force_login(world.acme.master)
+    body = {
+        "from_wallet_id": system_wallet(world.acme.customer).pk,
+        "to_wallet_id": pool_wallet(world.acme.account).pk,
+        "amount": 1,
+    }
+    headers = {"Idempotency-Key": key} if key else {}
+    response = client.post("/api/v1/credits/transfers", body, content_type="application/json", headers=headers)
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response["Retry-After"] == "1"
+    assert response.json()["code"] == "busy"
+    assert len(calls) == 5  # the whole transaction, five times
+    assert not IdempotencyRecord.objects.filter(key="busy-key").exists()  # a retry later may do it
