@@ -279,7 +279,14 @@ class AccountPatch(Input):
     cost_center_id: int | None = Field(None, description="null removes the cost center.")
     office_hours_only: bool | None = None
     custom_columns: list[ColumnIn] | None = Field(
-        None, max_length=50, description="Replaces the list; columns keep their data by name."
+        None,
+        max_length=50,
+        description="Replaces the list; columns keep their data by name. A removed column's values are kept "
+        "30 days (adding a column of that name again brings them back); a change that would hide or clear "
+        "contact values answers 409 `column_data_at_risk` with the counts unless `confirm_column_changes`.",
+    )
+    confirm_column_changes: bool = Field(
+        False, strict=True, description="Go ahead with a column change that hides or clears contact values."
     )
     mo_number_id: int | None = Field(
         None,

@@ -6,8 +6,11 @@ class ContactsConfig(AppConfig):
     label = "contacts"
 
     def ready(self) -> None:
+        from kontor.contacts.columns import ContactColumnValues
         from kontor.contacts.models import Contact, OptOut, Phonebook
-        from kontor.tenancy.registry import register_account_data
+        from kontor.tenancy.registry import register_account_data, register_column_values
+
+        register_column_values(ContactColumnValues())
 
         @register_account_data
         def phonebooks(account):  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
     IDEMPOTENCY_IN_FLIGHT = "idempotency_key_in_flight"
     INTERNAL = "internal_error"
+    COLUMN_DATA_AT_RISK = "column_data_at_risk"  # 409: a custom column change would hide or clear values
     BUSY = "busy"  # 503: the database kept refusing the transaction (kontor.core.retry)
 
 

@@ -259,7 +259,9 @@ def get_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
 )
 def update_account(request: HttpRequest, account_id: int, payload: AccountPatch) -> dict[str, Any]:
     """Change some fields of an account (`manage_accounts`); absent fields stay, `mo_number_id: null`
-    goes back to the provider's default number. An archived account answers 409 `account_archived`;
+    goes back to the provider's default number. A column change that would hide or clear contact values
+    answers 409 `column_data_at_risk` (with `columns`: name, change, contacts, examples) unless
+    `confirm_column_changes` is true. An archived account answers 409 `account_archived`;
     a refused change (e.g. a number that is not the customer's: 422) changes nothing."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
@@ -270,7 +272,7 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
         if k in given and given[k] is None
     }
     collect(bad)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"confirm_column_changes": payload.confirm_column_changes}
     if "cost_center_id" in given:
         kwargs["cost_center"] = _cost_center(scope, payload.cost_center_id)
     if "custom_columns" in given:

@@ -51,6 +51,10 @@ class AccountForm(forms.Form):
     )
     # Not an input: it carries the custom-column errors the service reports, shown above the columns.
     custom_columns = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Offered once the service said a column change would hide or clear contact values.
+    confirm_column_changes = forms.BooleanField(
+        label="Yes, change the columns: hide or clear these values as described", required=False
+    )
 
     def __init__(self, *args: Any, customer: Customer, numbers: QuerySet[Number] | None = None, **kwargs: Any) -> None:
         """`numbers`: the MO numbers to offer, already scoped to the customer by the view."""

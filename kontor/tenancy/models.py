@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from kontor.core.models import AccountModel, TenantModel, TimeStamped
+from kontor.core.models import AccountModel, ScopedManager, TenantModel, TimeStamped
 from kontor.core.scope import Scope
 
 MAX_CUSTOM_COLUMNS = 10
@@ -127,6 +127,13 @@ class Account(TenantModel):
         return Q(customer_id=scope.customer.pk)
 
 
+class _ActiveColumns(ScopedManager):
+    """Every read of an account's columns sees the ones in use; only kontor.tenancy.columns sees the rest."""
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().filter(removed_at__isnull=True)
+
+
 class CustomColumn(AccountModel):
     """One of up to ten extra contact columns of an account (e.g. Name, Account Number)."""
 
@@ -140,6 +147,12 @@ class CustomColumn(AccountModel):
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=40)
     type = models.CharField(max_length=8, choices=Type.choices, default=Type.TEXT)
+    # A removed column that held values stays for 30 days, hidden, so that its values (keyed by its id on
+    # every contact) come back when a column of the same name is added again; then it is purged.
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[Any] = _ActiveColumns()
+    all_objects: ClassVar[Any] = ScopedManager()
 
     class Meta:
         ordering = ["account", "position"]

@@ -15,6 +15,7 @@ from kontor.audit.services import record, snapshot
 from kontor.core import validation
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.netaddr import address_allowed, parse_network
+from kontor.tenancy import columns as column_changes
 from kontor.tenancy.models import (
     MAX_CUSTOM_COLUMNS,
     Account,
@@ -392,7 +393,10 @@ def update_account(
     cost_center: CostCenter | object | None = _KEEP,
     office_hours_only: bool | None = None,
     custom_columns: Sequence[ColumnSpec] | None = None,
+    confirm_column_changes: bool = False,
 ) -> Account:
+    """Change the given fields. A column change that would hide or clear contact values is refused with
+    409 `column_data_at_risk` (naming how many contacts) unless `confirm_column_changes`."""
     account = Account.objects.select_for_update().get(pk=account.pk)
     if not account.is_active:
         raise Conflict("This account is archived; restore it before changing it.", code=ErrorCode.ACCOUNT_ARCHIVED)
@@ -409,7 +413,9 @@ def update_account(
         account.office_hours_only = office_hours_only
     account.save()
     if custom_columns is not None:
-        _replace_columns(account, _clean_columns(custom_columns))
+        column_changes.replace_columns(
+            account, _clean_columns(custom_columns), actor=actor, confirm=confirm_column_changes
+        )
     after = _account_after(account)
     if after != before:
         record(
@@ -422,28 +428,6 @@ def update_account(
             account_id=account.pk,
         )
     return account
-
-
-def _replace_columns(account: Account, columns: list[ColumnSpec]) -> None:
-    """Columns whose name survives keep their row (and so the contact data keyed to them); the rest
-    are removed, new ones added, and all renumbered in the given order."""
-    existing = {c.name.lower(): c for c in CustomColumn.objects.filter(account=account)}
-    keep = {spec.name.lower() for spec in columns}
-    CustomColumn.objects.filter(account=account).exclude(
-        pk__in=[c.pk for key, c in existing.items() if key in keep]
-    ).delete()
-    for position, spec in enumerate(columns, start=1):
-        col = existing.get(spec.name.lower())
-        if col is not None:
-            CustomColumn.objects.filter(pk=col.pk).update(position=position, name=spec.name, type=spec.type)
-        else:
-            CustomColumn.objects.create(
-                customer_id=account.customer_id,
-                account=account,
-                position=position,
-                name=spec.name,
-                type=spec.type,
-            )
 
 
 @dataclass(frozen=True)

@@ -91,14 +91,24 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 
 def _account_form_page(
-    request: HttpRequest, form: AccountForm, *, title: str, account: Account | None = None, notice: str = ""
+    request: HttpRequest,
+    form: AccountForm,
+    *,
+    title: str,
+    account: Account | None = None,
+    notice: str = "",
+    ask_columns: bool = False,
 ) -> HttpResponse:
     cancel = reverse("tenancy:account_detail", args=[account.pk]) if account else reverse("tenancy:accounts")
-    return render(
-        request,
-        "tenancy/account_form.html",
-        {"form": form, "title": title, "account": account, "cancel_url": cancel, "notice": notice},
-    )
+    context = {
+        "form": form,
+        "title": title,
+        "account": account,
+        "cancel_url": cancel,
+        "notice": notice,
+        "ask_columns": ask_columns,
+    }
+    return render(request, "tenancy/account_form.html", context)
 
 
 class _MoNumberRefused(Exception):
@@ -195,6 +205,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
         numbers = numbers | scoped(scope, Number).filter(pk=current.pk)
     initial = AccountForm.initial_for(account, _columns(scope, account), current)
     form = AccountForm(request.POST or None, initial=initial, customer=scope.customer, numbers=numbers)
+    ask_columns = False
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -205,6 +216,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     cost_center=form.cleaned_data["cost_center"],
                     office_hours_only=form.cleaned_data["office_hours_only"],
                     custom_columns=form.column_specs(),
+                    confirm_column_changes=form.cleaned_data["confirm_column_changes"],
                 )
                 if form.cleaned_data["mo_number"] != current:
                     _set_mo_number(account, form.cleaned_data["mo_number"], actor=_user(request))
@@ -212,12 +224,15 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             _mo_number_error(form, refused)
         except DomainError as exc:
             form_errors_from(form, exc)
+            ask_columns = exc.code == ErrorCode.COLUMN_DATA_AT_RISK
         else:
             messages.success(request, f"Account “{account.name}” saved.")
             _warn_shared_cost_center(request, account)
             return redirect("tenancy:account_detail", pk=account.pk)
     notice = "" if account.is_active else "This account is archived; restore it before changing it."
-    return _account_form_page(request, form, title=f"Edit {account.name}", account=account, notice=notice)
+    return _account_form_page(
+        request, form, title=f"Edit {account.name}", account=account, notice=notice, ask_columns=ask_columns
+    )
 
 
 def _describe(held: list[tuple[str, int]]) -> str:
