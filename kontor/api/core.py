@@ -20,7 +20,7 @@ from kontor.access.services import authenticate_api_key
 from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, Forbidden
 from kontor.core.netaddr import address_allowed
-from kontor.core.retry import Busy
+from kontor.core.retry import Busy, is_retryable
 from kontor.core.scope import Scope
 from kontor.messaging.groupcommit import NotConfirmed
 
@@ -229,6 +229,10 @@ def _not_confirmed(request: HttpRequest, exc: NotConfirmed) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if is_retryable(exc):
+        # A deadlock or serialization failure outside a retried transaction: nothing was written.
+        log.warning("API operation refused by the database (%s); answered 503", exc)
+        return _busy(request, Busy())
     log.exception("unhandled API error")
     return problem(500, ErrorCode.INTERNAL.value, "Something went wrong on our side; it has been logged.")
 

@@ -142,3 +142,16 @@ def test_an_api_write_whose_retries_run_out_answers_503_busy_with_retry_after(cl
     assert response.json()["code"] == "busy"
     assert len(calls) == 5  # the whole transaction, five times
     assert not IdempotencyRecord.objects.filter(key="busy-key").exists()  # a retry later may do it
+
+
+def test_a_deadlock_outside_a_retried_transaction_is_503_not_500(client, world, monkeypatch):
+    from kontor.ledger import selectors
+
+    def deadlocked(*args: object, **kwargs: object) -> None:
+        raise _db_error(_Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(selectors, "credit_overview", deadlocked)
+    client.force_login(world.acme.master)
+    response = client.get("/api/v1/credits/wallets")
+    assert response.status_code == 503 and response.json()["code"] == "busy"
+    assert response["Retry-After"] == "1"
