@@ -131,3 +131,25 @@ def test_a_task_that_kills_every_worker_is_failed_not_handed_out_forever(world, 
     run_worker()
     message.refresh_from_db()
     assert message.status == Status.ACCEPTED and Message.objects.filter(pk=message.pk).exists()
+
+
+def test_a_task_the_database_keeps_refusing_is_enqueued_again_not_failed(world, pool, settings, monkeypatch):
+    from django_tasks import default_task_backend
+
+    from kontor.core.retry import Busy
+    from kontor.messaging import tasks
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend", "QUEUES": ["default"]}}
+    message = accepted(world)
+
+    def busy(*args, **kwargs):
+        raise Busy()
+
+    monkeypatch.setattr(delivery, "handle_dlr", busy)
+    tasks.simulator_dlr.call(message.downstream_id, "failed", "NET-1", "Unreachable")  # does not raise
+    [again] = default_task_backend.results
+    assert again.task.name == "simulator_dlr"
+    assert again.args == [message.downstream_id, "failed", "NET-1", "Unreachable"]
+    assert again.task.run_after is not None and again.task.run_after > timezone.now()
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED  # nothing applied yet; the rerun will
