@@ -39,6 +39,9 @@ USER_FIELDS = [
     "staff_role",
 ]
 PIN_RE = re.compile(r"^\d{4,8}$")
+# The memo of API keys' scopes (kontor/api/core.py). Whatever takes something away from a key's creator
+# forgets it, so that the key loses it at once in this process, not a memo lifetime later.
+API_KEY_SCOPES = "apikey"
 MASTER_BEYOND_KEYS = (
     "An API key cannot create, change, enable or disable a master user, nor grant master-user rights; "
     "a master user signed in can."
@@ -450,6 +453,7 @@ def update_user(
             raise Forbidden("Only a master user can grant or remove master-user rights.")
         if not is_master:
             _keep_one_master(user)
+            hotcache.forget_on_commit(API_KEY_SCOPES)
         user.is_master = is_master
     new_primary = user.primary_office if primary_office is _UNSET else primary_office
     new_team = user.team if team is _UNSET else team
@@ -510,6 +514,8 @@ def set_user_active(user: User, active: bool, *, actor: User, within: frozenset[
     user.is_active = active
     user.save(update_fields=["is_active"])
     ended = 0 if active else _end_sessions(user)
+    if not active:
+        hotcache.forget_on_commit(API_KEY_SCOPES)
     record(
         "user.enable" if active else "user.disable",
         user,
@@ -624,6 +630,8 @@ def save_role(
         sorted(p.value for p in perm_set),
     )
     obj.save()
+    if before is not None:
+        hotcache.forget_on_commit(API_KEY_SCOPES)  # its members' keys may hold less now
     record(
         "role.update" if before else "role.create",
         obj,
@@ -732,7 +740,7 @@ def revoke_api_key(key: ApiKey, *, actor: User) -> ApiKey:
         return key
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at", "updated_at"])
-    transaction.on_commit(lambda: hotcache.forget("apikey"))  # this process at once; others within its TTL
+    hotcache.forget_on_commit(API_KEY_SCOPES)  # this process at once; others within its TTL
     record(
         "api_key.revoke",
         key,

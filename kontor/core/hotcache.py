@@ -3,8 +3,9 @@ again: an API key's scope, the rate card, an account's sender number and wallet.
 
 KONTOR_HOT_CACHE_SECONDS says how long a read is reused (default 2; 0 turns the memo off, as in
 tests, where each test changes these between requests). It is the bound on how stale such a read
-can be on another process: a revoked API key, a changed rate or a new MO number takes effect on
-every server process within that time (the process that made the change forgets at once)."""
+can be on another process: a revoked API key, a disabled user, a permission, role or membership taken
+away, a changed rate or a new MO number takes effect on every server process within that time (the
+process that made the change forgets at once, when it commits)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 
 T = TypeVar("T")
 MAX_ENTRIES = 10_000
@@ -48,6 +50,12 @@ def forget(prefix: str) -> None:
     with _lock:
         for key in [k for k in _entries if isinstance(k, tuple) and k and k[0] == prefix]:
             del _entries[key]
+
+
+def forget_on_commit(prefix: str) -> None:
+    """forget(prefix) when the current transaction commits (at once outside one). Earlier would be too
+    soon: a request of this process could memoise the old rows again before the change is visible."""
+    transaction.on_commit(lambda: forget(prefix), robust=True)
 
 
 def forget_key(key: Hashable) -> None:

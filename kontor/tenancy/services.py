@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kontor.audit.services import record, snapshot
-from kontor.core import validation
+from kontor.core import hotcache, validation
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.netaddr import address_allowed, parse_network
 from kontor.tenancy import columns as column_changes
@@ -608,6 +608,8 @@ def set_membership(
                 membership.save(update_fields=["role", "updated_at"])
     except IntegrityError:
         raise Conflict("That membership changed meanwhile; try again.") from None
+    if before is not None:
+        hotcache.forget_on_commit("apikey")  # the user's keys may hold less now (kontor/access/services.py)
     record(
         "membership.update" if before else "membership.create",
         membership,
@@ -660,3 +662,4 @@ def remove_membership(membership: Membership, *, actor: User, within: frozenset[
         account_id=membership.account_id,
     )
     membership.delete()
+    hotcache.forget_on_commit("apikey")  # the user's keys lose this account's permissions at once
