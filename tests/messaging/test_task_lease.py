@@ -153,3 +153,28 @@ def test_a_task_the_database_keeps_refusing_is_enqueued_again_not_failed(world, 
     assert again.task.run_after is not None and again.task.run_after > timezone.now()
     message.refresh_from_db()
     assert message.status == Status.ACCEPTED  # nothing applied yet; the rerun will
+
+
+def test_a_restarted_worker_sweeps_at_once_and_requeues_between_sweeps(monkeypatch, settings):
+    import threading
+
+    settings.KONTOR_TASK_LEASE_SECONDS = 0.04
+    calls = []
+    stop = threading.Event()
+
+    def sweep():
+        calls.append("sweep")
+
+    def requeue():
+        calls.append("requeue")
+        if calls.count("requeue") == 2:
+            stop.set()
+
+    monkeypatch.setattr(worker, "sweep_once", sweep)
+    monkeypatch.setattr(worker, "_requeue_quietly", requeue)
+    # Sweeps an hour apart: the first one still runs at start, abandoned tasks every half lease.
+    thread = threading.Thread(target=worker.sweep_forever, args=(3600, stop))
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert calls == ["sweep", "requeue", "requeue"]
