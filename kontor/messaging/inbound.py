@@ -106,15 +106,23 @@ def _earlier(connector: str, downstream_id: str, also: Sequence[str] = ()) -> In
 def _reject(
     reason: str, *, from_number: str, to: str, text: str, connector: str, downstream_id: str, at: dt.datetime
 ) -> InboundResult:
-    rejection = InboundRejection.objects.create(
-        to_number=_clip(to, 40),
-        from_number=_clip(from_number, 40),
-        reason=reason,
-        text=_clip(text, 160),
-        connector=connector,
-        downstream_id=downstream_id,
-        at=at,
-    )
+    try:
+        with transaction.atomic():
+            rejection = InboundRejection.objects.create(
+                to_number=_clip(to, 40),
+                from_number=_clip(from_number, 40),
+                reason=reason,
+                text=_clip(text, 160),
+                connector=connector,
+                downstream_id=downstream_id,
+                at=at,
+            )
+    except IntegrityError:
+        # The same delivery arrived twice at once; the other one stored the rejection.
+        again = _earlier(connector, downstream_id)
+        if again is None:
+            raise
+        return again
     log.warning(
         "inbound from %r to %r via %s rejected: %s", rejection.from_number, rejection.to_number, connector, reason
     )

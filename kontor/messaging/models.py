@@ -198,6 +198,14 @@ class InboundRejection(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["connector", "downstream_id"], name="inbound_rejection_downstream")]
+        constraints = [
+            # A redelivered message that is rejected again is the same rejection (as for messages).
+            models.UniqueConstraint(
+                fields=["connector", "downstream_id"],
+                condition=~Q(downstream_id=""),
+                name="inbound_rejection_downstream_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.from_number} → {self.to_number}"

@@ -242,3 +242,22 @@ def test_an_unnumbered_mo_is_deduplicated_within_its_window_only(world, nums, se
     late = inbound.receive_unnumbered(from_number=TO, to=DEDICATED, text="yes", connector="smpp")
     assert not late.duplicate
     assert Message.objects.filter(direction=Direction.IN).count() == 3
+
+
+def test_a_rejection_stored_twice_at_once_is_one_row(world, nums, monkeypatch):
+    from kontor.messaging.models import InboundRejection
+
+    first = inbound.receive_inbound(from_number=TO, to="+46700000000", text="hi", connector="smpp", downstream_id="r-9")
+    assert not first.routed and InboundRejection.objects.count() == 1
+    # The race: the second delivery looked for an earlier one before the first was committed.
+    real = inbound._earlier
+    calls = []
+
+    def earlier(*args, **kwargs):
+        calls.append(1)
+        return None if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "_earlier", earlier)
+    again = inbound.receive_inbound(from_number=TO, to="+46700000000", text="hi", connector="smpp", downstream_id="r-9")
+    assert again.duplicate and again.rejection.pk == first.rejection.pk
+    assert InboundRejection.objects.count() == 1
