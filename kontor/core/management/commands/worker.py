@@ -32,7 +32,7 @@ from kontor.core.retry import retrying
 
 log = logging.getLogger(__name__)
 
-SWEEPS = ("dispatch_pending", "deliver_webhooks")
+SWEEPS = ("dispatch_pending", "deliver_webhooks", "purge_removed_columns")
 LEASE_EXPIRED = "kontor.core.tasks.LeaseExpired"
 
 
@@ -176,7 +176,7 @@ class Command(BaseCommand):
             "--sweep-seconds",
             type=float,
             default=60.0,
-            help="Seconds between sweeps (dispatch_pending, deliver_webhooks); 0 turns them off.",
+            help="Seconds between sweeps (see SWEEPS: dispatch, webhooks, column purge); 0 turns them off.",
         )
         parser.add_argument("--worker-id", default="", help="This worker's id (default: a random one).")
 
