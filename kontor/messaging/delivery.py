@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from kontor.core.errors import Invalid
 from kontor.core.retry import retrying
+from kontor.ledger.posting import hold_wallet, lock_wallets, provider_wallet
 from kontor.ledger.services import refund, release, settle
 from kontor.messaging import throttle
 from kontor.messaging.connectors import ABSENT, Absent, Connector, Lookup, SubmitResult, connector_for, get_connector
@@ -203,6 +204,7 @@ def _apply_result_once(message_id: int, result: SubmitResult, connector: Connect
         if message is None or message.status != Status.SUBMITTED:
             return "changed meanwhile"
         if result.accepted:
+            _lock_for_early_refund(message, (result.downstream_id or "")[:100])
             settle(message.customer, message.credits, reference=message.reference)
             message.downstream_id = (result.downstream_id or "")[:100]
             transition(message, Status.ACCEPTED, downstream_id=message.downstream_id, **detail)
@@ -219,6 +221,20 @@ def _apply_result_once(message_id: int, result: SubmitResult, connector: Connect
             **detail,
         )
         return "failed"
+
+
+def _lock_for_early_refund(message: Message, downstream_id: str) -> None:
+    """A failure report that overtook the acceptance refunds (provider → wallet) in the same transaction
+    as the settle (hold → provider): lock the three wallets first, in the global id order, or the refund
+    would lock the message's wallet after the settle locked higher ids, and could deadlock with a
+    reservation from that wallet (which locks it, then the hold wallet)."""
+    if not downstream_id or message.wallet is None:
+        return
+    if not PendingDlr.objects.filter(downstream_id=downstream_id).exclude(status=Status.DELIVERED).exists():
+        return
+    unit = message.wallet.unit
+    customer = message.customer
+    lock_wallets([message.wallet.pk, hold_wallet(customer, unit).pk, provider_wallet(unit, customer).pk])
 
 
 def _fail_and_release(message: Message, error_code: str, error_text: str, **detail: Any) -> None:

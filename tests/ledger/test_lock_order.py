@@ -76,3 +76,27 @@ def test_lock_wallets_takes_the_rows_in_ascending_order_on_postgresql(world):
         return
     assert len(statements) == 1
     assert "ORDER BY id FOR NO KEY UPDATE" in statements[0]
+
+
+def test_an_early_failure_report_locks_wallet_hold_and_provider_together_before_the_settle(world):
+    """Settle (hold → provider) and the refund of a failure report that overtook the acceptance
+    (provider → wallet) share a transaction: the three wallets are locked first, in id order."""
+    from kontor.ledger.posting import provider_wallet
+    from kontor.messaging import delivery
+    from tests.messaging.test_recovery import OvertakenBy, send
+
+    acme = world.acme
+    pool = fund(pool_wallet(acme.account), 100)
+    message = send(world)
+    hold, provider = hold_wallet(acme.customer), provider_wallet(customer=acme.customer)
+    with CaptureQueriesContext(connection) as queries:
+        assert delivery.dispatch(message.pk, connector=OvertakenBy("failed")) == "accepted"
+    statements = [q["sql"] for q in queries.captured_queries]
+    pool.refresh_from_db()
+    assert pool.balance == 100  # reserved, settled, refunded once
+    if connection.vendor != "postgresql":
+        return
+    locks = [i for i, s in enumerate(statements) if "FOR NO KEY UPDATE" in s and "ledger_wallet" in s]
+    updates = [i for i, s in enumerate(statements) if s.startswith("UPDATE ledger_wallet SET balance")]
+    assert locks and updates and locks[0] < updates[0], "the wallets were not locked before the settle"
+    assert all(str(pk) in statements[locks[0]] for pk in (pool.pk, hold.pk, provider.pk))
