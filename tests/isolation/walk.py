@@ -3,6 +3,7 @@ so the sweeps cover whatever exists today and fail loudly when something new is 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -143,7 +144,9 @@ class ApiOperation:
         return out
 
 
+@functools.cache
 def openapi() -> dict[str, Any]:
+    """Built once per run: generating the schema costs seconds, and the sweeps ask for it per call."""
     import kontor.urls  # noqa: F401  (mounts the routers)
     from kontor.api.core import api
 
