@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -17,6 +16,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from kontor.access.models import ApiKey, User, hash_secret
 from kontor.access.selectors import scope_for_api_key
 from kontor.access.services import authenticate_api_key
+from kontor.api.openapi import KontorAPI
 from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, Forbidden
 from kontor.core.netaddr import address_allowed
@@ -82,7 +82,7 @@ class SessionAuth(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+api = KontorAPI(
     title="Kontor API",
     version="1",
     description=(

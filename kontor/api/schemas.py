@@ -79,20 +79,25 @@ def _scalar_kind(annotation: Any) -> tuple[str, bool] | None:
     return None
 
 
-def _check_scalar(kind: str, value: Any) -> None:
+def _check_scalar(kind: str, value: Any) -> Any:
     if value is None:
-        return
+        return value
     if kind == "bool" and not isinstance(value, bool):
         raise ValueError("Must be true or false.")
-    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError("Must be a whole number, not true/false, a fraction or text.")
+    if kind == "int":
+        # JSON Schema counts 3.0 as an integer (and JSON does not tell 3 from 3.0 apart); 1.5 is not.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("Must be a whole number, not true/false, a fraction or text.")
+    return value
 
 
 class Input(Schema):
     """A request body. Unknown fields are refused (a typo should not silently do nothing), and text
     the database cannot store (NUL, lone surrogates) is a field error, not a crash. Integers and
-    booleans are strict: pydantic would take `true` as 1, `1.0` as 1 and `"5"` as 5, so an amount of
-    `true` would move one credit; the JSON types the schema declares are the only ones accepted."""
+    booleans are strict: pydantic would take `true` as 1, `1.5` as 1 and `"5"` as 5, so an amount of
+    `true` would move one credit; only what JSON Schema calls an integer (3 or 3.0) or a boolean is taken."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -101,11 +106,12 @@ class Input(Schema):
     def _strict(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
         found = _scalar_kind(field.annotation) if field is not None else None
-        if found is not None:
-            kind, is_list = found
-            for item in value if is_list and isinstance(value, list) else [value]:
-                _check_scalar(kind, item)
-        return value
+        if found is None:
+            return value
+        kind, is_list = found
+        if is_list and isinstance(value, list):
+            return [_check_scalar(kind, item) for item in value]
+        return _check_scalar(kind, value)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -218,6 +224,10 @@ class MeOut(Schema):
 
 ColumnType = Literal["text", "number", "date", "email", "phone"]
 
+# Declared where the service refuses repeats: a column name used twice, an account listed twice in
+# memberships (the same item twice is the plainest case of either).
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
+
 
 class ColumnIn(Input):
     name: str = Field(..., max_length=200)
@@ -270,7 +280,7 @@ class AccountIn(Input):
     name: str = Field(..., max_length=1000)
     cost_center_id: int | None = None
     office_hours_only: bool = False
-    custom_columns: list[ColumnIn] = Field(default_factory=list, max_length=50)
+    custom_columns: list[ColumnIn] = Field(default_factory=list, max_length=50, json_schema_extra=UNIQUE)
     mo_number_id: int | None = Field(None, ge=1, le=2**63 - 1, strict=True, description=MO_NUMBER_HELP)
 
 
@@ -281,6 +291,7 @@ class AccountPatch(Input):
     custom_columns: list[ColumnIn] | None = Field(
         None,
         max_length=50,
+        json_schema_extra=UNIQUE,
         description="Replaces the list; columns keep their data by name. A removed column's values are kept "
         "30 days (adding a column of that name again brings them back); a change that would hide or clear "
         "contact values answers 409 `column_data_at_risk` with the counts unless `confirm_column_changes`.",
@@ -401,7 +412,7 @@ class UserIn(Input):
     primary_office_id: int | None = None
     additional_office_ids: list[int] = Field(default_factory=list, max_length=100)
     team_id: int | None = None
-    memberships: list[MembershipIn] = Field(default_factory=list, max_length=100)
+    memberships: list[MembershipIn] = Field(default_factory=list, max_length=100, json_schema_extra=UNIQUE)
 
 
 class UserPatch(Input):
@@ -443,7 +454,7 @@ class RoleOut(Schema):
 
 class RoleIn(Input):
     name: str = Field(..., max_length=1000)
-    perms: list[str] = Field(..., max_length=200)
+    perms: list[str] = Field(..., min_length=1, max_length=200)
     description: str = Field("", max_length=1000)
 
 
@@ -471,4 +482,4 @@ class ApiKeyCreated(ApiKeyOut):
 
 class ApiKeyIn(Input):
     name: str = Field(..., max_length=1000)
-    perms: list[str] = Field(..., max_length=200)
+    perms: list[str] = Field(..., min_length=1, max_length=200)

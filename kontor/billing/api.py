@@ -15,7 +15,7 @@ from kontor.api.core import scope_of
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.billing.models import Invoice
 from kontor.billing.pdf import pdf_response
-from kontor.billing.pricing import format_money, format_rate, format_unit_price, quote
+from kontor.billing.pricing import MAX_QUANTITY, MIN_QUANTITY, format_money, format_rate, format_unit_price, quote
 from kontor.core.scope import Scope, get_scoped, scoped
 
 router = Router(tags=["billing"])
@@ -38,7 +38,7 @@ class BillingQuoteOut(Schema):
 
 
 class BillingQuoteQuery(Schema):
-    quantity: int = Field(..., description="Credits to buy, 1 to 10 000 000.")
+    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to buy, 1 to 10 000 000.")
 
 
 class InvoiceLineOut(Schema):

@@ -23,6 +23,7 @@ from kontor.access.perms import Perm
 from kontor.api.core import scope_of_any, user_of
 from kontor.api.schemas import Input, Page, PageQuery, collect, errors, field_names
 from kontor.billing.invoices import BILLING_FIELDS
+from kontor.billing.pricing import MAX_QUANTITY, MIN_QUANTITY
 from kontor.core.errors import Forbidden
 from kontor.core.idempotency import run_idempotent
 from kontor.core.scope import Scope, scoped
@@ -85,7 +86,7 @@ class CsvQuery(Schema):
 
 
 class QuoteQuery(Schema):
-    quantity: int = Field(..., description="Credits to price (1 to 10 000 000).")
+    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to price (1 to 10 000 000).")
 
 
 class QuoteOut(Schema):
@@ -120,7 +121,7 @@ class CardIn(Input):
 
 
 class PurchaseIn(Input):
-    quantity: int
+    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to buy (1 to 10 000 000).")
     for_user_id: int | None = Field(None, description="null: system (unallocated) credits, master users only.")
     payment_method: str = Field(..., max_length=50, description="`invoice` (on account) or `test_card`.")
     billing_details: BillingDetailsIn
@@ -137,7 +138,7 @@ class PurchaseOut(Schema):
 class TransferIn(Input):
     from_wallet_id: int
     to_wallet_id: int
-    amount: int
+    amount: int = Field(..., ge=1, le=services.MAX_AMOUNT)
     reason: str = Field("", max_length=200)
 
 

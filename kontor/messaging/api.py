@@ -42,8 +42,10 @@ StatusName = Literal[
 
 
 class SmsSendIn(Input):
-    to: str = Field(..., max_length=40, description="Mobile number; national numbers use the customer's country.")
-    text: str = Field(..., max_length=services.MAX_TEXT)
+    to: str = Field(
+        ..., min_length=1, max_length=40, description="Mobile number; national numbers use the customer's country."
+    )
+    text: str = Field(..., min_length=1, max_length=services.MAX_TEXT)
     schedule_at: dt.datetime | None = Field(None, description="Send later (with a time zone); null: now.")
     office_hours: Literal["refuse", "schedule"] = Field(
         "refuse",
@@ -54,8 +56,8 @@ class SmsSendIn(Input):
 
 
 class SmsBatchItem(Input):
-    to: str = Field(..., max_length=40)
-    text: str = Field(..., max_length=services.MAX_TEXT)
+    to: str = Field(..., min_length=1, max_length=40)
+    text: str = Field(..., min_length=1, max_length=services.MAX_TEXT)
 
 
 class SmsBatchIn(Input):

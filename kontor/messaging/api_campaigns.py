@@ -28,7 +28,9 @@ router = Router(tags=["campaigns"])
 
 
 class CampaignPreviewIn(Input):
-    text: str = Field(..., max_length=services.MAX_TEXT, description="May use the account's columns: {Name}.")
+    text: str = Field(
+        ..., min_length=1, max_length=services.MAX_TEXT, description="May use the account's columns: {Name}."
+    )
     phonebook_id: int | None = Field(None, description="Send to this phonebook (opted-out numbers skipped).")
     numbers: list[str] | None = Field(
         None, max_length=campaigns.MAX_NUMBERS, description="Or these numbers (no columns then)."

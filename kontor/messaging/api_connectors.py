@@ -48,7 +48,11 @@ class ConnectorOut(Schema):
 
 
 class ConnectorCreateIn(Input):
-    name: str = Field(..., max_length=100, description="Lower-case letters, digits, dashes; never changes.")
+    name: str = Field(
+        ...,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",  # as connectors.kinds.valid_name checks it
+        description="Lower-case letters, digits, dashes (at most 40, starting with a letter or digit); never changes.",
+    )
     kind: Literal["simulator", "smpp", "http"]
     description: str = Field("", max_length=1000)
     enabled: bool = True
