@@ -34,8 +34,12 @@ def _converted(column: CustomColumn, value: str, region: str) -> str | None:
         return None
 
 
-def _changed(contact: Contact, values: dict[str, str], now: dt.datetime) -> Contact:
-    return Contact(pk=contact.pk, values=values, search=search_text(contact.phone, values), updated_at=now)
+def _in_use(account: Account) -> set[str]:
+    return {str(pk) for pk in CustomColumn.objects.filter(account=account).values_list("pk", flat=True)}
+
+
+def _changed(contact: Contact, values: dict[str, str], now: dt.datetime, in_use: set[str]) -> Contact:
+    return Contact(pk=contact.pk, values=values, search=search_text(contact.phone, values, in_use), updated_at=now)
 
 
 class ContactColumnValues:
@@ -57,7 +61,7 @@ class ContactColumnValues:
 
     def convert(self, account: Account, column: CustomColumn, new_type: str) -> int:
         target, region, key, now = _as(column, new_type), region_of(account), str(column.pk), timezone.now()
-        cleared, changed = 0, []
+        cleared, changed, in_use = 0, [], _in_use(account) | {key}
         for contact in _holding(account, column.pk):
             values = dict(contact.values)
             new = _converted(target, str(values.get(key, "")), region)
@@ -68,21 +72,25 @@ class ContactColumnValues:
             else:
                 values.pop(key, None)
                 cleared += 1
-            changed.append(
-                Contact(pk=contact.pk, values=values, search=search_text(contact.phone, values), updated_at=now)
-            )
+            changed.append(_changed(contact, values, now, in_use))
         Contact.objects.bulk_update(changed, ["values", "search", "updated_at"], batch_size=CHUNK)
         return cleared
 
     def strip(self, account: Account, column_ids: list[int]) -> int:
-        keys, now, changed = {str(pk) for pk in column_ids}, timezone.now(), []
+        keys, now, changed, in_use = {str(pk) for pk in column_ids}, timezone.now(), [], _in_use(account)
         for pk in column_ids:
             for contact in _holding(account, pk):
                 values = {k: v for k, v in contact.values.items() if k not in keys}
-                changed.append(
-                    Contact(pk=contact.pk, values=values, search=search_text(contact.phone, values), updated_at=now)
-                )
+                changed.append(_changed(contact, values, now, in_use))
         # A contact holding several of the columns appears once per column: the last copy has them all out.
         unique = {c.pk: c for c in changed}
         Contact.objects.bulk_update(list(unique.values()), ["values", "search", "updated_at"], batch_size=CHUNK)
         return len(unique)
+
+    def refresh_search(self, account: Account, column_ids: list[int]) -> int:
+        now, in_use, changed = timezone.now(), _in_use(account), {}
+        for pk in column_ids:
+            for contact in _holding(account, pk):
+                changed[contact.pk] = _changed(contact, dict(contact.values), now, in_use)
+        Contact.objects.bulk_update(list(changed.values()), ["search", "updated_at"], batch_size=CHUNK)
+        return len(changed)

@@ -340,6 +340,7 @@ def _apply(
 ) -> None:
     account = phonebook.account
     now = timezone.now()
+    in_use = {str(pk) for pk in CustomColumn.objects.filter(account=account).values_list("pk", flat=True)}
     try:
         with transaction.atomic():
             # One import per phonebook at a time, so two uploads of one file cannot both create a row.
@@ -370,7 +371,7 @@ def _apply(
                 if merged == current:
                     report.unchanged += 1
                     continue
-                changed.append(Contact(pk=pk, values=merged, search=search_text(phone, merged), updated_at=now))
+                changed.append(Contact(pk=pk, values=merged, search=search_text(phone, merged, in_use), updated_at=now))
                 if len(changed) >= CHUNK:
                     Contact.objects.bulk_update(changed, ["values", "search", "updated_at"], batch_size=CHUNK)
                     report.updated += len(changed)

@@ -230,7 +230,7 @@ def update_contact(
     if after == before:
         return contact
     contact.phone, contact.values = new_phone, new_values
-    contact.search = search_text(new_phone, new_values)
+    contact.search = search_text(new_phone, new_values, {str(c.pk) for c in account_columns(account)})
     try:
         with transaction.atomic():
             contact.save(update_fields=["phone", "values", "search", "updated_at"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -69,8 +69,10 @@ def clean_value(column: CustomColumn, value: str | None, region: str) -> str:
     return text
 
 
-def search_text(phone: str, values: Mapping[str, str]) -> str:
-    return "\n".join([phone, *(v for v in values.values() if v)]).lower()
+def search_text(phone: str, values: Mapping[str, str], keys: Collection[str] | None = None) -> str:
+    """What "search any value" matches; with `keys` (the account's columns in use), the values a removed
+    column still holds for its 30 days of grace are left out, so a hidden value finds nothing."""
+    return "\n".join([phone, *(v for k, v in values.items() if v and (keys is None or k in keys))]).lower()
 
 
 def columns_by_name(columns: Iterable[CustomColumn]) -> dict[str, CustomColumn]:

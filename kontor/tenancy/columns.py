@@ -97,6 +97,7 @@ def replace_columns(account: Account, specs: Sequence[ColumnSpec], *, actor: Use
         cleared = store.convert(account, col, new_type)
         if cleared:
             _audit("account.custom_column_values_cleared", account, actor, col, {"type": new_type, "cleared": cleared})
+    shown_or_hidden = [c.pk for c in removing if held.get(c.pk)]
     for position, spec in enumerate(specs, start=1):
         col = by_name.get(spec.name.lower())
         if col is None:
@@ -105,10 +106,14 @@ def replace_columns(account: Account, specs: Sequence[ColumnSpec], *, actor: Use
             )
             continue
         if col.removed_at is not None:
+            shown_or_hidden.append(col.pk)
             _audit("account.custom_column_restored", account, actor, col, {"removed_at": col.removed_at.isoformat()})
         CustomColumn.all_objects.filter(pk=col.pk).update(
             position=position, name=spec.name, type=spec.type, removed_at=None, updated_at=now
         )
+    if shown_or_hidden:
+        # "Search any value" finds what the columns in use hold, never a hidden value.
+        store.refresh_search(account, shown_or_hidden)
 
 
 def _audit(action: str, account: Account, actor: User | None, col: CustomColumn, after: dict[str, object]) -> None:

@@ -46,6 +46,11 @@ class ColumnValueStore(Protocol):
         """Remove the values of these columns from every contact for good; returns the contacts changed."""
         ...
 
+    def refresh_search(self, account: Account, column_ids: list[int]) -> int:
+        """Re-index what "search any value" matches for the contacts holding these columns' values, now
+        that they were hidden or shown again; returns the contacts changed."""
+        ...
+
 
 class _NoValues:
     def holders(self, account: Account, column_ids: list[int]) -> dict[int, int]:
@@ -58,6 +63,9 @@ class _NoValues:
         return 0
 
     def strip(self, account: Account, column_ids: list[int]) -> int:
+        return 0
+
+    def refresh_search(self, account: Account, column_ids: list[int]) -> int:
         return 0
 
 

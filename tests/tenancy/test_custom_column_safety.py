@@ -182,3 +182,27 @@ def test_api_answers_409_with_the_count_unless_confirmed(client, world, book):
     ok = client.patch(url, {**body, "confirm_column_changes": True}, content_type="application/json")
     assert ok.status_code == 200, ok.content
     assert [c["name"] for c in ok.json()["custom_columns"]] == ["Name"]
+
+
+def test_search_finds_hidden_values_only_once_they_are_back(world, book):
+    from kontor.access.selectors import scope_for_user
+    from kontor.contacts.selectors import contacts as search
+
+    acme = world.acme
+    scope = scope_for_user(acme.master, acme.account)
+
+    def found(q: str) -> list[str]:
+        cols = list(CustomColumn.objects.filter(account=acme.account))
+        return [c.phone for c in search(scope, book, cols, q)]
+
+    assert found("berg") == ["+46701000001"]
+    update_account(acme.account, actor=acme.master, custom_columns=[NAME], confirm_column_changes=True)
+    assert found("berg") == []
+    # Editing a contact while the column is hidden neither shows nor loses the hidden value.
+    contacts.update_contact(
+        Contact.objects.get(account=acme.account, phone="+46701000001"), actor=acme.master, values={"Name": "Annie"}
+    )
+    assert found("berg") == [] and found("annie") == ["+46701000001"]
+    update_account(acme.account, actor=acme.master, custom_columns=[NAME, SURNAME])
+    assert found("berg") == ["+46701000001"]
+    assert values_of(acme.account, "+46701000001") == {"Name": "Annie", "Surname": "Berg"}
