@@ -4,6 +4,7 @@
   `application/json` ninja declares for any response schema;
 - the CSV exports (paths ending in `.csv`) answer `text/csv`, a string, not JSON;
 - an operation that takes a body can answer 413 `payload_too_large` (DATA_UPLOAD_MAX_MEMORY_SIZE);
+- any operation can answer 503 when the database keeps refusing its transaction (api.core, core.retry);
 - a response given both by `response={200: …}` and by `openapi_extra` (int and string key) is one
   entry, not two `"200"` keys that YAML and the docs page refuse as a duplicated mapping key."""
 
@@ -41,6 +42,13 @@ def _honest_responses(path: str, operation: dict[str, Any]) -> dict[str, Any]:
             content[PROBLEM] = content.pop("application/json")
     if path.endswith(".csv") and "200" in merged:
         merged["200"]["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    if "503" not in merged:
+        merged["503"] = {
+            "description": "Busy (`busy`: the database kept refusing the transaction, nothing was written; retry "
+            "after Retry-After seconds) or, for a send, `not_confirmed` (it may yet be written).",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "required": False}},
+            "content": {PROBLEM: {"schema": PROBLEM_REF}},
+        }
     if "requestBody" in operation and "413" not in merged:
         merged["413"] = {
             "description": "The body is larger than the server accepts.",

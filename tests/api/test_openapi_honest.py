@@ -45,10 +45,11 @@ def test_csv_answers_are_declared_as_csv(spec):
         assert list(operation["responses"]["200"]["content"]) == ["text/csv"], path
 
 
-def test_every_operation_with_a_body_declares_413(spec):
+def test_every_operation_with_a_body_declares_413_and_every_one_503(spec):
     for path, method, operation in _operations(spec):
         if "requestBody" in operation:
             assert "413" in operation["responses"], (method, path)
+        assert "503" in operation["responses"], (method, path)  # core.retry's `busy`
 
 
 def test_the_invoice_pdf_lists_its_200_once_as_pdf(spec):
