@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
+# KONTOR_DEMO=1: the demo may run on the public demo key; without it a server refuses to start unless
+# SECRET_KEY is set (production).
+demo: export KONTOR_DEMO = 1
 demo: install
 	mkdir -p var
 	$(KONTOR) migrate --noinput
+	@# PostgreSQL only: the application role and the row-level security policies (docs/operations.md).
+	@case "$$DATABASE_URL" in postgres*) $(KONTOR) rls setup;; esac
 	$(KONTOR) collectstatic --noinput -v0
 	$(KONTOR) load_demo
 	$(KONTOR) run_demo

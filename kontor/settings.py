@@ -20,8 +20,34 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG")
-# The fallback key is only good for the demo and the tests; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "kontor-insecure-demo-key-change-me-in-production-0123456789")
+# The demo (`make demo`, `kontor run_demo`, the benchmarks) says so; it may then run on the public demo key.
+KONTOR_DEMO = env_bool("KONTOR_DEMO")
+DEMO_SECRET_KEY = "kontor-insecure-demo-key-change-me-in-production-0123456789"
+# Management commands that neither serve nor run jobs sign nothing, so they run without a key (migrations,
+# checks, shells of developers); the server, the worker and the listeners do not.
+_SERVING_COMMANDS = {"runserver", "worker", "smpp_listen", "dispatch_pending", "deliver_webhooks"}
+
+
+def _may_use_demo_key() -> bool:
+    if DEBUG or TESTING or KONTOR_DEMO or "mypy" in sys.modules:
+        return True
+    program = Path(sys.argv[0] if sys.argv else "")
+    is_cli = program.name in {"manage.py", "kontor", "django-admin"} or program.parts[-2:] == ("kontor", "__main__.py")
+    return is_cli and len(sys.argv) > 1 and sys.argv[1] not in _SERVING_COMMANDS
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not _may_use_demo_key():
+        from django.core.exceptions import ImproperlyConfigured
+
+        # The demo key is public: with it anyone could forge sessions' signatures and device cookies.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value in production (for example "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or set KONTOR_DEMO=1 to run "
+            "the demo on its public key (`make demo` does)."
+        )
+    SECRET_KEY = DEMO_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Addresses (or CIDR subnets) of reverse proxies whose X-Forwarded-For is believed.
@@ -57,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kontor.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "kontor.web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,6 +165,26 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = 60 * 60 * 12
+
+# HTTPS: off by default (the demo is plain http on loopback); turn on behind TLS (docs/operations.md).
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+# "HTTP_X_FORWARDED_PROTO,https": the header a trusted TLS-terminating proxy sets, and its value for https.
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https.")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1]) if _proxy_ssl_header else None
+# Scripts only from our own origin (kontor/web/csp.py); empty turns the header off.
+KONTOR_CONTENT_SECURITY_POLICY = os.environ.get(
+    "KONTOR_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -63,7 +63,7 @@ def test_lookup_shows_copyable_id_and_master_email(client, world):
     html = _rows(client.get(reverse("staff:customers"), {"q": "acme"}))
     sid = world.acme.customer.subscriber_id
     assert f"<code>{sid}</code>" in html
-    assert f'data-copy="{sid}"' in html and "navigator.clipboard" in html
+    assert f'data-copy="{sid}"' in html  # web/kontor.js copies it
     assert "master@acme.test" in html
 
 
