@@ -80,7 +80,7 @@ REAUTH_WRONG = "Your password is not correct; master-user changes need it."
 def _reauthenticated(actor: User, raw: str | None) -> bool:
     """Master status, another master's email and their enablement open a whole organisation: a
     session left open, or a stolen session cookie, must not be enough for them."""
-    return bool(raw) and actor.check_password(raw)
+    return raw is not None and raw != "" and actor.check_password(raw)
 
 
 def _touches_master(actor: User, person: User | None, data: dict[str, Any], form: UserForm) -> bool:
