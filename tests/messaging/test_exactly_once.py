@@ -192,7 +192,8 @@ def test_stuck_submissions_are_recovered_first_whatever_the_queued_backlog(world
     )
     call_command("dispatch_pending", stdout=io.StringIO())
     stuck.refresh_from_db()
-    assert stuck.status == Status.ACCEPTED  # the simulator said it never had it: submitted again
+    assert stuck.status == Status.ACCEPTED  # the simulator's lookup knew it: settled, not sent again
+    assert stuck.events.get(status=Status.ACCEPTED).detail["recovered"] == "lookup"
     # The backlog is worked through, a bounded slice per sweep.
     queued = Message.objects.filter(pk__in=[m.pk for m in backlog], status=Status.QUEUED).count()
     assert queued == 2

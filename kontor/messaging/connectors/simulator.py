@@ -5,23 +5,22 @@ KONTOR_SIMULATOR_DLR_SECONDS (default 2), unless the text carries a command:
 - `#undeliverable`: accepted, then a failed delivery report (the credits are refunded);
 - `#expire`: accepted, then an expired delivery report.
 
-Like a real network it dedupes on the client reference (the message's reference): a message submitted
-again gets the first answer back, and `lookup` answers from that record (kept in memory, per process,
-for the last RECORD_SIZE messages). A message not in the record it calls ABSENT, so recovery submits it
-again: after a restart that may produce a second delivery report, which costs no handset anything."""
+Like a real network it dedupes on the client reference (the message's reference), and remembers across
+restarts: its answer is a function of the message (the downstream id is a digest of the reference, the
+creation time and the recipient), so a message submitted again gets the same answer, and `lookup` (what
+recovery asks after a worker died mid-submit) always knows, in any process. A message whose worker died
+before it was handed over is thereby "accepted" by lookup: nothing real is sent either way."""
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import uuid
-from collections import OrderedDict
+import hashlib
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 
-from kontor.messaging.connectors import ABSENT, Absent, SubmitResult
+from kontor.messaging.connectors import SubmitResult
 
 if TYPE_CHECKING:
     from kontor.messaging.models import Message
@@ -40,50 +39,31 @@ def planned_report(text: str) -> tuple[str, str, str]:
     return "delivered", "", ""
 
 
-RECORD_SIZE = 100_000
-_lock = threading.Lock()
-# client reference → (fingerprint, answer). The fingerprint tells a reused id (a test database that
-# rolled back its sequences) from the same message submitted again.
-_record: OrderedDict[str, tuple[str, SubmitResult]] = OrderedDict()
-
-
 def _fingerprint(message: Message) -> str:
-    return f"{message.created_at.isoformat() if message.created_at else ''}|{message.to_number}"
+    # Tells a reused id (a test database that rolled back its sequences) from the same message again.
+    return f"{message.reference}|{message.created_at.isoformat() if message.created_at else ''}|{message.to_number}"
 
 
-def _known(message: Message) -> SubmitResult | None:
-    entry = _record.get(message.reference)
-    if entry is None or entry[0] != _fingerprint(message):
-        return None
-    return entry[1]
+def _answer(message: Message) -> SubmitResult:
+    """What the simulated network answers for this message, every time it is asked."""
+    if "#fail" in message.text:
+        return SubmitResult(False, error_code="SIM-REJECT", error_text="Rejected at submit (simulated #fail)")
+    digest = hashlib.sha256(_fingerprint(message).encode()).hexdigest()[:32]
+    return SubmitResult(True, downstream_id=f"sim-{digest}")
 
 
 def forget_all() -> None:
-    """Empty the record (tests)."""
-    with _lock:
-        _record.clear()
+    """Kept for the tests that reset connectors between runs: the simulator has nothing to forget."""
 
 
 class SimulatorConnector:
     name = "simulator"
 
     def submit(self, message: Message) -> SubmitResult:
-        with _lock:  # check and record together: two workers submitting at once get one answer
-            known = _known(message)
-            if known is not None:
-                return known
-            if "#fail" in message.text:
-                result = SubmitResult(False, error_code="SIM-REJECT", error_text="Rejected at submit (simulated #fail)")
-            else:
-                result = SubmitResult(True, downstream_id=f"sim-{uuid.uuid4().hex}")
-            _record[message.reference] = (_fingerprint(message), result)
-            while len(_record) > RECORD_SIZE:
-                _record.popitem(last=False)
-        return result
+        return _answer(message)
 
-    def lookup(self, message: Message) -> SubmitResult | Absent:
-        with _lock:
-            return _known(message) or ABSENT
+    def lookup(self, message: Message) -> SubmitResult:
+        return _answer(message)
 
     def follow_up(self, message: Message) -> None:
         from kontor.messaging.tasks import simulator_dlr
