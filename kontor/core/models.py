@@ -60,7 +60,11 @@ class AccountModel(TenantModel):
 
 class IdempotencyRecord(models.Model):
     """One `Idempotency-Key` of one customer: the request it came with and the answer it got, so a
-    retry gets the first answer again instead of doing the work twice. Kept at least 24 hours."""
+    retry gets the first answer again instead of doing the work twice. Kept at least 24 hours.
+
+    Work that only touches this database writes the record DONE in the transaction of its effect, so no
+    other session ever sees it IN_FLIGHT; only a card purchase commits an IN_FLIGHT record before the
+    charge (kontor.core.idempotency)."""
 
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight", "In flight"

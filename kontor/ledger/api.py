@@ -36,8 +36,9 @@ router = Router(tags=["credits"])
 
 IDEMPOTENCY_DOC = (
     " Send an `Idempotency-Key` header (1 to 100 characters) to make retries safe: the same key and body "
-    "return the first response again, the same key with another body is 422 `idempotency_key_reused`, and a "
-    "request still in flight with that key is 409 `idempotency_key_in_flight`. Keys are kept at least 24 hours."
+    "return the first response again, the same key with another body is 422 `idempotency_key_reused`. A retry "
+    "sent while the first is still running waits for it and gets its answer (only a purchase whose card is "
+    "being charged answers 409 `idempotency_key_in_flight`). Keys are kept at least 24 hours."
 )
 
 # --- schemas -------------------------------------------------------------------------------------
