@@ -260,8 +260,8 @@ def _dying(fn: Callable[..., object]) -> Callable[..., object]:
 def sender_api(client, world):
     from kontor.access.services import create_api_key
     from kontor.ledger.posting import pool_wallet
-    from tests.api.conftest import Api
     from kontor.messaging.models import RateCardEntry
+    from tests.api.conftest import Api
     from tests.messaging.conftest import fund
 
     # A transactional test may follow one that flushed what the migrations seed.
@@ -372,3 +372,42 @@ def test_a_crash_before_the_commit_leaves_no_claim_so_the_retry_does_the_work(se
     first = sender_api.post("/messages/batch", {"messages": items})
     assert first.status_code == 201 and "Idempotent-Replayed" not in first
     assert Message.objects.count() == 1
+
+
+def test_a_refusal_is_stored_with_the_claim_but_the_works_writes_roll_back(bank):
+    from kontor.core.models import IdempotencyRecord
+
+    master = User.objects.get(pk=bank.master_id)
+    calls = []
+
+    def refused() -> HttpResponse:
+        calls.append(1)
+        IdempotencyRecord.objects.create(customer_id=bank.customer_id, key="side-effect", request_hash="x")
+        raise Invalid.field("amount", "Enter at least 1 credit.")
+
+    def send() -> HttpResponse:
+        return run_idempotent(
+            customer_id=master.customer_id, key="refused", method="POST", path=TRANSFERS_PATH, body=b"{}", work=refused
+        )
+
+    first = send()
+    assert first.status_code == 422 and "Idempotent-Replayed" not in first
+    again = send()
+    assert again.status_code == 422 and again["Idempotent-Replayed"] == "true"
+    assert json.loads(again.content) == json.loads(first.content)
+    assert calls == [1]
+    assert not IdempotencyRecord.objects.filter(key="side-effect").exists()
+
+
+def test_a_server_error_answer_rolls_back_the_work_and_the_claim(bank):
+    from kontor.core.models import IdempotencyRecord
+
+    def broken() -> HttpResponse:
+        IdempotencyRecord.objects.create(customer_id=bank.customer_id, key="half-done", request_hash="x")
+        return HttpResponse("{}", status=500)
+
+    response = run_idempotent(
+        customer_id=bank.customer_id, key="five-hundred", method="POST", path=TRANSFERS_PATH, body=b"{}", work=broken
+    )
+    assert response.status_code == 500
+    assert not IdempotencyRecord.objects.filter(key__in=["half-done", "five-hundred"]).exists()
