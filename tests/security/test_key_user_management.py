@@ -180,3 +180,21 @@ def test_a_masters_session_still_may(world, client, second_master):
     assert api.post(f"/users/{second_master.pk}/enable").status_code == 200
     assert api.patch(f"/users/{second_master.pk}", {"is_master": False}).status_code == 200
     assert not User.objects.get(pk=second_master.pk).is_master
+
+
+@pytest.mark.parametrize("creator", CREATORS)
+@pytest.mark.parametrize("subset", ["manage_users+roles+keys", "everything"])
+def test_a_key_cannot_change_a_role_used_in_another_account(world, client, creator, subset):
+    """Editing a role changes what its members may do wherever they hold it: a Sales key may not reach
+    Support desk that way."""
+    role = Role.objects.create(customer=world.acme.customer, name="Desk", perms=["view_users"])
+    Membership.objects.create(
+        customer=world.acme.customer, account=world.acme.other_account, user=world.acme.users["sender"], role=role
+    )
+    api = keyed(world, client, creator, SUBSETS[subset])
+    before = state()
+    refused(api.patch(f"/roles/{role.pk}", {"perms": ["view_users", "manage_users"]}))
+    refused(api.patch(f"/roles/{role.pk}", {"perms": ["manage_users"]}))
+    assert state() == before
+    role.refresh_from_db()
+    assert role.perms == ["view_users"]
