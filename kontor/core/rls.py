@@ -44,6 +44,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 log = logging.getLogger("kontor.rls")
 
 APP_ROLE = "kontor_app"
+# PostgreSQL refuses COPY FROM into a table under row-level security; bulk loads of rows the code built for
+# one scope (a batch, a campaign) switch to this role, which has BYPASSRLS, for the COPY statement only.
+COPY_ROLE = "kontor_copy"
 POLICY = "kontor_tenant"
 
 _TENANT_SQL = "{col} = nullif(current_setting('kontor.customer_id', true), '')::bigint"
@@ -104,20 +107,34 @@ def set_default_deny() -> None:
 
 
 def configure_process(argv: list[str] | None = None) -> None:
-    """Called once at start-up: the management command being run decides the role and the default."""
+    """Called once at start-up (CoreConfig.ready). A web server starts every thread from deny, since each
+    request sets its own tenant; anything else (the worker, commands, scripts, benchmarks) is a system job
+    and starts from the bypass. Owner commands (migrate, ...) keep the owner's role."""
     global _use_app_role
     argv = sys.argv if argv is None else argv
+    program = Path(argv[0]).name if argv else ""
     command = ""
-    if argv and Path(argv[0]).name in {"manage.py", "kontor", "__main__.py", "django-admin"} and len(argv) > 1:
+    if len(argv) > 1 and (program in {"manage.py", "kontor", "django-admin"} or argv[0].endswith("kontor/__main__.py")):
         command = argv[1]
     if "pytest" in sys.modules:
         # tests/conftest.py switches to the application role once the test database exists; the test
         # world is built outside any request, so the tests start from a bypass.
         set_default_bypass("tests")
         return
-    if command and command != "runserver":
-        set_default_bypass(f"command {command}")
+    web = command == "runserver" or program in {"gunicorn", "uvicorn", "granian", "daphne"}
+    if not web:
+        set_default_bypass(f"system job: {command or program}")
     _use_app_role = bool(getattr(settings, "KONTOR_RLS", False)) and command not in OWNER_COMMANDS
+
+
+def pre_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """A migrate called from code (call_command, a benchmark's set-up) still needs the owner for its DDL."""
+    from django.db import connections
+
+    conn = connections[using]
+    if conn.vendor == "postgresql" and _use_app_role:
+        with conn.cursor() as cursor:
+            cursor.execute("RESET ROLE")
 
 
 def use_app_role(on: bool = True) -> None:
@@ -151,8 +168,8 @@ def _apply(cursor: Any, state: State) -> None:
 
 def _switch(state: State) -> None:
     _local.state = state
-    if not enabled():
-        return
+    if not enabled() or connection.connection is None:
+        return  # no connection yet: on_connection_created applies the thread's state when it opens
     try:
         with connection.cursor() as cursor:
             _apply(cursor, state)
@@ -257,30 +274,63 @@ def tenant_tables() -> list[TablePolicy]:
     return sorted(found.values(), key=lambda p: p.table)
 
 
+def _create_role(cursor: Any, name: str, attributes: str) -> None:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name])
+    if cursor.fetchone() is not None:
+        return
+    try:
+        cursor.execute(f"CREATE ROLE {name} {attributes}")
+    except DatabaseError:
+        # Two test databases set up at once may race to create the cluster-wide role.
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name])
+        if cursor.fetchone() is None:
+            raise
+
+
 def ensure_role(cursor: Any) -> None:
-    """The application role, its grants on every table and sequence, and the same for future tables."""
-    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
-    if cursor.fetchone() is None:
-        try:
-            cursor.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS")
-        except DatabaseError:
-            # Two test databases set up at once may race to create the cluster-wide role.
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
-            if cursor.fetchone() is None:
-                raise
+    """The application role (and the COPY role), their grants on every table and sequence, and the same
+    for future tables."""
+    _create_role(cursor, APP_ROLE, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
+    _create_role(cursor, COPY_ROLE, "NOLOGIN NOSUPERUSER BYPASSRLS")  # creating BYPASSRLS needs a superuser
     cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     row = cursor.fetchone()
     if not (row and row[0]):
         # A non-superuser owner may only SET ROLE to a role it is a member of.
-        cursor.execute(f"GRANT {APP_ROLE} TO current_user")
-    cursor.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+        cursor.execute(f"GRANT {APP_ROLE}, {COPY_ROLE} TO current_user")
+    cursor.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}, {COPY_ROLE}")
     cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
-    cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+    cursor.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {COPY_ROLE}")
+    cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}, {COPY_ROLE}")
     cursor.execute(
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLES TO {APP_ROLE}"
     )
-    cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {APP_ROLE}")
+    cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT ON TABLES TO {COPY_ROLE}")
+    cursor.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {APP_ROLE}, {COPY_ROLE}"
+    )
+
+
+@contextmanager
+def copy_rows(cursor: Any, what: str) -> Iterator[None]:
+    """Around `COPY … FROM STDIN` of rows built for one scope: PostgreSQL refuses COPY FROM into a table
+    under row-level security, so the statement runs as COPY_ROLE (BYPASSRLS, INSERT only). Logged."""
+    if not (_use_app_role and getattr(settings, "KONTOR_RLS", False) and connection.vendor == "postgresql"):
+        yield
+        return
+    log.debug("rls bypass for COPY: %s", what)
+    cursor.execute(f"SET ROLE {COPY_ROLE}")
+    try:
+        yield
+    finally:
+        if connection.in_atomic_block and connection.needs_rollback:
+            pass  # the rollback restores the role
+        else:
+            try:
+                cursor.execute(f"SET ROLE {APP_ROLE}")
+            except DatabaseError:
+                # An aborted transaction: its rollback restores the role set before it.
+                connection.needs_rollback = connection.in_atomic_block
 
 
 def apply_policies(cursor: Any) -> list[str]:
@@ -348,6 +398,7 @@ def post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     if conn.vendor != "postgresql" or not getattr(settings, "KONTOR_RLS", False):
         return
     with conn.cursor() as cursor:
-        if not missing(cursor):
-            return
-    setup(using)
+        if missing(cursor):
+            setup(using)
+        if _use_app_role:
+            cursor.execute(f"SET ROLE {APP_ROLE}")  # back from pre_migrate

@@ -35,6 +35,7 @@ from django_tasks.backends.immediate import ImmediateBackend
 from kontor.contacts.models import Contact, OptOut
 from kontor.contacts.selectors import ColumnValue
 from kontor.contacts.templating import _parse, check_template
+from kontor.core import rls
 from kontor.core.errors import Invalid
 from kontor.core.validation import e164
 from kontor.ledger.models import JournalTransaction, Wallet
@@ -452,7 +453,11 @@ def _copy(spool: Spool, how: Sending) -> list[int]:
         ):
             # psycopg's own cursor: Django's debug wrapper (DEBUG, captured queries) takes no writer.
             raw = cursor.cursor
-            with connection.wrap_database_errors, raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
+            with (
+                rls.copy_rows(cursor, f"{spool.rows} messages of customer {how.account.customer_id}"),
+                connection.wrap_database_errors,
+                raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy,
+            ):
                 start = 0
                 for chunk in spool.chunks():
                     batch = ids[start : start + len(chunk)]
