@@ -204,11 +204,12 @@ def _apply_result_once(message_id: int, result: SubmitResult, connector: Connect
         if message is None or message.status != Status.SUBMITTED:
             return "changed meanwhile"
         if result.accepted:
-            _lock_for_early_refund(message, (result.downstream_id or "")[:100])
+            early = _early_reports((result.downstream_id or "")[:100])
+            _lock_for_early_refund(message, early)
             settle(message.customer, message.credits, reference=message.reference)
             message.downstream_id = (result.downstream_id or "")[:100]
             transition(message, Status.ACCEPTED, downstream_id=message.downstream_id, **detail)
-            _apply_pending_dlrs(message)
+            _apply_pending_dlrs(message, early)
             follow_up = getattr(connector, "follow_up", None)
             if follow_up is not None:
                 accepted = message
@@ -223,14 +224,19 @@ def _apply_result_once(message_id: int, result: SubmitResult, connector: Connect
         return "failed"
 
 
-def _lock_for_early_refund(message: Message, downstream_id: str) -> None:
+def _early_reports(downstream_id: str) -> list[PendingDlr]:
+    """The reports that overtook an acceptance with this id, locked (the message is locked already)."""
+    if not downstream_id:
+        return []
+    return list(PendingDlr.objects.select_for_update().filter(downstream_id=downstream_id))
+
+
+def _lock_for_early_refund(message: Message, early: list[PendingDlr]) -> None:
     """A failure report that overtook the acceptance refunds (provider → wallet) in the same transaction
     as the settle (hold → provider): lock the three wallets first, in the global id order, or the refund
     would lock the message's wallet after the settle locked higher ids, and could deadlock with a
     reservation from that wallet (which locks it, then the hold wallet)."""
-    if not downstream_id or message.wallet is None:
-        return
-    if not PendingDlr.objects.filter(downstream_id=downstream_id).exclude(status=Status.DELIVERED).exists():
+    if message.wallet is None or all(report.status == Status.DELIVERED for report in early):
         return
     unit = message.wallet.unit
     customer = message.customer
@@ -337,11 +343,13 @@ def _apply_dlr(message: Message, new: str, error_code: str | None, error_text: s
     transition(message, new, **detail)
 
 
-def _apply_pending_dlrs(message: Message) -> int:
-    """Apply (and drop) the reports that overtook this message's acceptance; `message` is locked."""
+def _apply_pending_dlrs(message: Message, early: list[PendingDlr] | None = None) -> int:
+    """Apply (and drop) the reports that overtook this message's acceptance (`early`: already fetched
+    under lock); `message` is locked."""
     if not message.downstream_id or message.status == Status.SUBMITTED:
         return 0
-    early = list(PendingDlr.objects.select_for_update().filter(downstream_id=message.downstream_id))
+    if early is None:
+        early = _early_reports(message.downstream_id)
     for report in early:
         _apply_dlr(message, report.status, report.error_code or None, report.error_text)
     if early:
