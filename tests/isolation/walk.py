@@ -378,7 +378,7 @@ def example_value(schema: dict[str, Any], node: dict[str, Any], name: str = "", 
         names = list(props) if full else [k for k in node.get("required", []) if k in props]
         return {k: example_value(schema, props[k], k, full=full) for k in names}
     if kind == "array":
-        return []
+        return [example_value(schema, node.get("items", {}), name, full=full)] * node.get("minItems", 0)
     if kind == "integer":
         return max(1, node.get("minimum", 1))
     if kind == "number":
@@ -402,6 +402,10 @@ def example_value(schema: dict[str, Any], node: dict[str, Any], name: str = "", 
         return "SE"
     if "phone" in name:
         return "+46701234567"
+    if "pattern" in node:  # e.g. a connector name: the first simple text the pattern takes
+        fits = [t for t in ("sweep-test", "SWEEP", "1", "x") if re.search(node["pattern"], t)]
+        if fits:
+            return fits[0]
     text = "Sweep test"
     return text[: node.get("maxLength", len(text))].ljust(node.get("minLength", 0), "x")
 
