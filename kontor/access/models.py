@@ -229,7 +229,8 @@ class OneTimeToken(TimeStamped):
 
 
 class LoginThrottle(models.Model):
-    """Failed-login counters per key ("user:<email>", "pair:<email>|<ip>", "ip:<ip>") in a window."""
+    """Failed-login counters per key ("user:<email>", "pair:<email>|<ip>", "ip:<ip>") in a window, and
+    password-reset request counters ("reset:<email>", "reset-ip:<ip>") in theirs (login.py)."""
 
     key = models.CharField(max_length=400, unique=True)
     failures = models.PositiveIntegerField(default=0)
