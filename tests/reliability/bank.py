@@ -271,6 +271,20 @@ def run_reader(result_dir: str, stop: Any, *, customer_id: int) -> None:
     Path(result_dir, "reader.json").write_text(json.dumps({"reads": reads, "violations": violations}))
 
 
+# Only a real hang reaches this; a slow machine never should (a test bounds its work by operations).
+HANG_CAP = 30 * 60
+
+
+def await_exit(procs: dict[str, Any], *, cap: float = HANG_CAP) -> None:
+    """Wait until every process has ended, however long a busy machine makes that take; fail only on a
+    hang, naming the processes that hung."""
+    deadline = time.monotonic() + cap
+    for proc in procs.values():
+        proc.join(max(0.0, deadline - time.monotonic()))
+    hung = [f"{name} (pid {proc.pid})" for name, proc in procs.items() if proc.is_alive()]
+    assert not hung, f"still running after {cap / 60:.0f} minutes, so hung: {', '.join(hung)}"
+
+
 def read_summaries(result_dir: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(Path(result_dir).glob("summary-*.json"))]
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from kontor.ledger.models import JournalTransaction, Wallet
 from tests.reliability.bank import (
+    await_exit,
     build_bank,
     read_summaries,
     replayed_balances,
@@ -35,12 +36,12 @@ def test_bank_invariants_hold_under_concurrent_load(procs, tmp_path, capsys):
     workers = [
         procs(run_worker, bank, w, seed=SEED, n_ops=OPS_PER_WORKER, result_dir=str(tmp_path)) for w in range(WORKERS)
     ]
-    for proc in workers:
-        proc.join(180)
-        assert proc.exitcode == 0, f"worker {proc.pid} ended with {proc.exitcode}"
+    await_exit({f"worker {w}": proc for w, proc in enumerate(workers)})
+    for w, proc in enumerate(workers):
+        assert proc.exitcode == 0, f"worker {w} (pid {proc.pid}) ended with {proc.exitcode}"
     elapsed = time.monotonic() - started
     stop.set()
-    reader.join(60)
+    await_exit({"reader": reader})
 
     summaries = read_summaries(str(tmp_path))
     assert len(summaries) == WORKERS

@@ -16,6 +16,8 @@ from django.core.management import call_command
 
 from kontor.ledger.models import JournalTransaction
 from tests.reliability.bank import (
+    HANG_CAP,
+    await_exit,
     build_bank,
     read_acks,
     read_summaries,
@@ -57,24 +59,29 @@ def test_killed_workers_lose_nothing_and_duplicate_nothing(procs, tmp_path, caps
 
     workers = {w: start(w) for w in range(WORKERS)}
     killed: list[int] = []
-    deadline = time.monotonic() + 120
     pending = dict(VICTIMS)
-    while pending and time.monotonic() < deadline:
+    # Each victim is killed once it has acknowledged its threshold: bounded by its progress, not by a
+    # clock (it cannot finish first, its threshold is below its share); only a hang reaches the cap.
+    cap = time.monotonic() + HANG_CAP
+    while pending:
         for worker, threshold in list(pending.items()):
             if _acked(tmp_path / f"ack-{worker}.log") >= threshold:
                 os.kill(workers[worker].pid, signal.SIGKILL)
-                workers[worker].join(10)
+                await_exit({f"worker {worker}": workers[worker]})
                 assert workers[worker].exitcode == -signal.SIGKILL
                 killed.append(worker)
                 workers[worker] = start(worker)  # the replacement
                 del pending[worker]
+            elif not workers[worker].is_alive():
+                raise AssertionError(f"worker {worker} ended ({workers[worker].exitcode}) before its kill")
+        assert time.monotonic() < cap, f"workers {sorted(pending)} made no progress to their kill: hung"
         time.sleep(0.01)
     assert sorted(killed) == sorted(VICTIMS), "the kills must land mid-load"
-    for proc in workers.values():
-        proc.join(240)
-        assert proc.exitcode == 0
+    await_exit({f"worker {w}": proc for w, proc in workers.items()})
+    for w, proc in workers.items():
+        assert proc.exitcode == 0, f"worker {w} (pid {proc.pid}) ended with {proc.exitcode}"
     stop.set()
-    reader.join(60)
+    await_exit({"reader": reader})
 
     summaries = {s["worker"]: s for s in read_summaries(result_dir)}
     assert [e for s in summaries.values() for e in s["errors"]] == []
