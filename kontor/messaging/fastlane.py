@@ -44,6 +44,24 @@ SECURITY_HEADERS = [
     ("Cross-Origin-Opener-Policy", "same-origin"),
 ]
 
+
+def security_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """SECURITY_HEADERS plus the ones settings turn on: the Content-Security-Policy (web.csp) and HSTS
+    on a secure request (SecurityMiddleware), so a fast answer carries exactly the full stack's headers."""
+    headers = list(SECURITY_HEADERS)
+    policy = getattr(settings, "KONTOR_CONTENT_SECURITY_POLICY", "")
+    if policy:
+        headers.append(("Content-Security-Policy", policy))
+    if settings.SECURE_HSTS_SECONDS and WSGIRequest(environ).is_secure():
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        headers.append(("Strict-Transport-Security", value))
+    return headers
+
+
 StartResponse = Callable[..., Any]
 Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -124,7 +142,7 @@ def _try_send(environ: dict[str, Any], body: bytes) -> tuple[str, list[tuple[str
         return None  # nothing was written: the full stack refuses it with its problem+json
     except TimeoutError as exc:  # it may yet be written: sending it again could send it twice
         log.warning("fast lane: %s", exc)
-        return _problem(503, "not_confirmed", str(exc), request_id)
+        return _problem(503, "not_confirmed", str(exc), request_id, environ)
     except Exception:
         log.exception("fast lane: the send failed; the full stack tries it again")
         return None
@@ -132,7 +150,7 @@ def _try_send(environ: dict[str, Any], body: bytes) -> tuple[str, list[tuple[str
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(payload))),
-        *SECURITY_HEADERS,
+        *security_headers(environ),
         ("X-Request-ID", request_id),
     ]
     return "201 Created", headers, payload
@@ -159,14 +177,16 @@ def _host_allowed(environ: dict[str, Any]) -> bool:
     return True
 
 
-def _problem(status: int, code: str, detail: str, request_id: str) -> tuple[str, list[tuple[str, str]], bytes]:
+def _problem(
+    status: int, code: str, detail: str, request_id: str, environ: dict[str, Any]
+) -> tuple[str, list[tuple[str, str]], bytes]:
     from kontor.api.core import problem_body
 
     payload = problem_body(status, code, detail)
     headers = [
         ("Content-Type", "application/problem+json"),
         ("Content-Length", str(len(payload))),
-        *SECURITY_HEADERS,
+        *security_headers(environ),
         ("X-Request-ID", request_id),
     ]
     return f"{status} {HTTPStatus(status).phrase}", headers, payload
