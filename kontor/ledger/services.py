@@ -16,7 +16,7 @@ from kontor.audit.services import record
 from kontor.core import idempotency
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.models import IdempotencyRecord
-from kontor.core.retry import retrying
+from kontor.core.retry import retried, retrying
 from kontor.ledger import rules
 from kontor.ledger.models import SMS, JournalTransaction, Wallet
 from kontor.ledger.posting import (
@@ -277,6 +277,7 @@ def resolve_transfer(actor: User, source: Wallet, target: Wallet, senders: set[i
     return JournalTransaction.Kind.ALLOCATION if source.kind == Wallet.Kind.SYSTEM else JournalTransaction.Kind.TRANSFER
 
 
+@retried()  # a page's transfer is retried like the API's; inside the API's retry it runs once
 def transfer(
     source: Wallet, target: Wallet, amount: int, *, actor: User, reason: str = "", idempotency_key: str | None = None
 ) -> JournalTransaction:
@@ -305,6 +306,7 @@ class BatchResult:
     created: bool
 
 
+@retried()
 def batch_transfer(transfers: Sequence[Transfer], *, actor: User, idempotency_key: str | None = None) -> BatchResult:
     """Up to 1,000 transfers in one database transaction: all apply or none does. Each transfer is its own
     journal transaction (so every log shows it with its counterparty); the balances move once each, by

@@ -19,6 +19,7 @@ from django.utils import timezone
 from kontor.audit.services import record
 from kontor.contacts.models import Phonebook
 from kontor.core.errors import Forbidden, Invalid
+from kontor.core.retry import retried
 from kontor.ledger.posting import InsufficientCredits
 from kontor.ledger.services import ensure_not_archived, sending_wallet
 from kontor.messaging import adapters, fanout, services
@@ -76,6 +77,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
+@retried()  # the fan-out reserves for many wallets; a deadlock reruns all of it, never half
 def send_campaign(
     account: Account,
     *,

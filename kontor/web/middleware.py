@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from kontor.core.errors import DomainError, NotFound
+from kontor.core.retry import Busy, is_retryable
 from kontor.web.errors import api_problem, is_api
 
 
@@ -27,8 +28,13 @@ class DomainErrorMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        if request.path.startswith("/api/") or not isinstance(exc, DomainError):
+        if request.path.startswith("/api/"):
             return None
+        if not isinstance(exc, DomainError):
+            if not is_retryable(exc):
+                return None
+            exc = Busy()  # a deadlock that outlived the retries: nothing was written, try again
+
         template = "web/404.html" if isinstance(exc, NotFound) else "web/refused.html"
         return render(request, template, {"message": exc.message, "status": exc.status}, status=exc.status)
 
