@@ -124,7 +124,11 @@ def configure_process(argv: list[str] | None = None) -> None:
     web = command == "runserver" or program in {"gunicorn", "uvicorn", "granian", "daphne"}
     if not web:
         set_default_bypass(f"system job: {command or program}")
-    _use_app_role = bool(getattr(settings, "KONTOR_RLS", False)) and command not in OWNER_COMMANDS
+    # Only the application's own processes switch; a script or benchmark that builds data with the ORM
+    # and COPY keeps the role it logged in with (the servers it starts switch on their own).
+    _use_app_role = bool(getattr(settings, "KONTOR_RLS", False)) and (
+        web or (bool(command) and command not in OWNER_COMMANDS)
+    )
 
 
 def pre_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
