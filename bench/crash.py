@@ -58,7 +58,8 @@ SETTINGS = "bench.crash_settings"
 # belongs to that kill (its connection error or 5xx is the kill's, not a defect).
 KILL_GRACE = 2.0
 # Safety caps that only fire on a hang; none of them is a performance target.
-MAX_ATTEMPTS = 2000  # retries of one request until a definite answer
+MAX_ATTEMPTS = 2000  # retries of one request until a definite answer (a server down that long hangs)
+MAX_5XX = 30  # a 5xx that keeps coming is a defect, not a kill: the operation gets no definite answer
 IN_FLIGHT_RETRIES = 40  # "still in flight" answers before the operation is put aside and retried at the end
 START_CAP = 180.0  # a server or worker that does not come up
 DRAIN_CAP = 1800.0  # the drain as a whole
@@ -445,9 +446,15 @@ class Client:
                 if len(self.errors.examples) < 20:
                     self.errors.examples.append(what)
 
-    def call(self, method: str, path: str, party: Party, body: Any = None, key: str | None = None) -> Outcome:
-        in_flight = 0
+    def call(
+        self, method: str, path: str, party: Party, body: Any = None, key: str | None = None, *, retry: bool = True
+    ) -> Outcome:
+        """`retry=False` for a request without a key: it cannot be retried safely, so a connection error
+        or a 5xx leaves its outcome unknown (status None)."""
+        in_flight = failures = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            if attempt > 1 and not retry:
+                return Outcome(None, "unknown: not retried without a key", attempt - 1)
             started = time.monotonic()
             self._connection()
             generation = self.generation
@@ -462,6 +469,9 @@ class Client:
                 continue
             if status >= 500:
                 self._note(started, generation, f"{method} {path} key={key}: {status} {str(data)[:300]}", is_5xx=True)
+                failures += 1
+                if failures >= MAX_5XX:
+                    return Outcome(None, f"{status} on {failures} tries: {str(data)[:200]}", attempt)
                 time.sleep(min(0.05 * attempt, 0.5))
                 continue
             if status == 409 and isinstance(data, dict) and data.get("code") == "idempotency_key_in_flight":
@@ -478,11 +488,8 @@ class Client:
 
 # --- the mix of operations -----------------------------------------------------------------------
 
-KINDS = {
-    "individual": {"purchase": 8, "transfer": 20, "batch_transfer": 8, "send": 36, "batch_send": 14, "campaign": 4},
-    "pool": {"purchase": 8, "transfer": 20, "batch_transfer": 8, "send": 36, "batch_send": 14, "campaign": 4},
-    "reader": {"transfer": 60, "batch_transfer": 40},
-}
+MIX = {"purchase": 8, "transfer": 20, "batch_transfer": 8, "send": 28, "send_fast": 8, "batch_send": 14, "campaign": 4}
+KINDS = {"individual": MIX, "pool": MIX, "reader": {"transfer": 60, "batch_transfer": 40}}
 TENANT_WEIGHTS = {"individual": 45, "pool": 35, "reader": 20}
 REPLAY_SHARE = 0.06
 PATHS = {
@@ -490,6 +497,7 @@ PATHS = {
     "transfer": "/api/v1/credits/transfers",
     "batch_transfer": "/api/v1/credits/transfers/batch",
     "send": "/api/v1/messages",
+    "send_fast": "/api/v1/messages",  # no key: the fast lane answers it (at most once, never retried)
     "batch_send": "/api/v1/messages/batch",
     "campaign": "/api/v1/messages/campaigns",
 }
@@ -556,7 +564,7 @@ def plan(world: World, index: int, seed: int) -> Op:
                 {"from_wallet_id": a, "to_wallet_id": b, "amount": rng.randint(1, 30), "reason": f"k={key} {n}"}
             )
         body = {"transfers": items}
-    elif kind == "send":
+    elif kind in ("send", "send_fast"):
         party = sender
         body = {"to": _number(rng), "text": _text(rng, key)}
     elif kind == "batch_send":
@@ -671,13 +679,17 @@ class Run:
                 record = Record(op, outcome, replay_of=op.key)
             else:
                 op = plan(self.world, index, self.config.seed)
-                outcome = client.call("POST", op.path, op.party, op.body, op.key)
+                if op.kind == "send_fast":
+                    outcome = client.call("POST", op.path, op.party, op.body, retry=False)
+                else:
+                    outcome = client.call("POST", op.path, op.party, op.body, op.key)
                 record = Record(op, outcome)
+            keyed = op.kind != "send_fast"
             with self.lock:
                 self.records.append(record)
-                if outcome.status is None and record.replay_of is None:
+                if outcome.status is None and record.replay_of is None and keyed:
                     self.deferred.append(op)
-                if outcome.status == 201 and record.replay_of is None:
+                if outcome.status == 201 and record.replay_of is None and keyed:
                     self.acked.append(record)
 
     def _reader(self) -> None:
@@ -725,7 +737,7 @@ class Run:
 # --- after the run -------------------------------------------------------------------------------
 
 
-def drain(customer_ids: list[int], cluster: Cluster | None = None) -> list[str]:
+def drain(customer_ids: list[int], cluster: Cluster | None = None, waited: list[str] | None = None) -> list[str]:
     """Wait until no message is in flight, no campaign is sending and no task waits or runs. Bounded by
     state: it stops when nothing moved for DRAIN_STALL seconds or after DRAIN_CAP, and says what hung."""
     from django.db import connection
@@ -744,6 +756,8 @@ def drain(customer_ids: list[int], cluster: Cluster | None = None) -> list[str]:
         tasks = Counter(DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).values_list("status", flat=True))
         state = (tuple(sorted(messages.items())), sending, tuple(sorted(tasks.items())))
         connection.close()
+        if waited is not None and not waited:
+            waited.append(f"messages {dict(messages)}, campaigns sending {sending}, tasks {dict(tasks)}")
         if not messages and not sending and not tasks:
             return []
         now = time.monotonic()
@@ -816,6 +830,11 @@ def check(world: World, records: list[Record]) -> dict[str, list[str]]:
     for key, r in final.items():
         op, outcome = r.op, r.outcome
         got = effects.pop(key, set())
+        if op.kind == "send_fast" and outcome.status is None:
+            # Sent without a key and cut off by a kill: it may or may not have been stored, never twice.
+            if len(got) > 1:
+                anomalies["applied_more_than_once"].append(f"send_fast {key}: {sorted(got)}")
+            continue
         if outcome.status is None:
             found = f"{len(got)} effects" if op.kind != "campaign" else f"campaigns {campaigns.pop(key, [])}"
             anomalies["no_definite_answer"].append(f"{op.kind} {key} ({found}): {str(outcome.body)[:200]}")
@@ -922,7 +941,7 @@ def _ids(kind: str, body: Any) -> set[str]:
         return {str(body.get("journal_id"))}
     if kind == "batch_transfer":
         return {str(j) for j in body.get("journal_ids", [])}
-    if kind == "send":
+    if kind in ("send", "send_fast"):
         return {str(body.get("id"))}
     if kind == "batch_send":
         return {str(m["id"]) for m in body.get("messages", [])}
@@ -997,13 +1016,15 @@ def execute(world: World, database_url: str, config: Config, var_dir: Path) -> R
         up = time.monotonic()
         run.drive()
         driven = time.monotonic()
-        drained = drain(world.customer_ids, cluster)
+        waited: list[str] = []
+        drained = drain(world.customer_ids, cluster, waited)
         seconds = time.monotonic() - started
         phases = {
             "start": round(up - started, 1),
             "drive": round(driven - up, 1),
             "drain": round(time.monotonic() - driven, 1),
             "restarts": [round(ready - killed, 1) for killed, ready in run.timeline.windows],
+            "drain_waited_on": waited[0] if waited else "",
         }
     finally:
         cluster.stop()
@@ -1090,6 +1111,8 @@ def main(argv: list[str] | None = None) -> int:
         say("crash: operations=0 kills=0 anomalies=n/a http5xx=n/a (PostgreSQL unavailable)")
         return 2
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
+    # SIGTERM (a timeout, Ctrl-C's cousin) still runs the clean-up below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     report: Report | None = None
     try:
         setup_django(url)
