@@ -41,6 +41,10 @@ class PaymentDeclined(DomainError):
 class PaymentProvider(Protocol):
     code: str
     label: str
+    # True when charge() moves money outside our database (a card): no transaction can undo it, so a
+    # purchase keeps its idempotency claim in flight across the charge. False (invoice on account):
+    # the claim, the credits, the invoice and the answer commit together or not at all.
+    outside_effect: bool
 
     def charge(self, *, amount_minor: int, currency: str, details: dict[str, str], description: str) -> PaymentResult:
         """Charge `amount_minor` of `currency`. Invalid (with field errors) for bad payment details;
@@ -60,6 +64,7 @@ class InvoiceOnAccount:
 
     code = "invoice"
     label = "Invoice on account"
+    outside_effect = False
 
     def charge(self, *, amount_minor: int, currency: str, details: dict[str, str], description: str) -> PaymentResult:
         _check_amount(amount_minor, currency)
@@ -132,6 +137,7 @@ class TestCard:
 
     code = "test_card"
     label = "Test card"
+    outside_effect = True
 
     def charge(self, *, amount_minor: int, currency: str, details: dict[str, str], description: str) -> PaymentResult:
         _check_amount(amount_minor, currency)
@@ -169,6 +175,13 @@ def get_provider(code: str) -> PaymentProvider:
         choices = ", ".join(PROVIDERS)
         raise Invalid.field("payment_method", f"“{code}” is not a payment method; choose one of {choices}.")
     return provider
+
+
+def has_outside_effect(code: str) -> bool:
+    """Whether paying with `code` moves money outside this database; an unknown code counts as one
+    (the purchase refuses it anyway)."""
+    provider = PROVIDERS.get(code) if isinstance(code, str) else None
+    return provider is None or provider.outside_effect
 
 
 def provider_choices() -> list[tuple[str, str]]:

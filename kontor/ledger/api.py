@@ -23,6 +23,7 @@ from kontor.access.perms import Perm
 from kontor.api.core import scope_of_any, user_of
 from kontor.api.schemas import Input, Page, PageQuery, collect, errors, field_names
 from kontor.billing.invoices import BILLING_FIELDS
+from kontor.billing.payments import has_outside_effect
 from kontor.billing.pricing import MAX_QUANTITY, MIN_QUANTITY
 from kontor.core.errors import Forbidden
 from kontor.core.idempotency import run_idempotent
@@ -372,7 +373,9 @@ def purchase_credits(
             }
         )
 
-    return _idempotent(request, scope, idempotency_key, work, external=True)
+    # Only a charge outside this database (a card) needs the in-flight protocol; an invoice on account
+    # claims, buys and answers in one transaction.
+    return _idempotent(request, scope, idempotency_key, work, external=has_outside_effect(payload.payment_method))
 
 
 @router.post(

@@ -136,7 +136,36 @@ def purchase(
 ) -> PurchaseResult:
     """Buy credits into the system wallet (`for_user` None: master users only) or a user's wallet.
     Price → payment → on success the credits and a tax invoice, in one transaction. A declined payment
-    applies nothing."""
+    applies nothing. A payment with no outside effect (invoice on account) runs whole in one retried
+    transaction, its idempotency claim included, so a crash leaves either everything or nothing."""
+    from kontor.billing.payments import has_outside_effect
+
+    def run() -> PurchaseResult:
+        return _purchase(
+            customer,
+            actor=actor,
+            quantity=quantity,
+            for_user=for_user,
+            payment_method=payment_method,
+            billing_details=billing_details,
+            payment_details=payment_details,
+            idempotency_key=idempotency_key,
+        )
+
+    return run() if has_outside_effect(payment_method) else retrying(run)
+
+
+def _purchase(
+    customer: Customer,
+    *,
+    actor: User,
+    quantity: int,
+    for_user: User | None,
+    payment_method: str,
+    billing_details: dict[str, str],
+    payment_details: dict[str, str] | None,
+    idempotency_key: str | None,
+) -> PurchaseResult:
     from kontor.billing.invoices import Invoice, clean_billing_details, issue_invoice
     from kontor.billing.payments import PaymentDeclined, get_provider
     from kontor.billing.pricing import quote

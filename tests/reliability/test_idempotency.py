@@ -411,3 +411,68 @@ def test_a_server_error_answer_rolls_back_the_work_and_the_claim(bank):
     )
     assert response.status_code == 500
     assert not IdempotencyRecord.objects.filter(key__in=["half-done", "five-hundred"]).exists()
+
+
+# --- an invoice purchase has no outside effect: claim, credits, invoice and answer are one commit ---
+
+BILLING = {"company": "Acme AB", "contact_name": "Mia Master", "email": "billing@acme.test"}
+
+
+@pytest.fixture
+def prices() -> None:
+    from kontor.billing.defaults import ensure_default_prices
+
+    ensure_default_prices()  # a transactional test may follow one that flushed what the migrations seed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invoice_purchase_killed_after_its_commit_is_replayed(client, world, monkeypatch, prices):
+    from kontor.billing.models import Invoice
+    from kontor.ledger import api as ledger_api
+    from kontor.ledger.posting import system_wallet
+
+    client.force_login(world.acme.master)
+    path = "/api/v1/credits/purchases"
+    body = {"quantity": 10, "payment_method": "invoice", "billing_details": BILLING}
+    headers = {"Idempotency-Key": "kill-purchase"}
+    monkeypatch.setattr(ledger_api.services, "purchase", _dying(ledger_api.services.purchase))
+    with pytest.raises(_Killed):
+        client.post(path, body, content_type="application/json", headers=headers)
+    monkeypatch.undo()
+    again = client.post(path, body, content_type="application/json", headers=headers)
+    assert again.status_code == 201, again.content
+    assert again["Idempotent-Replayed"] == "true", "the retry after the kill bought again instead of replaying"
+    assert JournalTransaction.objects.filter(idempotency_key="kill-purchase").count() == 1
+    assert Invoice.objects.count() == 1
+    assert system_wallet(world.acme.customer).balance == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invoice_purchase_crashing_before_its_commit_leaves_no_claim(client, world, monkeypatch, prices):
+    """The in-flight record of issue 8's crash test (F3): an invoice purchase cut before its commit left
+    a claim that answered 409 to every retry. Now nothing of it survives and the retry buys."""
+    from kontor.billing import invoices
+    from kontor.core.models import IdempotencyRecord
+    from kontor.ledger.posting import system_wallet
+
+    client.force_login(world.acme.master)
+    path = "/api/v1/credits/purchases"
+    body = {"quantity": 10, "payment_method": "invoice", "billing_details": BILLING}
+    headers = {"Idempotency-Key": "crash-purchase"}
+    original = invoices.issue_invoice
+
+    def crashing(*args: object, **kwargs: object) -> object:
+        original(*args, **kwargs)
+        raise _Killed()
+
+    monkeypatch.setattr(invoices, "issue_invoice", crashing)
+    with pytest.raises(_Killed):
+        answered = client.post(path, body, content_type="application/json", headers=headers)
+        pytest.fail(f"the request was answered instead: {answered.status_code} {answered.content[:300]!r}")
+    monkeypatch.undo()
+    assert not IdempotencyRecord.objects.exists()
+    assert not JournalTransaction.objects.filter(idempotency_key="crash-purchase").exists()
+    first = client.post(path, body, content_type="application/json", headers=headers)
+    assert first.status_code == 201, first.content
+    assert "Idempotent-Replayed" not in first
+    assert system_wallet(world.acme.customer).balance == 10
