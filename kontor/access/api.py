@@ -10,9 +10,11 @@ from typing import Any
 from django.db.models import F, Q
 from django.http import HttpRequest
 from ninja import Query, Router, Status
+from pydantic import ValidationError
 
 from kontor.access import services
-from kontor.access.models import ApiKey, Role, User
+from kontor.access.login import password_confirms
+from kontor.access.models import ApiKey, Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
 from kontor.access.selectors import KeyLimit
 from kontor.api.core import scope_of, scope_of_any, user_of
@@ -24,6 +26,7 @@ from kontor.api.schemas import (
     Page,
     PageQuery,
     PermOut,
+    Reauth,
     RoleIn,
     RoleOut,
     RolePatch,
@@ -37,6 +40,7 @@ from kontor.api.schemas import (
     field_names,
     page,
 )
+from kontor.core.errors import ErrorCode, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy import services as tenancy_services
 from kontor.tenancy.models import Account, Membership, Office, Team
@@ -45,6 +49,42 @@ from kontor.tenancy.selectors import account_to_act_on, visible_accounts
 router = Router()
 
 # --- users ---------------------------------------------------------------------------------------
+
+
+def _reauthenticated(request: HttpRequest, scope: Scope, raw: str | None, *, needed: bool) -> None:
+    """A signed-in master re-enters the password for master-user changes, as the pages ask. Keys and
+    other users send none: the services refuse them these changes whatever they carry."""
+    actor = user_of(request)
+    if not needed or scope.api_key is not None or not actor.is_master:
+        return  # keys and other users are refused by the services, with permission_denied
+    if not password_confirms(actor, raw):
+        raise Forbidden(
+            "Master-user changes need your own password: send it again as current_password.",
+            code=ErrorCode.REAUTHENTICATION_REQUIRED,
+        )
+
+
+def _optional_password(request: HttpRequest) -> str | None:
+    """`current_password` from an optional JSON body (Reauth): disable and enable take no body otherwise."""
+    if request.content_type != "application/json" or not request.body.strip():
+        return None
+    try:
+        return Reauth.model_validate_json(request.body).current_password
+    except ValidationError as exc:
+        collect({".".join(str(p) for p in e["loc"]) or "body": [e["msg"]] for e in exc.errors()})
+    return None
+
+
+REAUTH_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": Reauth.model_json_schema()}},
+    }
+}
+
+
+def _changes_another_masters_access(actor: User, target: User) -> bool:
+    return target.is_master and target.pk != actor.pk
 
 
 def _within(scope: Scope) -> frozenset[str] | None:
@@ -170,6 +210,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status[Any]:
         if account is not None and role is not None:
             memberships.append((account, role))
     refs.done()
+    _reauthenticated(request, scope, payload.current_password, needed=payload.is_master)
     with field_names(USER_FIELDS):
         user = services.create_user(
             scope.customer,
@@ -221,6 +262,11 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
             Office, payload.additional_office_ids, "additional_office_ids", "office"
         )
     refs.done()
+    actor = user_of(request)
+    master_change = payload.is_master is not None and payload.is_master != user.is_master
+    email_change = payload.email is not None and normalise_email(payload.email) != user.email
+    needed = master_change or (email_change and _changes_another_masters_access(actor, user))
+    _reauthenticated(request, scope, payload.current_password, needed=needed)
     with field_names(USER_FIELDS):
         services.update_user(
             user,
@@ -241,12 +287,17 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
     "/users/{user_id}/disable",
     response={200: UserOut, **errors(404, 409, 422)},
     operation_id="disable_user",
+    openapi_extra=REAUTH_BODY,
     tags=["users"],
 )
 def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
-    """Disable a user and end their sessions (`manage_users`). 409 for yourself or the last master."""
+    """Disable a user and end their sessions (`manage_users`). 409 for yourself or the last master.
+    Another master user: a signed-in master only, with `current_password`."""
     scope = scope_of(request, Perm.MANAGE_USERS)
-    services.set_user_active(_user(scope, user_id), False, actor=user_of(request), within=_within(scope))
+    user = _user(scope, user_id)
+    needed = _changes_another_masters_access(user_of(request), user)
+    _reauthenticated(request, scope, _optional_password(request), needed=needed)
+    services.set_user_active(user, False, actor=user_of(request), within=_within(scope))
     return _show(scope, _user(scope, user_id))
 
 
@@ -254,12 +305,17 @@ def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     "/users/{user_id}/enable",
     response={200: UserOut, **errors(404, 422)},
     operation_id="enable_user",
+    openapi_extra=REAUTH_BODY,
     tags=["users"],
 )
 def enable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
-    """Enable a disabled user again (`manage_users`)."""
+    """Enable a disabled user again (`manage_users`). Another master user: a signed-in master only, with
+    `current_password`."""
     scope = scope_of(request, Perm.MANAGE_USERS)
-    services.set_user_active(_user(scope, user_id), True, actor=user_of(request), within=_within(scope))
+    user = _user(scope, user_id)
+    needed = _changes_another_masters_access(user_of(request), user)
+    _reauthenticated(request, scope, _optional_password(request), needed=needed)
+    services.set_user_active(user, True, actor=user_of(request), within=_within(scope))
     return _show(scope, _user(scope, user_id))
 
 

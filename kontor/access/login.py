@@ -110,6 +110,13 @@ def _over_limit(before: dict[str, int], trusted_device: bool) -> bool:
     )
 
 
+def password_confirms(actor: User, raw: str | None) -> bool:
+    """The signed-in person typed their own password again. Master status, another master's email and
+    their enablement open a whole organisation: a session left open, or a stolen session cookie, must
+    not be enough for them (pages and the API ask the same way)."""
+    return isinstance(raw, str) and raw != "" and actor.check_password(raw)
+
+
 def clear_email_failures(email: str) -> None:
     """After a completed password reset: whoever holds the new password is the owner, so the failures
     counted against their email (from any address) no longer stand between them and their account.

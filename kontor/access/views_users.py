@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kontor.access import services
 from kontor.access.filters import UserFilter
 from kontor.access.forms import MembershipAddForm, MembershipRoleForm, UserForm
+from kontor.access.login import password_confirms
 from kontor.access.models import Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
 from kontor.access.selectors import accounts_for, perms_in_account
@@ -78,9 +79,7 @@ REAUTH_WRONG = "Your password is not correct; master-user changes need it."
 
 
 def _reauthenticated(actor: User, raw: str | None) -> bool:
-    """Master status, another master's email and their enablement open a whole organisation: a
-    session left open, or a stolen session cookie, must not be enough for them."""
-    return raw is not None and raw != "" and actor.check_password(raw)
+    return password_confirms(actor, raw)
 
 
 def _touches_master(actor: User, person: User | None, data: dict[str, Any], form: UserForm) -> bool:

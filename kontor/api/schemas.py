@@ -413,6 +413,15 @@ class UserIn(Input):
     additional_office_ids: list[int] = Field(default_factory=list, max_length=100)
     team_id: int | None = None
     memberships: list[MembershipIn] = Field(default_factory=list, max_length=100, json_schema_extra=UNIQUE)
+    current_password: str | None = Field(
+        None,
+        max_length=1000,
+        description=(
+            "Your own password, from a signed-in session, to create a master user, grant or remove master "
+            "rights or change another master's email (403 `reauthentication_required` without it). API keys "
+            "can never make these changes."
+        ),
+    )
 
 
 class UserPatch(Input):
@@ -425,6 +434,23 @@ class UserPatch(Input):
     primary_office_id: int | None = Field(None, description="null: no primary office.")
     additional_office_ids: list[int] | None = Field(None, max_length=100)
     team_id: int | None = Field(None, description="null: no team.")
+    current_password: str | None = Field(
+        None,
+        max_length=1000,
+        description=(
+            "Your own password, from a signed-in session, to create a master user, grant or remove master "
+            "rights or change another master's email (403 `reauthentication_required` without it). API keys "
+            "can never make these changes."
+        ),
+    )
+
+
+class Reauth(Input):
+    current_password: str | None = Field(
+        None,
+        max_length=1000,
+        description="Your own password, from a signed-in session, to enable or disable another master user.",
+    )
 
 
 class UserFilters(PageQuery):

@@ -169,16 +169,19 @@ def test_a_key_still_manages_users_within_itself(world, client, creator):
 
 
 def test_a_masters_session_still_may(world, client, second_master):
+    """With the password typed again (tests/api/test_master_reauth_api.py covers its absence)."""
     client.force_login(world.acme.master)
     api = Api(client)
+    ok = {"current_password": world.password}
     response = api.post(
-        "/users", {"first_name": "Third", "last_name": "Master", "email": "third@acme.test", "is_master": True}
+        "/users",
+        {"first_name": "Third", "last_name": "Master", "email": "third@acme.test", "is_master": True, **ok},
     )
     assert response.status_code == 201 and response.json()["is_master"] is True
-    assert api.patch(f"/users/{second_master.pk}", {"email": "max2@acme.test"}).status_code == 200
-    assert api.post(f"/users/{second_master.pk}/disable").status_code == 200
-    assert api.post(f"/users/{second_master.pk}/enable").status_code == 200
-    assert api.patch(f"/users/{second_master.pk}", {"is_master": False}).status_code == 200
+    assert api.patch(f"/users/{second_master.pk}", {"email": "max2@acme.test", **ok}).status_code == 200
+    assert api.post(f"/users/{second_master.pk}/disable", ok).status_code == 200
+    assert api.post(f"/users/{second_master.pk}/enable", ok).status_code == 200
+    assert api.patch(f"/users/{second_master.pk}", {"is_master": False, **ok}).status_code == 200
     assert not User.objects.get(pk=second_master.pk).is_master
 
 
