@@ -62,7 +62,8 @@ MAX_ATTEMPTS = 2000  # retries of one request until a definite answer (a server 
 MAX_5XX = 30  # a 5xx that keeps coming is a defect, not a kill: the operation gets no definite answer
 IN_FLIGHT_RETRIES = 40  # "still in flight" answers before the operation is put aside and retried at the end
 START_CAP = 180.0  # a server or worker that does not come up
-DRAIN_CAP = 1800.0  # the drain as a whole
+DRAIN_CAP = 1800.0  # the drain as a whole, plus DRAIN_PER_MESSAGE for each message still waiting at its start
+DRAIN_PER_MESSAGE = 1.0  # far beyond any worker's pace: the cap scales with the backlog, never judges speed
 DRAIN_STALL = 120.0  # the drain making no progress at all
 OPENING_USER = 2000
 OPENING_SYSTEM = 5000
@@ -742,7 +743,8 @@ class Run:
 
 def drain(customer_ids: list[int], cluster: Cluster | None = None, waited: list[str] | None = None) -> list[str]:
     """Wait until no message is in flight, no campaign is sending and no task waits or runs. Bounded by
-    state: it stops when nothing moved for DRAIN_STALL seconds or after DRAIN_CAP, and says what hung."""
+    state: it stops when nothing moved for DRAIN_STALL seconds or after a cap that grows with the backlog,
+    and says what hung."""
     from django.db import connection
     from django_tasks_db.models import DBTaskResult
 
@@ -751,6 +753,7 @@ def drain(customer_ids: list[int], cluster: Cluster | None = None, waited: list[
     waiting = (Status.QUEUED, Status.SUBMITTED, Status.ACCEPTED)
     started = last_change = time.monotonic()
     last: tuple[Any, ...] = ()
+    cap: float | None = None
     while True:
         messages = Counter(
             Message.objects.filter(customer_id__in=customer_ids, status__in=waiting).values_list("status", flat=True)
@@ -768,7 +771,9 @@ def drain(customer_ids: list[int], cluster: Cluster | None = None, waited: list[
             last, last_change = state, now
         if cluster is not None and cluster.worker is not None and cluster.worker.poll() is not None:
             return [f"the worker exited during the drain: {cluster.log_tail('worker.log')}"]
-        if now - last_change > DRAIN_STALL or now - started > DRAIN_CAP:
+        if cap is None:
+            cap = DRAIN_CAP + DRAIN_PER_MESSAGE * sum(messages.values())
+        if now - last_change > DRAIN_STALL or now - started > cap:
             return [f"not drained: messages {dict(messages)}, campaigns sending {sending}, tasks {dict(tasks)}"]
         time.sleep(0.5)
 
