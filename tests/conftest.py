@@ -58,6 +58,22 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
     return build_world()
 
 
+@pytest.fixture
+def second_master(world):  # type: ignore[no-untyped-def]
+    """Another master user of Acme, for the rules that guard one master from another."""
+    from kontor.access.services import create_user
+
+    return create_user(
+        world.acme.customer,
+        actor=world.acme.master,
+        first_name="Max",
+        last_name="Master",
+        email="max@acme.test",
+        is_master=True,
+        send_welcome=False,
+    )
+
+
 @pytest.fixture(autouse=True)
 def _mail_to_memory(settings):  # type: ignore[no-untyped-def]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -402,6 +402,17 @@ class MembershipIn(Input):
     role_id: int
 
 
+CURRENT_PASSWORD = Field(
+    None,
+    max_length=1000,
+    description=(
+        "Your own password, from a signed-in session, to create a master user, grant or remove master "
+        "rights or change another master's email (403 `reauthentication_required` without it). API keys "
+        "can never make these changes."
+    ),
+)
+
+
 class UserIn(Input):
     first_name: str = Field(..., max_length=1000)
     last_name: str = Field(..., max_length=1000)
@@ -413,15 +424,7 @@ class UserIn(Input):
     additional_office_ids: list[int] = Field(default_factory=list, max_length=100)
     team_id: int | None = None
     memberships: list[MembershipIn] = Field(default_factory=list, max_length=100, json_schema_extra=UNIQUE)
-    current_password: str | None = Field(
-        None,
-        max_length=1000,
-        description=(
-            "Your own password, from a signed-in session, to create a master user, grant or remove master "
-            "rights or change another master's email (403 `reauthentication_required` without it). API keys "
-            "can never make these changes."
-        ),
-    )
+    current_password: str | None = CURRENT_PASSWORD
 
 
 class UserPatch(Input):
@@ -434,15 +437,7 @@ class UserPatch(Input):
     primary_office_id: int | None = Field(None, description="null: no primary office.")
     additional_office_ids: list[int] | None = Field(None, max_length=100)
     team_id: int | None = Field(None, description="null: no team.")
-    current_password: str | None = Field(
-        None,
-        max_length=1000,
-        description=(
-            "Your own password, from a signed-in session, to create a master user, grant or remove master "
-            "rights or change another master's email (403 `reauthentication_required` without it). API keys "
-            "can never make these changes."
-        ),
-    )
+    current_password: str | None = CURRENT_PASSWORD
 
 
 class Reauth(Input):

@@ -7,22 +7,8 @@ import pytest
 from django.urls import reverse
 
 from kontor.access.models import User
-from kontor.access.services import create_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def other_master(world) -> User:
-    return create_user(
-        world.acme.customer,
-        actor=world.acme.master,
-        first_name="Max",
-        last_name="Master",
-        email="max@acme.test",
-        is_master=True,
-        send_welcome=False,
-    )
 
 
 def edit_data(user: User, **changes: object) -> dict:
@@ -39,7 +25,7 @@ def edit_data(user: User, **changes: object) -> dict:
 
 
 @pytest.mark.parametrize("password", [None, "wrong password"])
-def test_master_changes_need_the_password(world, client, other_master, password):
+def test_master_changes_need_the_password(world, client, second_master, password):
     client.force_login(world.acme.master)
     extra = {} if password is None else {"current_password": password}
     sender = world.acme.users["sender"]
@@ -48,38 +34,38 @@ def test_master_changes_need_the_password(world, client, other_master, password)
     assert response.status_code == 200 and "current_password" in response.context["form"].errors
     assert not User.objects.get(pk=sender.pk).is_master
     # Remove them, or change another master's email.
-    edit = reverse("access:user_edit", args=[other_master.pk])
-    response = client.post(edit, edit_data(other_master, is_master="", **extra))
+    edit = reverse("access:user_edit", args=[second_master.pk])
+    response = client.post(edit, edit_data(second_master, is_master="", **extra))
     assert response.status_code == 200 and "current_password" in response.context["form"].errors
-    response = client.post(edit, edit_data(other_master, email="evil@attacker.test", **extra))
+    response = client.post(edit, edit_data(second_master, email="evil@attacker.test", **extra))
     assert response.status_code == 200 and "current_password" in response.context["form"].errors
-    assert User.objects.get(pk=other_master.pk).email == "max@acme.test"
-    assert User.objects.get(pk=other_master.pk).is_master
+    assert User.objects.get(pk=second_master.pk).email == "max@acme.test"
+    assert User.objects.get(pk=second_master.pk).is_master
     # Create a master user.
     data = {"first_name": "New", "last_name": "Master", "email": "newm@acme.test", "time_zone": "UTC"}
     response = client.post(reverse("access:user_add"), {**data, "is_master": "on", **extra})
     assert response.status_code == 200 and "current_password" in response.context["form"].errors
     assert not User.objects.filter(email="newm@acme.test").exists()
     # Disable another master.
-    disable = reverse("access:user_disable", args=[other_master.pk])
+    disable = reverse("access:user_disable", args=[second_master.pk])
     assert b"current_password" in client.get(disable).content
     response = client.post(disable, extra)
     assert response.status_code == 200 and b"not correct" in response.content
-    assert User.objects.get(pk=other_master.pk).is_active
+    assert User.objects.get(pk=second_master.pk).is_active
 
 
-def test_with_the_password_they_go_through(world, client, other_master):
+def test_with_the_password_they_go_through(world, client, second_master):
     client.force_login(world.acme.master)
     ok = {"current_password": world.password}
-    edit = reverse("access:user_edit", args=[other_master.pk])
-    assert client.post(edit, edit_data(other_master, email="max2@acme.test", **ok)).status_code == 302
-    assert User.objects.get(pk=other_master.pk).email == "max2@acme.test"
-    assert client.post(reverse("access:user_disable", args=[other_master.pk]), ok).status_code == 302
-    assert not User.objects.get(pk=other_master.pk).is_active
-    assert client.post(reverse("access:user_enable", args=[other_master.pk]), ok).status_code == 302
-    other_master.refresh_from_db()
-    assert client.post(edit, edit_data(other_master, is_master="", **ok)).status_code == 302
-    assert not User.objects.get(pk=other_master.pk).is_master
+    edit = reverse("access:user_edit", args=[second_master.pk])
+    assert client.post(edit, edit_data(second_master, email="max2@acme.test", **ok)).status_code == 302
+    assert User.objects.get(pk=second_master.pk).email == "max2@acme.test"
+    assert client.post(reverse("access:user_disable", args=[second_master.pk]), ok).status_code == 302
+    assert not User.objects.get(pk=second_master.pk).is_active
+    assert client.post(reverse("access:user_enable", args=[second_master.pk]), ok).status_code == 302
+    second_master.refresh_from_db()
+    assert client.post(edit, edit_data(second_master, is_master="", **ok)).status_code == 302
+    assert not User.objects.get(pk=second_master.pk).is_master
     data = {"first_name": "New", "last_name": "Master", "email": "newm@acme.test", "time_zone": "UTC"}
     assert client.post(reverse("access:user_add"), {**data, "is_master": "on", **ok}).status_code == 302
     assert User.objects.get(email="newm@acme.test").is_master

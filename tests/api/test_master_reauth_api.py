@@ -9,23 +9,9 @@ import json
 import pytest
 
 from kontor.access.models import User
-from kontor.access.services import create_user
 from tests.api.conftest import problem
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def other_master(world) -> User:
-    return create_user(
-        world.acme.customer,
-        actor=world.acme.master,
-        first_name="Max",
-        last_name="Master",
-        email="max@acme.test",
-        is_master=True,
-        send_welcome=False,
-    )
 
 
 @pytest.fixture
@@ -43,32 +29,32 @@ NEW_MASTER = {"first_name": "New", "last_name": "Master", "email": "newm@acme.te
 
 
 @pytest.mark.parametrize("password", [None, "wrong password"])
-def test_master_changes_from_a_session_need_the_password(world, session, other_master, password):
+def test_master_changes_from_a_session_need_the_password(world, session, second_master, password):
     extra = {} if password is None else {"current_password": password}
     sender = world.acme.users["sender"]
     code = "reauthentication_required"
     problem(session("post", "/users", {**NEW_MASTER, **extra}), 403, code)
     problem(session("patch", f"/users/{sender.pk}", {"is_master": True, **extra}), 403, code)
-    problem(session("patch", f"/users/{other_master.pk}", {"is_master": False, **extra}), 403, code)
-    problem(session("patch", f"/users/{other_master.pk}", {"email": "evil@attacker.test", **extra}), 403, code)
-    problem(session("post", f"/users/{other_master.pk}/disable", extra or None), 403, code)
+    problem(session("patch", f"/users/{second_master.pk}", {"is_master": False, **extra}), 403, code)
+    problem(session("patch", f"/users/{second_master.pk}", {"email": "evil@attacker.test", **extra}), 403, code)
+    problem(session("post", f"/users/{second_master.pk}/disable", extra or None), 403, code)
     assert not User.objects.filter(email="newm@acme.test").exists()
     assert not User.objects.get(pk=sender.pk).is_master
-    other_master.refresh_from_db()
-    assert other_master.is_master and other_master.is_active and other_master.email == "max@acme.test"
+    second_master.refresh_from_db()
+    assert second_master.is_master and second_master.is_active and second_master.email == "max@acme.test"
 
 
-def test_with_the_password_the_same_changes_go_through(world, session, other_master):
+def test_with_the_password_the_same_changes_go_through(world, session, second_master):
     ok = {"current_password": world.password}
     assert session("post", "/users", {**NEW_MASTER, **ok}).status_code == 201
-    assert session("patch", f"/users/{other_master.pk}", {"email": "max2@acme.test", **ok}).status_code == 200
-    assert session("post", f"/users/{other_master.pk}/disable", ok).status_code == 200
-    assert session("post", f"/users/{other_master.pk}/enable", ok).status_code == 200
-    other_master.refresh_from_db()
-    assert other_master.email == "max2@acme.test" and other_master.is_active
+    assert session("patch", f"/users/{second_master.pk}", {"email": "max2@acme.test", **ok}).status_code == 200
+    assert session("post", f"/users/{second_master.pk}/disable", ok).status_code == 200
+    assert session("post", f"/users/{second_master.pk}/enable", ok).status_code == 200
+    second_master.refresh_from_db()
+    assert second_master.email == "max2@acme.test" and second_master.is_active
 
 
-def test_ordinary_changes_need_no_password(world, session, other_master):
+def test_ordinary_changes_need_no_password(world, session, second_master):
     sender = world.acme.users["sender"]
     assert session("patch", f"/users/{sender.pk}", {"first_name": "Sam"}).status_code == 200
     assert session("patch", f"/users/{sender.pk}", {"email": "sam@acme.test"}).status_code == 200

@@ -11,7 +11,7 @@ import pytest
 
 from kontor.access.models import Role, User
 from kontor.access.perms import CUSTOMER_PERMS
-from kontor.access.services import create_api_key, create_user, set_user_active
+from kontor.access.services import create_api_key, set_user_active
 from kontor.audit.models import AuditEntry
 from kontor.tenancy.models import Membership
 from tests.api.conftest import Api, problem
@@ -34,19 +34,6 @@ CREATORS = ["master", "administrator"]
 
 def builtin(slug: str) -> Role:
     return Role.objects.get(customer=None, slug=slug)
-
-
-@pytest.fixture
-def second_master(world) -> User:
-    return create_user(
-        world.acme.customer,
-        actor=world.acme.master,
-        first_name="Max",
-        last_name="Master",
-        email="max@acme.test",
-        is_master=True,
-        send_welcome=False,
-    )
 
 
 def state() -> tuple:
