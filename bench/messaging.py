@@ -15,7 +15,10 @@ accepted when it is durably queued with its credits reserved, as Jasmin's count 
 Every accepted message is then checked in the database and `kontor ledger verify` must pass.
 
     python -m bench messaging --seconds 20 --connections 8
-    python -m bench messaging --seconds 1 --connections 2 --recipients 500 --no-peer   # CI size
+    python -m bench messaging --seconds 1 --connections 2 --recipients 500 --no-peer --rls-rounds 1  # CI size
+
+It then measures row-level security's cost (`--rls-rounds`, default 3): the send and batch loads against
+a server with it off and one with it on, alternately, and prints on over off as rls_send and rls_batch.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def _free_port() -> int:
 class Server:
     """gunicorn serving kontor.wsgi on a free loopback port, against the scratch database."""
 
-    def __init__(self, database_url: str, *, workers: int, threads: int) -> None:
+    def __init__(self, database_url: str, *, workers: int, threads: int, rls: bool | None = None) -> None:
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
         if gunicorn is None:
             raise BenchUnavailable("gunicorn is not installed")
@@ -101,6 +104,8 @@ class Server:
             "DJANGO_SETTINGS_MODULE": "kontor.settings",
             "KONTOR_TESTING": "0",
         }
+        if rls is not None:
+            env["KONTOR_RLS"] = "1" if rls else "0"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - gunicorn writes to it until stop()
             prefix="kontor-bench-gunicorn-", suffix=".log", delete=False
         )
@@ -288,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip Jasmin (CI)")
     parser.add_argument("--only", default="send,batch,fanout")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--rls-rounds",
+        type=int,
+        default=3,
+        help="rounds of send and batch with row-level security off, then on, for its cost (0: none)",
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
 
@@ -361,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
             srv = None
             after = stored_messages(world.account_id)
             say(f"stored: {after - before} messages in the database")
+        if args.rls_rounds and only & {"send", "batch"}:
+            costs, rls_errors = rls_cost(url, world, args, only)
+            results.update(costs)
+            failed = failed or rls_errors > 0
         if "fanout" in only:
             results["fanout"] = run_fanout(args.recipients)
         if not verify_ledger():
@@ -370,7 +385,10 @@ def main(argv: list[str] | None = None) -> int:
             say("ledger verify: ok")
         parts = " ".join(f"{name}={value}" for name, value in results.items())
         peer_figure = f"Jasmin's {peer.per_second:.0f}/s" if peer else "no peer run"
-        say(f"messaging ratios: {parts} (vs {peer_figure} for send and batch, PostgreSQL COPY for fanout)")
+        say(
+            f"messaging ratios: {parts} (vs {peer_figure} for send and batch, PostgreSQL COPY for fanout, "
+            "the same load without row-level security for rls_*)"
+        )
         return 1 if failed else 0
     except BenchUnavailable as exc:
         say(f"messaging: skipped: {exc}")
@@ -384,6 +402,49 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         if not args.keep:
             drop_database(server, DATABASE)
+
+
+def rls_cost(url: str, world: World, args: argparse.Namespace, only: set[str]) -> tuple[dict[str, str], int]:
+    """Row-level security's cost: rounds of the same loads against a server with it off (the owner, as
+    before issue 8) and one with it on (kontor_app under the policies), alternating so that drift on the
+    machine falls on both; the median of each side's rounds, on over off."""
+    from statistics import median
+
+    paths = {
+        "send": (SEND_PATH, {"to": TO, "text": TEXT}, 1),
+        "batch": (BATCH_PATH, {"messages": [{"to": TO, "text": TEXT}] * BATCH}, BATCH),
+    }
+    seen: dict[tuple[str, bool], list[float]] = {}
+    errors = 0
+    for round_no in range(args.rls_rounds):
+        for on in (False, True):
+            srv = Server(url, workers=args.workers, threads=args.threads, rls=on)
+            try:
+                for name in ("send", "batch"):
+                    if name not in only:
+                        continue
+                    path, body, per_request = paths[name]
+                    wrk(srv.base + path, key=world.secret, body=body, seconds=1, connections=args.connections)
+                    load = wrk(
+                        srv.base + path, key=world.secret, body=body, seconds=args.seconds, connections=args.connections
+                    )
+                    rate = load.per_second * per_request
+                    seen.setdefault((name, on), []).append(rate)
+                    errors += load.errors
+                    say(
+                        f"rls round {round_no + 1} {'on ' if on else 'off'}: {name} {rate:.0f} messages/s, "
+                        f"errors {load.errors}"
+                    )
+            finally:
+                srv.stop()
+    out: dict[str, str] = {}
+    for name in ("send", "batch"):
+        if (name, True) not in seen:
+            continue
+        on, off = median(seen[(name, True)]), median(seen[(name, False)])
+        say(f"rls: {name} {on:.0f} with row-level security, {off:.0f} without (median of {args.rls_rounds} rounds)")
+        out[f"rls_{name}"] = ratio(on, off)
+    return out, errors
 
 
 def run_fanout(recipients: int) -> str:

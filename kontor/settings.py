@@ -128,6 +128,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KONTOR_SQLITE_TEST_NAME") or None}
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, keeping the row-level security state in step (kontor/core/postgresql).
+        DATABASES["default"]["ENGINE"] = "kontor.core.postgresql"
     # Persistent connections: opening one per request costs more than most requests' own work.
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -135,8 +138,8 @@ else:
         "NAME": os.environ.get("KONTOR_PG_TEST_NAME", "test_" + DATABASES["default"]["NAME"])
     }
 # PostgreSQL row-level security (kontor/core/rls.py, docs/operations.md): the app switches to the role
-# kontor_app, which the tenant policies bind. Ignored on SQLite.
-KONTOR_RLS = env_bool("KONTOR_RLS") and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+# kontor_app, which the tenant policies bind. On by default; KONTOR_RLS=0 turns it off. Ignored on SQLite.
+KONTOR_RLS = env_bool("KONTOR_RLS", True) and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "access.User"

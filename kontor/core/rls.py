@@ -14,13 +14,14 @@ write them.
 
 The application connects as the owner and, on every new connection, switches to `kontor_app` (NOLOGIN,
 owns nothing, not a superuser, so the policies bind it) with `SET ROLE`; migrate and the other owner
-commands keep the owner. The tenant and the bypass are session settings (`set_config(..., false)`) applied
-by `tenant()` / `bypass()` and restored when they end: Django runs in autocommit outside `atomic`, so a
-`SET LOCAL` would be gone after the first statement. The web request sets them in TenancyMiddleware and
-restores them in a `finally`, which matters because persistent connections (CONN_MAX_AGE) carry session
-settings into the next request. A rolled-back transaction also rolls back a `set_config` made inside it,
-which restores exactly the state from before that transaction; nothing is cached in Python, so the
-database never holds a state the code does not expect for longer than the block that set it.
+commands keep the owner. The tenant and the bypass are session settings (`set_config(..., false)`):
+Django runs in autocommit outside `atomic`, so a `SET LOCAL` would be gone after the first statement.
+`tenant()`, `bypass()` and the request bracket in TenancyMiddleware change only the thread's wanted
+state; the database backend (kontor/core/postgresql) brings the connection in step with it before any
+statement runs (`sync`), and only when they differ. A persistent connection (CONN_MAX_AGE) therefore
+never carries one request's tenant into the next: the next request's first statement is preceded by
+its own state. A rollback undoes a `set_config` made inside it, so the backend forgets what the
+connection holds after any rollback and sets it again before the next statement.
 
 What this wall does not stop: SQL injection (any statement could `RESET ROLE` or set `kontor.bypass`).
 It stops what it is meant for, a query that forgot its scope.
@@ -157,35 +158,31 @@ def app_role_in_use() -> bool:
 def on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     if connection.vendor != "postgresql" or not getattr(settings, "KONTOR_RLS", False):
         return
-    with connection.cursor() as cursor:
-        if _use_app_role:
+    if _use_app_role:
+        with connection.cursor() as cursor:
             cursor.execute(f"SET ROLE {APP_ROLE}")
-        _apply(cursor, current())
 
 
-def _apply(cursor: Any, state: State) -> None:
-    cursor.execute(
-        "SELECT set_config('kontor.customer_id', %s, false), set_config('kontor.bypass', %s, false)",
-        ["" if state.customer_id is None else str(state.customer_id), "on" if state.bypass else "off"],
-    )
+_SYNC_SQL = "SELECT set_config('kontor.customer_id', %s, false), set_config('kontor.bypass', %s, false)"
+
+
+def sync(conn: Any) -> None:
+    """Called by the backend whenever a cursor opens: the connection takes this thread's state, with
+    one statement, unless it already holds it."""
+    if conn.connection is None or not getattr(settings, "KONTOR_RLS", False):
+        return
+    state = current()
+    wanted = ("" if state.customer_id is None else str(state.customer_id), "on" if state.bypass else "off")
+    if conn.rls_applied == wanted:
+        return
+    with conn.wrap_database_errors:
+        conn.connection.execute(_SYNC_SQL, wanted)
+    conn.rls_applied = wanted
 
 
 def _switch(state: State) -> None:
+    # The database follows before the thread's next statement (sync).
     _local.state = state
-    if not enabled() or connection.connection is None:
-        return  # no connection yet: on_connection_created applies the thread's state when it opens
-    try:
-        with connection.cursor() as cursor:
-            _apply(cursor, state)
-    except DatabaseError:
-        if connection.in_atomic_block:
-            # An aborted transaction refuses every statement; its rollback restores the settings from
-            # before it, which is the state the enclosing block expects.
-            connection.needs_rollback = True
-            return
-        # Outside a transaction a failure means the connection is unusable: drop it, the next one
-        # starts from this thread's state (on_connection_created).
-        connection.close()
 
 
 @contextmanager
@@ -195,8 +192,6 @@ def _state(state: State) -> Iterator[None]:
     try:
         yield
     finally:
-        _local.state = previous
-        _switch(previous or _default)
         _local.state = previous
 
 
@@ -235,8 +230,6 @@ def thread_bypass(reason: str) -> None:
     group-commit thread): a bypass, applied to its connection now and to every new one it opens."""
     log.info("rls bypass for thread %s: %s", threading.current_thread().name, reason)
     _local.state = State(bypass=reason)
-    if enabled() and connection.connection is not None:
-        _switch(_local.state)
 
 
 # -- the policies ---------------------------------------------------------------------------------------

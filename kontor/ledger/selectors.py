@@ -391,13 +391,25 @@ def _counterparties(journal_ids: list[uuid.UUID], wallet_id: int, limit: int = 3
     others = (
         Posting.objects.filter(journal_id__in=journal_ids)
         .exclude(wallet_id=wallet_id)
-        .select_related("wallet__user", "wallet__account")
+        .values_list("journal_id", "wallet_id")
         .order_by("journal_id", "id")
     )
-    for posting in others.iterator(chunk_size=2000):
-        counts[posting.journal_id] += 1
-        if len(names[posting.journal_id]) < limit:
-            names[posting.journal_id].append(wallet_label(posting.wallet))
+    shown: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for journal_id, other_wallet in others.iterator(chunk_size=2000):
+        counts[journal_id] += 1
+        if len(shown[journal_id]) < limit:
+            shown[journal_id].append(other_wallet)
+    # Under row-level security a customer does not see the provider's side of a purchase (its posting
+    # and wallet have no customer). Every journal balances, so a journal whose other side is unseen, or
+    # whose other wallet is unseen, moved credits to or from the provider.
+    wanted = {w for ids in shown.values() for w in ids}
+    wallets = Wallet.objects.filter(pk__in=wanted).select_related("user", "account").in_bulk()
+    for journal_id in journal_ids:
+        ids = shown.get(journal_id)
+        if not ids:
+            names[journal_id], counts[journal_id] = ["Provider"], 1
+        else:
+            names[journal_id] = [wallet_label(wallets[w]) if w in wallets else "Provider" for w in ids]
     return {
         jid: ", ".join(names[jid]) + (f" and {counts[jid] - limit} more" if counts[jid] > limit else "")
         for jid in names

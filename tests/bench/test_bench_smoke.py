@@ -31,6 +31,8 @@ TINY = {
         "--recipients",
         "300",
         "--no-peer",
+        "--rls-rounds",
+        "1",
     ],
     "crash": [
         "--operations",

@@ -131,6 +131,53 @@ def test_the_settings_are_restored_after_a_block(world):
     assert Account.objects.count() >= 4  # back to the tests' default
 
 
+class Boom(Exception):
+    pass
+
+
+def _customers_seen() -> set[int]:
+    return set(Account.objects.values_list("customer_id", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollback_does_not_leave_the_connection_on_another_tenant(world):
+    # The backend sets the tenant only when the connection does not hold it already. A rollback undoes a
+    # set_config made inside the transaction: here the connection goes back to Acme while the code is
+    # still Globex's, and the next statement must set Globex again.
+    acme, globex = world.acme.customer.pk, world.globex.customer.pk
+    with rls.tenant(acme):
+        assert _customers_seen() == {acme}
+        with rls.tenant(globex):
+            try:
+                with transaction.atomic():
+                    assert _customers_seen() == {globex}
+                    raise Boom
+            except Boom:
+                pass
+            assert _customers_seen() == {globex}
+        assert _customers_seen() == {acme}
+
+
+def test_the_state_is_set_once_per_change_not_per_statement(world, monkeypatch):
+    sent: list[tuple[str, str]] = []
+    real = rls.sync
+
+    def counting(conn):  # type: ignore[no-untyped-def]
+        before = conn.rls_applied
+        real(conn)
+        if conn.rls_applied != before:
+            sent.append(conn.rls_applied)
+
+    monkeypatch.setattr(rls, "sync", counting)
+    acme = str(world.acme.customer.pk)
+    with rls.tenant(world.acme.customer.pk):
+        for _ in range(3):
+            _customers_seen()
+    with rls.bypass("test"), rls.bypass("another reason, the same setting"):
+        _customers_seen()
+    assert sent == [(acme, "off"), ("", "on")]
+
+
 def test_a_customer_request_is_narrowed_to_its_customer(world, client):
     seen: list[tuple[str, str]] = []
     client.force_login(world.acme.master)
