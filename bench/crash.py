@@ -196,7 +196,17 @@ class Cluster:
     """gunicorn (kontor.gunicorn_conf) and `kontor worker`, each in its own process group so that a
     SIGKILL reaches the master and all its workers at once."""
 
-    def __init__(self, database_url: str, *, port: int | None, web_workers: int, threads: int, var_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        port: int | None,
+        web_workers: int,
+        threads: int,
+        var_dir: Path,
+        task_workers: int = 1,
+    ) -> None:
+        self.task_workers = max(1, task_workers)
         self.port = port or _free_port()
         self.var_dir = var_dir
         self.env = {
@@ -217,7 +227,7 @@ class Cluster:
         for name in ("PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER", "KONTOR_PG_TEST_NAME"):
             self.env.pop(name, None)
         self.web: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
         self.web_starts = 0
         self.worker_starts = 0
         # The parent-death signal fires when the *thread* that started a child ends, so every child is
@@ -260,10 +270,17 @@ class Cluster:
         self.web = self._spawn([gunicorn, "-c", "python:kontor.gunicorn_conf", "--log-level=warning"], "gunicorn.log")
 
     def start_worker(self) -> None:
+        """`kontor worker`, as many processes as asked for: one service, started and killed together."""
         self.worker_starts += 1
-        self.worker = self._spawn(
-            [sys.executable, "manage.py", "worker", "--interval", "0.1", "--sweep-seconds", "1"], "worker.log"
-        )
+        self.workers = [
+            self._spawn(
+                [sys.executable, "manage.py", "worker", "--interval", "0.1", "--sweep-seconds", "1"], "worker.log"
+            )
+            for _ in range(self.task_workers)
+        ]
+
+    def worker_exited(self) -> bool:
+        return any(proc.poll() is not None for proc in self.workers)
 
     def wait_web(self, probe: Party) -> None:
         """Until the API answers (bounded by a cap that only a server that cannot start reaches)."""
@@ -299,11 +316,12 @@ class Cluster:
         self.web = None
 
     def kill_worker(self) -> None:
-        self._kill(self.worker)
-        self.worker = None
+        for proc in self.workers:
+            self._kill(proc)
+        self.workers = []
 
     def stop(self) -> None:
-        for proc in (self.web, self.worker):
+        for proc in (self.web, *self.workers):
             if proc is None or proc.poll() is not None:
                 continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -313,11 +331,11 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 self._kill(proc)
         # Whatever of the group outlived its leader (a gunicorn worker, say) goes too.
-        for proc in (self.web, self.worker):
+        for proc in (self.web, *self.workers):
             if proc is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
-        self.web = self.worker = None
+        self.web, self.workers = None, []
 
     def log_tail(self, name: str, chars: int = 800) -> str:
         path = self.var_dir / name
@@ -592,6 +610,7 @@ class Config:
     web_workers: int = 2
     threads: int = 4
     port: int | None = None
+    task_workers: int = 1
 
 
 @dataclass
@@ -769,7 +788,7 @@ def drain(customer_ids: list[int], cluster: Cluster | None = None, waited: list[
         now = time.monotonic()
         if state != last:
             last, last_change = state, now
-        if cluster is not None and cluster.worker is not None and cluster.worker.poll() is not None:
+        if cluster is not None and cluster.worker_exited():
             return [f"the worker exited during the drain: {cluster.log_tail('worker.log')}"]
         if cap is None:
             cap = DRAIN_CAP + DRAIN_PER_MESSAGE * sum(messages.values())
@@ -1013,7 +1032,12 @@ def execute(world: World, database_url: str, config: Config, var_dir: Path) -> R
 
     connections.close_all()
     cluster = Cluster(
-        database_url, port=config.port, web_workers=config.web_workers, threads=config.threads, var_dir=var_dir
+        database_url,
+        port=config.port,
+        web_workers=config.web_workers,
+        threads=config.threads,
+        var_dir=var_dir,
+        task_workers=config.task_workers,
     )
     started = time.monotonic()
     try:
@@ -1097,6 +1121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--task-workers", type=int, default=1, help="`kontor worker` processes (killed and restarted together)"
+    )
     parser.add_argument("--port", type=int, default=None, help="loopback port for gunicorn (default: a free one)")
     parser.add_argument("--database", default=DATABASE, help="scratch database (dropped and created)")
     parser.add_argument("--json", default=None, help="also write the report here")
@@ -1111,6 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
         web_workers=args.web_workers,
         threads=args.threads,
         port=args.port,
+        task_workers=args.task_workers,
     )
     server = server_url()
     var_dir = Path(tempfile.mkdtemp(prefix="kontor-crash-"))
