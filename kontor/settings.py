@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "kontor.messaging",
     "kontor.staff",
     "kontor.web",
+    "kontor.ops",
 ]
 
 MIDDLEWARE = [

@@ -10,9 +10,9 @@ from playwright.sync_api import Page, expect
 
 from kontor.access.models import User
 from kontor.billing.defaults import ensure_default_prices
-from kontor.core.management.commands.load_demo import DEMO_PASSWORD
 from kontor.ledger.posting import system_wallet, user_wallet
 from kontor.ledger.verify import verify
+from kontor.ops.management.commands.load_demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -19,11 +19,11 @@ from playwright.sync_api import Page, expect
 
 from kontor.access.models import User
 from kontor.billing.defaults import ensure_default_prices
-from kontor.core.management.commands.load_demo import OFFICE_HOURS_SENDER
 from kontor.ledger.posting import hold_wallet, user_wallet
 from kontor.ledger.verify import verify
 from kontor.messaging.models import Campaign, Message, RateCardEntry, Status
 from kontor.messaging.officehours import holiday_name
+from kontor.ops.management.commands.load_demo import OFFICE_HOURS_SENDER
 from tests.browser.test_credits_flow import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

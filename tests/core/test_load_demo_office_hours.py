@@ -12,9 +12,9 @@ from django.core.management import call_command
 from kontor.access.models import User
 from kontor.access.selectors import accounts_for
 from kontor.contacts.models import Contact
-from kontor.core.management.commands.load_demo import OFFICE_HOURS_CREDITS, OFFICE_HOURS_SENDER, demo_logins
 from kontor.ledger.posting import system_wallet, user_wallet
 from kontor.ledger.verify import verify
+from kontor.ops.management.commands.load_demo import OFFICE_HOURS_CREDITS, OFFICE_HOURS_SENDER, demo_logins
 from kontor.tenancy.models import Membership
 
 pytestmark = pytest.mark.django_db

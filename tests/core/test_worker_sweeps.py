@@ -8,10 +8,10 @@ import threading
 import pytest
 from django.utils import timezone
 
-from kontor.core.management.commands import worker
 from kontor.ledger.posting import pool_wallet
 from kontor.messaging.models import Message, Status
 from kontor.messaging.services import send_message
+from kontor.ops.management.commands import worker
 from tests.messaging.conftest import fund
 
 pytestmark = pytest.mark.django_db

@@ -9,13 +9,13 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from kontor.core.management.commands import worker
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.verify import verify
 from kontor.messaging import delivery
 from kontor.messaging.connectors import SubmitResult
 from kontor.messaging.models import Message, Status
 from kontor.messaging.services import send_message
+from kontor.ops.management.commands import worker
 
 pytestmark = pytest.mark.django_db
 

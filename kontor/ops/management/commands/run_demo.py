@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from kontor.core.management.commands.load_demo import DEMO_PASSWORD, demo_logins
+from kontor.ops.management.commands.load_demo import DEMO_PASSWORD, demo_logins
 
 
 class Command(BaseCommand):
