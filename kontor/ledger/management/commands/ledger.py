@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from kontor.core.management.base import KontorCommand
+from kontor.core.commands import KontorCommand
 from kontor.ledger.verify import totals, verify
 
 

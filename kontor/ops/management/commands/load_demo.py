@@ -13,7 +13,7 @@ from kontor.access.roles import builtin_role, sync_builtin_roles
 from kontor.access.services import create_staff_user, create_user
 from kontor.billing.defaults import ensure_default_prices
 from kontor.contacts.services import add_contact, create_phonebook
-from kontor.core.management.base import KontorCommand
+from kontor.core.commands import KontorCommand
 from kontor.ledger import services as ledger
 from kontor.ledger.posting import system_wallet, user_wallet
 from kontor.numbers import services as numbers
