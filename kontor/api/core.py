@@ -18,11 +18,10 @@ from kontor.access.selectors import scope_for_api_key
 from kontor.access.services import authenticate_api_key
 from kontor.api.openapi import KontorAPI
 from kontor.core import hotcache, rls
-from kontor.core.errors import DomainError, ErrorCode, Forbidden
+from kontor.core.errors import DomainError, ErrorCode, Forbidden, NotConfirmed
 from kontor.core.netaddr import address_allowed
 from kontor.core.retry import Busy, is_retryable
 from kontor.core.scope import Scope
-from kontor.messaging.groupcommit import NotConfirmed
 
 log = logging.getLogger(__name__)
 

@@ -99,3 +99,10 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     status = 409
     code = ErrorCode.CONFLICT
+
+
+class NotConfirmed(TimeoutError):
+    """A write handed to another thread (messaging's group commit) was not confirmed in time; it may still
+    be written. Not a DomainError: that would say nothing was written, and the fast lane would hand the
+    send to the full stack to try again. Declared here so that the API root answers it without importing
+    messaging."""

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from kontor.core import hotcache, rls
-from kontor.core.errors import Invalid
+from kontor.core.errors import Invalid, NotConfirmed
 from kontor.ledger.models import JournalTransaction, Wallet
 from kontor.ledger.posting import Batch, Entry, InsufficientCredits, Leg, hold_wallet, post_batches
 from kontor.messaging import adapters
@@ -352,11 +352,6 @@ def _message(item: Pending) -> Message:
 
 
 # --- the committer thread ------------------------------------------------------------------------
-
-
-class NotConfirmed(TimeoutError):
-    """The committer did not confirm the write in time; it may still be written. Not a DomainError: that
-    would say nothing was written, and the fast lane would hand the send to the full stack to try again."""
 
 
 class Committer:
