@@ -6,8 +6,13 @@ class MessagingConfig(AppConfig):
     label = "messaging"
 
     def ready(self) -> None:
+        from kontor.ledger.verify import register_check
+        from kontor.messaging import checks
         from kontor.messaging.models import Message
         from kontor.tenancy.registry import register_account_data
+
+        register_check(checks.hold_not_matching_messages)
+        register_check(checks.stuck_reservation)
 
         @register_account_data
         def messages(account):  # type: ignore[no-untyped-def]
