@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 
 from kontor.core import rls
@@ -48,13 +51,116 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
             rls.setup()
             rls.use_app_role(True)
     yield
+    with django_db_blocker.unblock():
+        _SHARED.close()
     if rls.app_role_in_use():
         with django_db_blocker.unblock():
             rls.use_app_role(False)  # dropping the test database needs its owner
 
 
+def _transactional(item: pytest.Item) -> bool:
+    """Whether pytest-django runs `item` with real commits (and a flush at its end), as it decides."""
+    from pytest_django.fixtures import validate_django_db
+
+    names = getattr(item, "fixturenames", ())
+    if {"transactional_db", "live_server", "django_db_reset_sequences"} & set(names):
+        return True
+    marker = item.get_closest_marker("django_db")
+    if marker is None:
+        return False
+    transaction, reset_sequences, *_ = validate_django_db(marker)
+    return bool(transaction or reset_sequences)
+
+
+def _wants_shared_world(item: pytest.Item) -> bool:
+    return "world" in getattr(item, "fixturenames", ()) and not _transactional(item)
+
+
+class _SharedWorld:
+    """The world built once and reused, the way Django's TestCase.setUpTestData does it: built inside
+    a transaction that stays open while the tests asking for the world run, each of them in its own
+    savepoint inside it (pytest-django's per-test atomic nests), so whatever a test writes is rolled
+    back and the next one finds the world as built. Each test gets its own deep copy of the Python
+    instances, so a test changing one in memory cannot leak either.
+
+    The transaction is rolled back before any other database test, so those still start from the
+    migrated database alone, and before any transactional one, which must commit for real (and
+    flushes at its end: nothing of this world is committed, so the flush cannot take it away). A
+    world test after those builds it again."""
+
+    def __init__(self) -> None:
+        self.atomic: Any = None
+        self.world: World | None = None
+        self.builds = 0
+
+    def holds(self) -> bool:
+        """True while the world's transaction is the outermost one on the connection."""
+        from django.db import connection
+
+        return self.atomic is not None and connection.atomic_blocks[:1] == [self.atomic]
+
+    def open(self) -> None:
+        if self.holds():
+            return
+        self.close()
+        from django.db import transaction
+
+        atomic = transaction.atomic()
+        # As TestCase marks its own: durable blocks and retry loops (core/retry.py) look through it.
+        atomic._from_testcase = True
+        atomic.__enter__()
+        self.atomic = atomic
+        try:
+            self.world = build_world()
+        except BaseException:
+            self.close()
+            raise
+        self.builds += 1
+
+    def close(self) -> None:
+        if self.atomic is None:
+            return
+        from django.db import connection, transaction
+
+        atomic, self.atomic, self.world = self.atomic, None, None
+        if connection.atomic_blocks[:1] != [atomic]:
+            return  # the connection was closed or reset under it: nothing left to roll back
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+
+
+_SHARED = _SharedWorld()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The world's tests first, so it is built once per process; pytest-django sorts after this (a
+    # stable sort into plain, transactional and database-free tests), which keeps them together.
+    items.sort(key=lambda item: not _wants_shared_world(item))
+
+
+@pytest.fixture
+def _shared_world(request, django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    with django_db_blocker.unblock():
+        if _wants_shared_world(request.node):
+            _SHARED.open()
+        else:
+            _SHARED.close()
+
+
+@pytest.fixture
+def _django_db_helper(_shared_world, _django_db_helper):  # type: ignore[no-untyped-def]
+    # pytest-django's own fixture behind `db`, `transactional_db` and the django_db marker, which opens
+    # (or, when transactional, does not open) the test's transaction: the world's transaction has to
+    # be opened, or closed, before it.
+    return _django_db_helper
+
+
 @pytest.fixture
 def world(db) -> World:  # type: ignore[no-untyped-def]
+    if _SHARED.holds() and _SHARED.world is not None:
+        return copy.deepcopy(_SHARED.world)
+    # A transactional test (real commits), or one that asked for the world only at run time.
     return build_world()
 
 

@@ -18,11 +18,18 @@ def _no_duplicates(pairs):
     return dict(pairs)
 
 
+# The served document, fetched by the first test that asks for it: building it costs seconds, and it
+# depends on the code only. Each test still parses it afresh.
+_served: list[bytes] = []
+
+
 @pytest.fixture
 def spec(client):
-    response = client.get("/api/v1/openapi.json")
-    assert response.status_code == 200
-    return json.loads(response.content, object_pairs_hook=_no_duplicates)
+    if not _served:
+        response = client.get("/api/v1/openapi.json")
+        assert response.status_code == 200
+        _served.append(response.content)
+    return json.loads(_served[0], object_pairs_hook=_no_duplicates)
 
 
 def _operations(spec):
