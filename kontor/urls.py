@@ -1,6 +1,8 @@
 from django.urls import include, path
 
 from kontor.api.urls import api
+from kontor.billing import urls as billing_urls
+from kontor.ledger import urls as ledger_urls
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -12,7 +14,10 @@ urlpatterns = [
     path("numbers/", include("kontor.numbers.urls")),
     path("contacts/", include("kontor.contacts.urls")),
     path("messages/", include("kontor.messaging.urls")),
-    path("credits/", include("kontor.ledger.urls")),
+    path(
+        "credits/",
+        include(([*ledger_urls.urlpatterns, *billing_urls.credits_urlpatterns], ledger_urls.app_name)),
+    ),
     path("billing/", include("kontor.billing.urls")),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from kontor.access.services import authenticate_api_key
 from kontor.api.openapi import KontorAPI
 from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, Forbidden, NotConfirmed
+from kontor.core.idempotency import run_idempotent
 from kontor.core.netaddr import address_allowed
 from kontor.core.retry import Busy, is_retryable
 from kontor.core.scope import Scope
@@ -279,3 +281,19 @@ def staff_of(request: HttpRequest, *perms: str) -> User:
     if missing:
         raise Forbidden(f"You need the permission “{missing[0]}” for this.")
     return user
+
+
+def idempotent(
+    request: HttpRequest, scope: Scope, key: str | None, work: Callable[[], HttpResponse], *, external: bool = False
+) -> HttpResponse:
+    """Run an API write under its Idempotency-Key: claim, work and answer in one transaction, retried whole
+    on a deadlock (`external`: the work has an effect outside the database, such as a card charge)."""
+    return run_idempotent(
+        customer_id=scope.customer.pk,
+        key=key,
+        method=request.method or "POST",
+        path=request.path,
+        body=request.body,
+        work=work,
+        external=external,
+    )

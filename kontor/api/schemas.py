@@ -25,6 +25,15 @@ DEFAULT_LIMIT = 50
 MAX_OFFSET = 1_000_000_000
 
 
+# Appended to the description of every POST that takes an Idempotency-Key (kontor/core/idempotency.py).
+IDEMPOTENCY_DOC = (
+    " Send an `Idempotency-Key` header (1 to 100 characters) to make retries safe: the same key and body "
+    "return the first response again, the same key with another body is 422 `idempotency_key_reused`. A retry "
+    "sent while the first is still running waits for it and gets its answer (only a purchase whose card is "
+    "being charged answers 409 `idempotency_key_in_flight`). Keys are kept at least 24 hours."
+)
+
+
 class Problem(Schema):
     """An error, as `application/problem+json` (RFC 9457) with a stable `code`."""
 

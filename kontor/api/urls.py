@@ -3,6 +3,7 @@
 from kontor.access.api import router as access_router
 from kontor.api.core import api
 from kontor.audit.api import router as audit_router
+from kontor.billing.api import credits_router as billing_credits_router
 from kontor.billing.api import router as billing_router
 from kontor.contacts.api import router as contacts_router
 from kontor.ledger.api import router as ledger_router
@@ -19,6 +20,7 @@ api.add_router("/", tenancy_router)
 api.add_router("/", access_router)
 api.add_router("/audit", audit_router)
 api.add_router("/credits", ledger_router)
+api.add_router("/credits", billing_credits_router)
 api.add_router("/staff", staff_router)
 api.add_router("/staff", messaging_staff_router)
 api.add_router("/staff/connectors", connectors_staff_router)

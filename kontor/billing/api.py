@@ -1,22 +1,30 @@
-"""Customer API: price quotes and the customer's invoices (JSON and PDF)."""
+"""Customer API: price quotes and the customer's invoices (JSON and PDF); under /credits, the quote and
+the purchase of SMS credits."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema
+from django.urls import NoReverseMatch, reverse
+from ninja import Field, Header, Query, Router, Schema
 
+from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.api.core import scope_of
-from kontor.api.schemas import Page, PageQuery, errors, page
+from kontor.api.core import idempotent, scope_of, scope_of_any, user_of
+from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names, page
+from kontor.billing.invoices import BILLING_FIELDS
 from kontor.billing.models import Invoice
+from kontor.billing.payments import has_outside_effect
 from kontor.billing.pdf import pdf_response
 from kontor.billing.pricing import MAX_QUANTITY, MIN_QUANTITY, format_money, format_rate, format_unit_price, quote
+from kontor.billing.purchase import purchase
 from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.ledger import rules
 
 router = Router(tags=["billing"])
 
@@ -161,3 +169,152 @@ def get_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """The invoice as a PDF (`view_credits`)."""
     scope = scope_of(request, Perm.VIEW_CREDITS)
     return pdf_response(get_scoped(scope, _invoices(scope), pk=invoice_id))
+
+
+# --- /credits: the price and the purchase of SMS credits ------------------------------------------
+# Mounted at /credits beside the ledger's router (kontor/api/urls.py): buying credits is billing's, on top
+# of the ledger, and keeps the path and the "credits" tag it always had.
+
+credits_router = Router(tags=["credits"])
+
+
+def _credit_caller(request: HttpRequest) -> tuple[Scope, User]:
+    scope = scope_of_any(request, *rules.CREDIT_PERMS)
+    user = user_of(request)
+    rules.check_credit_caller(user, scope.customer)
+    return scope, user
+
+
+class QuoteQuery(Schema):
+    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to price (1 to 10 000 000).")
+
+
+class QuoteOut(Schema):
+    quantity: int
+    currency: str
+    unit_price_micro: int = Field(..., description="Per-credit price in millionths of the currency.")
+    net_minor: int = Field(..., description="In the currency's minor unit (öre, pence, cent).")
+    vat_rate_bp: int = Field(..., description="Basis points: 2500 = 25%.")
+    vat_minor: int
+    gross_minor: int
+    unit_price: str
+    net: str
+    vat: str
+    gross: str
+
+
+class BillingDetailsIn(Input):
+    company: str = Field("", max_length=1000)
+    contact_name: str = Field("", max_length=1000)
+    address_line1: str = Field("", max_length=1000)
+    address_line2: str = Field("", max_length=1000)
+    postal_code: str = Field("", max_length=1000)
+    city: str = Field("", max_length=1000)
+    vat_number: str = Field("", max_length=1000)
+    email: str = Field("", max_length=1000)
+
+
+class CardIn(Input):
+    number: str = Field(..., max_length=100)
+    expiry: str = Field(..., max_length=20, description="MM/YY")
+    cvc: str = Field(..., max_length=10)
+
+
+class PurchaseIn(Input):
+    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to buy (1 to 10 000 000).")
+    for_user_id: int | None = Field(None, description="null: system (unallocated) credits, master users only.")
+    payment_method: str = Field(..., max_length=50, description="`invoice` (on account) or `test_card`.")
+    billing_details: BillingDetailsIn
+    card: CardIn | None = Field(None, description="Required for `test_card`.")
+
+
+class PurchaseOut(Schema):
+    journal_id: uuid.UUID
+    invoice_number: str | None
+    invoice_url: str | None = Field(..., description="The tax invoice / receipt PDF.")
+    balance: int = Field(..., description="The credited wallet's balance after the purchase.")
+
+
+def _invoice_url(invoice: Any) -> str | None:
+    if invoice is None:
+        return None
+    try:
+        return reverse("billing:invoice_pdf", args=[invoice.pk])
+    except NoReverseMatch:
+        return None
+
+
+@credits_router.get("/quote", response={200: QuoteOut, **errors(422)}, operation_id="credit_quote")
+def credit_quote(request: HttpRequest, query: Query[QuoteQuery]) -> dict[str, Any]:
+    """The price of `quantity` credits for the caller's customer (volume tier, currency and VAT of its
+    country)."""
+    scope, _ = _credit_caller(request)
+    q = quote(scope.customer, query.quantity)
+    return {
+        "quantity": q.quantity,
+        "currency": q.currency,
+        "unit_price_micro": q.unit_price_micro,
+        "net_minor": q.net_minor,
+        "vat_rate_bp": q.vat_rate_bp,
+        "vat_minor": q.vat_minor,
+        "gross_minor": q.gross_minor,
+        "unit_price": q.unit_price,
+        "net": q.net,
+        "vat": q.vat,
+        "gross": q.gross,
+    }
+
+
+PURCHASE_FIELDS = {
+    "card_number": "card.number",
+    "expiry": "card.expiry",
+    "cvc": "card.cvc",
+    **{name: f"billing_details.{name}" for name in BILLING_FIELDS},
+}
+
+
+@credits_router.post(
+    "/purchases",
+    response={201: PurchaseOut, **errors(402, 404, 409, 422)},
+    operation_id="purchase_credits",
+    description="Buy credits: price → payment → the credits at once and a tax invoice. A declined payment is "
+    "402 `payment_declined` and applies nothing." + IDEMPOTENCY_DOC,
+)
+def purchase_credits(
+    request: HttpRequest,
+    payload: PurchaseIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> HttpResponse:
+    scope, user = _credit_caller(request)
+    rules.check_credit_writer(scope.has)
+    target: User | None = None
+    if payload.for_user_id is not None:
+        target = scoped(scope, User).filter(pk=payload.for_user_id).first() if 0 < payload.for_user_id < 2**63 else None
+        if target is None:
+            collect({"for_user_id": ["No such user."]})
+    card = payload.card
+
+    def work() -> HttpResponse:
+        with field_names(PURCHASE_FIELDS):
+            result = purchase(
+                scope.customer,
+                actor=user,
+                quantity=payload.quantity,
+                for_user=target,
+                payment_method=payload.payment_method,
+                billing_details=payload.billing_details.model_dump(),
+                payment_details={"card_number": card.number, "expiry": card.expiry, "cvc": card.cvc} if card else {},
+                idempotency_key=idempotency_key,
+            )
+        posting = result.journal.postings.filter(direction="in").select_related("wallet").first()
+        body = {
+            "journal_id": result.journal.pk,
+            "invoice_number": result.invoice.number if result.invoice is not None else None,
+            "invoice_url": _invoice_url(result.invoice),
+            "balance": posting.wallet.balance if posting is not None else None,
+        }
+        return HttpResponse(json.dumps(body, default=str), status=201, content_type="application/json")
+
+    # Only a charge outside this database (a card) needs the in-flight protocol; an invoice on account
+    # claims, buys and answers in one transaction.
+    return idempotent(request, scope, idempotency_key, work, external=has_outside_effect(payload.payment_method))

@@ -72,6 +72,38 @@ class PaymentForm(forms.Form):
         return {name: self.cleaned_data.get(name) or "" for name in ("card_number", "expiry", "cvc")}
 
 
+class PurchaseForm(BillingDetailsForm):
+    """Step 1 of a purchase: for whom, how many, billing details and how to pay."""
+
+    def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        billing = dict(self.fields)
+        self.fields.clear()
+        self.fields["target"] = forms.ChoiceField(
+            label="Purchase for",
+            choices=targets,
+            help_text="System credits (master users only) or the credits of one user.",
+        )
+        self.fields["quantity"] = forms.IntegerField(
+            label="Quantity (SMS credits)", min_value=1, max_value=MAX_QUANTITY
+        )
+        self.fields.update(billing)
+        self.fields["payment_method"] = forms.ChoiceField(
+            label="Payment method", choices=provider_choices, widget=forms.RadioSelect
+        )
+
+    def billing_names(self) -> list[str]:
+        return [n for n in self.fields if n not in ("target", "quantity", "payment_method")]
+
+
+class CardForm(PaymentForm):
+    """Card details for the test card provider (the provider checks them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["payment_method"]
+
+
 # --- staff: prices -------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kontor.billing import views
+from kontor.billing import views, views_purchase
 
 app_name = "billing"
 urlpatterns = [
@@ -15,4 +15,10 @@ urlpatterns = [
     path("prices/tiers/<int:pk>/delete/", views.tier_delete, name="tier_delete"),
     path("prices/countries/add/", views.country_tax_edit, name="country_tax_add"),
     path("prices/countries/<int:pk>/", views.country_tax_edit, name="country_tax_edit"),
+]
+
+# Buying credits is a credits page: kontor/urls.py mounts these under /credits/ in the ledger's namespace,
+# so the page keeps its address and its name (ledger:purchase).
+credits_urlpatterns = [
+    path("purchase/", views_purchase.purchase, name="purchase"),
 ]

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -32,6 +35,24 @@ from kontor.core.retry import retrying
 
 STALE_AFTER = timedelta(minutes=5)  # longer than any payment provider's timeout
 KEEP_FOR = timedelta(hours=24)
+
+
+# --- keys of confirmation pages -------------------------------------------------------------------
+# A confirmation page (a purchase, a transfer, a send) carries a key made when it is shown, so submitting
+# it twice does the work once.
+
+_PAGE_KEY = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
+
+
+def new_idempotency_key() -> str:
+    """A key for one confirmation page: submitting that page twice does the work once."""
+    return "web-" + secrets.token_hex(16)
+
+
+def clean_key(value: Any) -> str | None:
+    """The key a page sent back, or None when it is missing or not one of ours."""
+    text = str(value or "").strip()
+    return text if _PAGE_KEY.match(text) else None
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:

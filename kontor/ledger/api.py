@@ -1,5 +1,5 @@
-"""Credits API: balances, the 30-day log, quotes, purchases, transfers (single and batch) and the
-low-balance threshold.
+"""Credits API: balances, the 30-day log, transfers (single and batch) and the low-balance threshold.
+Quotes and purchases are billing's (kontor/billing/api.py), under the same /credits path.
 
 Reads need `view_credits` or `send_sms`; so do writes, which the rules of manual 001 then decide for the
 acting user (the signed-in user, or the API key's creator). A wallet in a path that the caller may not
@@ -10,23 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
-from kontor.access.perms import Perm
-from kontor.api.core import scope_of_any, user_of
-from kontor.api.schemas import Input, Page, PageQuery, collect, errors, field_names
-from kontor.billing.invoices import BILLING_FIELDS
-from kontor.billing.payments import has_outside_effect
-from kontor.billing.pricing import MAX_QUANTITY, MIN_QUANTITY
+from kontor.api.core import idempotent, scope_of_any, user_of
+from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names
 from kontor.core.errors import Forbidden
-from kontor.core.idempotency import run_idempotent
 from kontor.core.scope import Scope, scoped
 from kontor.ledger import rules, selectors, services
 from kontor.ledger.models import Wallet
@@ -34,13 +27,6 @@ from kontor.ledger.selectors import LOG_CSV_HEADER, LOG_DAYS, THRESHOLD, WalletR
 from kontor.web.lists import stream_csv
 
 router = Router(tags=["credits"])
-
-IDEMPOTENCY_DOC = (
-    " Send an `Idempotency-Key` header (1 to 100 characters) to make retries safe: the same key and body "
-    "return the first response again, the same key with another body is 422 `idempotency_key_reused`. A retry "
-    "sent while the first is still running waits for it and gets its answer (only a purchase whose card is "
-    "being charged answers 409 `idempotency_key_in_flight`). Keys are kept at least 24 hours."
-)
 
 # --- schemas -------------------------------------------------------------------------------------
 
@@ -87,56 +73,6 @@ class CsvQuery(Schema):
     full: bool = False
 
 
-class QuoteQuery(Schema):
-    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to price (1 to 10 000 000).")
-
-
-class QuoteOut(Schema):
-    quantity: int
-    currency: str
-    unit_price_micro: int = Field(..., description="Per-credit price in millionths of the currency.")
-    net_minor: int = Field(..., description="In the currency's minor unit (öre, pence, cent).")
-    vat_rate_bp: int = Field(..., description="Basis points: 2500 = 25%.")
-    vat_minor: int
-    gross_minor: int
-    unit_price: str
-    net: str
-    vat: str
-    gross: str
-
-
-class BillingDetailsIn(Input):
-    company: str = Field("", max_length=1000)
-    contact_name: str = Field("", max_length=1000)
-    address_line1: str = Field("", max_length=1000)
-    address_line2: str = Field("", max_length=1000)
-    postal_code: str = Field("", max_length=1000)
-    city: str = Field("", max_length=1000)
-    vat_number: str = Field("", max_length=1000)
-    email: str = Field("", max_length=1000)
-
-
-class CardIn(Input):
-    number: str = Field(..., max_length=100)
-    expiry: str = Field(..., max_length=20, description="MM/YY")
-    cvc: str = Field(..., max_length=10)
-
-
-class PurchaseIn(Input):
-    quantity: int = Field(..., ge=MIN_QUANTITY, le=MAX_QUANTITY, description="Credits to buy (1 to 10 000 000).")
-    for_user_id: int | None = Field(None, description="null: system (unallocated) credits, master users only.")
-    payment_method: str = Field(..., max_length=50, description="`invoice` (on account) or `test_card`.")
-    billing_details: BillingDetailsIn
-    card: CardIn | None = Field(None, description="Required for `test_card`.")
-
-
-class PurchaseOut(Schema):
-    journal_id: uuid.UUID
-    invoice_number: str | None
-    invoice_url: str | None = Field(..., description="The tax invoice / receipt PDF.")
-    balance: int = Field(..., description="The credited wallet's balance after the purchase.")
-
-
 class TransferIn(Input):
     from_wallet_id: int
     to_wallet_id: int
@@ -170,17 +106,13 @@ class ThresholdIn(Input):
 def _caller(request: HttpRequest) -> tuple[Scope, User]:
     scope = scope_of_any(request, *rules.CREDIT_PERMS)
     user = user_of(request)
-    if user.customer_id != scope.customer.pk:
-        raise Forbidden("Only users of this customer have SMS credits.")
+    rules.check_credit_caller(user, scope.customer)
     return scope, user
 
 
 def _writer(request: HttpRequest) -> tuple[Scope, User]:
-    """Buying and moving credits: the caller (an API key included) must hold 'Send SMS' or 'Manage
-    Office SMS Credits'; 'View SMS credits' alone only reads."""
     scope, user = _caller(request)
-    if not (scope.has(Perm.SEND_SMS) or scope.has(Perm.MANAGE_OFFICE_CREDITS)):
-        raise Forbidden("Buying or moving credits needs 'Send SMS' or 'Manage Office SMS Credits'.")
+    rules.check_credit_writer(scope.has)
     return scope, user
 
 
@@ -213,21 +145,6 @@ def _created(body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(json.dumps(body, default=str), status=201, content_type="application/json")
 
 
-def _idempotent(
-    request: HttpRequest, scope: Scope, key: str | None, work: Callable[[], HttpResponse], *, external: bool = False
-) -> HttpResponse:
-    # Claim, work and answer in one transaction, retried whole on a deadlock (external: a card charge).
-    return run_idempotent(
-        customer_id=scope.customer.pk,
-        key=key,
-        method=request.method or "POST",
-        path=request.path,
-        body=request.body,
-        work=work,
-        external=external,
-    )
-
-
 def _body_wallets(scope: Scope, pairs: list[tuple[str, int]]) -> dict[str, Wallet]:
     """Wallets named in a body, by field name; a missing or foreign one is a field error."""
     ids = [pk for _, pk in pairs if 0 < pk < 2**63]
@@ -241,15 +158,6 @@ def _body_wallets(scope: Scope, pairs: list[tuple[str, int]]) -> dict[str, Walle
             problems.setdefault(name, []).append("No such wallet.")
     collect(problems)
     return out
-
-
-def _invoice_url(invoice: Any) -> str | None:
-    if invoice is None:
-        return None
-    try:
-        return reverse("billing:invoice_pdf", args=[invoice.pk])
-    except NoReverseMatch:
-        return None
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -298,84 +206,7 @@ def wallet_log_csv(request: HttpRequest, wallet_id: int, query: Query[CsvQuery])
     return stream_csv(f"sms-credits-{row.pk}-{stamp}.csv", LOG_CSV_HEADER, (selectors.log_csv_row(r) for r in rows))
 
 
-@router.get("/quote", response={200: QuoteOut, **errors(422)}, operation_id="credit_quote")
-def credit_quote(request: HttpRequest, query: Query[QuoteQuery]) -> dict[str, Any]:
-    """The price of `quantity` credits for the caller's customer (volume tier, currency and VAT of its
-    country)."""
-    from kontor.billing.pricing import quote
-
-    scope, _ = _caller(request)
-    q = quote(scope.customer, query.quantity)
-    return {
-        "quantity": q.quantity,
-        "currency": q.currency,
-        "unit_price_micro": q.unit_price_micro,
-        "net_minor": q.net_minor,
-        "vat_rate_bp": q.vat_rate_bp,
-        "vat_minor": q.vat_minor,
-        "gross_minor": q.gross_minor,
-        "unit_price": q.unit_price,
-        "net": q.net,
-        "vat": q.vat,
-        "gross": q.gross,
-    }
-
-
 # --- writes --------------------------------------------------------------------------------------
-
-PURCHASE_FIELDS = {
-    "card_number": "card.number",
-    "expiry": "card.expiry",
-    "cvc": "card.cvc",
-    **{name: f"billing_details.{name}" for name in BILLING_FIELDS},
-}
-
-
-@router.post(
-    "/purchases",
-    response={201: PurchaseOut, **errors(402, 404, 409, 422)},
-    operation_id="purchase_credits",
-    description="Buy credits: price → payment → the credits at once and a tax invoice. A declined payment is "
-    "402 `payment_declined` and applies nothing." + IDEMPOTENCY_DOC,
-)
-def purchase_credits(
-    request: HttpRequest,
-    payload: PurchaseIn,
-    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
-    scope, user = _writer(request)
-    target: User | None = None
-    if payload.for_user_id is not None:
-        target = scoped(scope, User).filter(pk=payload.for_user_id).first() if 0 < payload.for_user_id < 2**63 else None
-        if target is None:
-            collect({"for_user_id": ["No such user."]})
-    card = payload.card
-
-    def work() -> HttpResponse:
-        with field_names(PURCHASE_FIELDS):
-            result = services.purchase(
-                scope.customer,
-                actor=user,
-                quantity=payload.quantity,
-                for_user=target,
-                payment_method=payload.payment_method,
-                billing_details=payload.billing_details.model_dump(),
-                payment_details={"card_number": card.number, "expiry": card.expiry, "cvc": card.cvc} if card else {},
-                idempotency_key=idempotency_key,
-            )
-        posting = result.journal.postings.filter(direction="in").select_related("wallet").first()
-        return _created(
-            {
-                "journal_id": result.journal.pk,
-                "invoice_number": result.invoice.number if result.invoice is not None else None,
-                "invoice_url": _invoice_url(result.invoice),
-                "balance": posting.wallet.balance if posting is not None else None,
-            }
-        )
-
-    # Only a charge outside this database (a card) needs the in-flight protocol; an invoice on account
-    # claims, buys and answers in one transaction.
-    return _idempotent(request, scope, idempotency_key, work, external=has_outside_effect(payload.payment_method))
 
 
 @router.post(
@@ -402,7 +233,7 @@ def transfer_credits(
         selectors.read_balances_together([source, target])  # one snapshot: the pair always adds up
         return _created({"journal_id": journal.pk, "from_balance": source.balance, "to_balance": target.balance})
 
-    return _idempotent(request, scope, idempotency_key, work)
+    return idempotent(request, scope, idempotency_key, work)
 
 
 @router.post(
@@ -436,7 +267,7 @@ def batch_transfer_credits(
             {"journal_id": result.journals[0].pk, "journal_ids": [j.pk for j in result.journals], "count": len(items)}
         )
 
-    return _idempotent(request, scope, idempotency_key, work)
+    return idempotent(request, scope, idempotency_key, work)
 
 
 @router.put(

@@ -3,66 +3,18 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 from typing import Any
 
 from django import forms
 
-from kontor.billing.forms import BillingDetailsForm, PaymentForm
-from kontor.billing.payments import provider_choices
-from kontor.billing.pricing import MAX_QUANTITY
 from kontor.ledger.services import MAX_AMOUNT
 
 SYSTEM = "system"
-_KEY = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
 
 TRANSFER_CONDITIONS = (
     "Transferred credits are applied at once. They can only come back by another transfer made by "
     "someone allowed to make it, and every transfer is logged for audit."
 )
-
-
-def new_idempotency_key() -> str:
-    """A key for one confirmation page: submitting that page twice does the work once."""
-    return "web-" + secrets.token_hex(16)
-
-
-def clean_key(value: Any) -> str | None:
-    text = str(value or "").strip()
-    return text if _KEY.match(text) else None
-
-
-class PurchaseForm(BillingDetailsForm):
-    """Step 1 of a purchase: for whom, how many, billing details and how to pay."""
-
-    def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        billing = dict(self.fields)
-        self.fields.clear()
-        self.fields["target"] = forms.ChoiceField(
-            label="Purchase for",
-            choices=targets,
-            help_text="System credits (master users only) or the credits of one user.",
-        )
-        self.fields["quantity"] = forms.IntegerField(
-            label="Quantity (SMS credits)", min_value=1, max_value=MAX_QUANTITY
-        )
-        self.fields.update(billing)
-        self.fields["payment_method"] = forms.ChoiceField(
-            label="Payment method", choices=provider_choices, widget=forms.RadioSelect
-        )
-
-    def billing_names(self) -> list[str]:
-        return [n for n in self.fields if n not in ("target", "quantity", "payment_method")]
-
-
-class CardForm(PaymentForm):
-    """Card details for the test card provider (the provider checks them)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        del self.fields["payment_method"]
 
 
 class TransferForm(forms.Form):

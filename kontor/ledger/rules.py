@@ -3,7 +3,7 @@ word, plus the account-pool mode. Pure decisions over already-loaded users; serv
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -144,6 +144,26 @@ def _check_recipient(target: User, senders: set[int] | None = None) -> None:
         raise Forbidden(f"{target} is not an active user; credits can only go to active users.")
     if not (target.pk in senders if senders is not None else can_send_sms(target)):
         raise Forbidden(f"{target} does not have 'Send SMS'; credits can only go to users who can send.")
+
+
+def credit_user(user: object) -> User:
+    """The signed-in person as a holder of SMS credits: a user of a customer (not provider staff)."""
+    if not isinstance(user, User) or user.customer_id is None:
+        raise Forbidden("Only users of a customer have SMS credits.")
+    return user
+
+
+def check_credit_caller(user: User, customer: Customer) -> None:
+    """An API caller reads credits only as a user of the customer it acts on."""
+    if user.customer_id != customer.pk:
+        raise Forbidden("Only users of this customer have SMS credits.")
+
+
+def check_credit_writer(perms_held: Callable[[str], bool]) -> None:
+    """Buying and moving credits through the API: the caller (an API key included) must hold 'Send SMS'
+    or 'Manage Office SMS Credits'; 'View SMS credits' alone only reads."""
+    if not (perms_held(Perm.SEND_SMS) or perms_held(Perm.MANAGE_OFFICE_CREDITS)):
+        raise Forbidden("Buying or moving credits needs 'Send SMS' or 'Manage Office SMS Credits'.")
 
 
 def check_purchase_for_system(actor: User, customer: Customer) -> None:

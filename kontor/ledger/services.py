@@ -3,8 +3,6 @@ release and refund, each one balanced journal transaction, checked against the r
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,10 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 
 from kontor.audit.services import record
-from kontor.core import idempotency
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
-from kontor.core.models import IdempotencyRecord
-from kontor.core.retry import retried, retrying
+from kontor.core.retry import retried
 from kontor.ledger import rules
 from kontor.ledger.models import SMS, JournalTransaction, Wallet
 from kontor.ledger.posting import (
@@ -27,7 +23,6 @@ from kontor.ledger.posting import (
     post,
     post_many,
     provider_wallet,
-    system_wallet,
     user_wallet,
 )
 from kontor.tenancy.models import CreditMode
@@ -40,7 +35,7 @@ MAX_AMOUNT = 100_000_000
 MAX_BATCH = 1000
 
 
-def _amount(value: Any, field: str = "amount") -> int:
+def checked_amount(value: Any, field: str = "amount") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid.field(field, "Enter a whole number of credits.")
     if value < 1:
@@ -50,7 +45,7 @@ def _amount(value: Any, field: str = "amount") -> int:
     return value
 
 
-def _replay(
+def replayed_journal(
     customer: Customer, key: str | None, kind: str, legs: Sequence[Leg] | None = None
 ) -> JournalTransaction | None:
     """The journal already written under this idempotency key, or None. The same key for a different
@@ -81,20 +76,20 @@ def _post_once(
     gets the winner's journal instead."""
     if not idempotency_key:
         return post(kind, legs, customer=customer, **kw), True
-    existing = _replay(customer, idempotency_key, kind, legs)
+    existing = replayed_journal(customer, idempotency_key, kind, legs)
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():  # a savepoint: losing the race on the key must not spoil the caller's transaction
             return post(kind, legs, customer=customer, idempotency_key=idempotency_key, **kw), True
     except IntegrityError:
-        existing = _replay(customer, idempotency_key, kind, legs)
+        existing = replayed_journal(customer, idempotency_key, kind, legs)
         if existing is None:
             raise
         return existing, False
 
 
-def _audit(
+def audit_journal(
     journal: JournalTransaction, *, actor: User | None, legs: Sequence[Leg], extra: dict[str, Any] | None = None
 ) -> None:
     record(
@@ -111,165 +106,6 @@ def _audit(
             **(extra or {}),
         },
     )
-
-
-# --- purchase ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PurchaseResult:
-    journal: JournalTransaction
-    invoice: Any  # kontor.billing Invoice
-    created: bool
-
-
-def purchase(
-    customer: Customer,
-    *,
-    actor: User,
-    quantity: int,
-    for_user: User | None,
-    payment_method: str,
-    billing_details: dict[str, str],
-    payment_details: dict[str, str] | None = None,
-    idempotency_key: str | None = None,
-) -> PurchaseResult:
-    """Buy credits into the system wallet (`for_user` None: master users only) or a user's wallet.
-    Price → payment → on success the credits and a tax invoice, in one transaction. A declined payment
-    applies nothing. A payment with no outside effect (invoice on account) runs whole in one retried
-    transaction, its idempotency claim included, so a crash leaves either everything or nothing."""
-    from kontor.billing.payments import has_outside_effect
-
-    def run() -> PurchaseResult:
-        return _purchase(
-            customer,
-            actor=actor,
-            quantity=quantity,
-            for_user=for_user,
-            payment_method=payment_method,
-            billing_details=billing_details,
-            payment_details=payment_details,
-            idempotency_key=idempotency_key,
-        )
-
-    return run() if has_outside_effect(payment_method) else retrying(run)
-
-
-def _purchase(
-    customer: Customer,
-    *,
-    actor: User,
-    quantity: int,
-    for_user: User | None,
-    payment_method: str,
-    billing_details: dict[str, str],
-    payment_details: dict[str, str] | None,
-    idempotency_key: str | None,
-) -> PurchaseResult:
-    from kontor.billing.invoices import Invoice, clean_billing_details, issue_invoice
-    from kontor.billing.payments import PaymentDeclined, get_provider
-    from kontor.billing.pricing import quote
-
-    quantity = _amount(quantity, "quantity")
-    if for_user is None:
-        rules.check_purchase_for_system(actor, customer)
-        target = system_wallet(customer)
-    else:
-        rules.check_purchase_for_user(actor, for_user)
-        target = user_wallet(for_user)
-    details = clean_billing_details(billing_details)
-    price = quote(customer, quantity)
-    provider = get_provider(payment_method)
-    # The key is claimed before the card is charged, so two clicks on "Pay" cannot charge twice.
-    claimed: IdempotencyRecord | None = None
-    if idempotency_key:
-        fingerprint = hashlib.sha256(
-            json.dumps([quantity, target.pk, payment_method, details], sort_keys=True).encode()
-        ).hexdigest()
-        outcome = idempotency.claim(customer.pk, f"purchase:{idempotency_key}", fingerprint)
-        if isinstance(outcome, idempotency.Stored):
-            if outcome.status == 402:
-                raise PaymentDeclined(json.loads(outcome.body).get("detail", "The payment was declined."))
-            journal = JournalTransaction.objects.get(customer=customer, idempotency_key=idempotency_key)
-            return PurchaseResult(journal, Invoice.objects.filter(journal_id=journal.pk).first(), False)
-        claimed = outcome
-        try:
-            # The journal outlives the idempotency record (kept 24 h): never charge again for a key
-            # that already bought credits, nor for one another operation used.
-            done = _replay(
-                customer,
-                idempotency_key,
-                JournalTransaction.Kind.PURCHASE,
-                [Leg(provider_wallet(target.unit, customer), -quantity), Leg(target, quantity)],
-            )
-        except Invalid:
-            idempotency.abandon(claimed)
-            raise
-        if done is not None:
-            idempotency.finish(claimed, 201, json.dumps({"journal_id": str(done.pk)}))
-            return PurchaseResult(done, Invoice.objects.filter(journal_id=done.pk).first(), False)
-    try:
-        payment = provider.charge(
-            amount_minor=price.gross_minor,
-            currency=price.currency,
-            details=payment_details or {},
-            description=f"{quantity} SMS credits",
-        )
-        if not payment.ok:
-            declined = PaymentDeclined(payment.message or "The payment was declined; nothing was charged or applied.")
-            with transaction.atomic():
-                record(
-                    "credits.purchase_declined",
-                    None,
-                    actor=actor,
-                    customer=customer,
-                    object_type="payment",
-                    object_id=payment.reference,
-                    after={"quantity": quantity, "method": payment_method, "message": payment.message},
-                )
-                if claimed is not None:
-                    idempotency.finish(claimed, declined.status, json.dumps(declined.problem()))
-            claimed = None
-            raise declined
-
-        def apply() -> tuple[JournalTransaction, Any]:
-            legs = [Leg(provider_wallet(target.unit, customer), -quantity), Leg(target, quantity)]
-            journal = post(
-                JournalTransaction.Kind.PURCHASE,
-                legs,
-                customer=customer,
-                idempotency_key=idempotency_key,
-                actor=actor,
-                on_behalf_of=for_user,
-                reason=f"Purchase of {quantity} credits ({provider.label})",
-            )
-            invoice = issue_invoice(
-                customer,
-                price,
-                actor=actor,
-                billing_details=details,
-                payment_method=payment_method,
-                payment=payment,
-                journal_id=journal.pk,
-                description=f"SMS credits for {for_user or 'system (unallocated) credits'}",
-            )
-            _audit(
-                journal,
-                actor=actor,
-                legs=legs,
-                extra={"invoice": invoice.number, "gross_minor": price.gross_minor, "currency": price.currency},
-            )
-            if claimed is not None:
-                idempotency.finish(claimed, 201, json.dumps({"journal_id": str(journal.pk)}))
-            return journal, invoice
-
-        # The card is charged: only this database transaction is rerun on a deadlock, never the charge.
-        journal, invoice = retrying(apply)
-        claimed = None
-    finally:
-        if claimed is not None:
-            idempotency.abandon(claimed)
-    return PurchaseResult(journal, invoice, True)
 
 
 # --- transfers -----------------------------------------------------------------------------------
@@ -310,7 +146,7 @@ def resolve_transfer(actor: User, source: Wallet, target: Wallet, senders: set[i
 def transfer(
     source: Wallet, target: Wallet, amount: int, *, actor: User, reason: str = "", idempotency_key: str | None = None
 ) -> JournalTransaction:
-    amount = _amount(amount)
+    amount = checked_amount(amount)
     kind = resolve_transfer(actor, source, target)
     customer = actor.customer
     assert customer is not None
@@ -325,7 +161,7 @@ def transfer(
             reason=(reason or "").strip()[:200] or f"Transfer of {amount} credits",
         )
         if created:
-            _audit(journal, actor=actor, legs=legs)
+            audit_journal(journal, actor=actor, legs=legs)
     return journal
 
 
@@ -358,7 +194,7 @@ def batch_transfer(transfers: Sequence[Transfer], *, actor: User, idempotency_ke
     batch_ref = f"batch:{uuid.uuid4().hex}"  # every journal of the batch carries it, with its position
     for index, item in enumerate(transfers):
         try:
-            amount = _amount(item.amount)
+            amount = checked_amount(item.amount)
             kind = resolve_transfer(actor, item.source, item.target, senders)
         except (Invalid, Forbidden) as exc:
             errors[f"transfers.{index}"] = [exc.message if not exc.fields else next(iter(exc.fields.values()))[0]]
@@ -437,7 +273,7 @@ def consume(
     reference: str = "",
     idempotency_key: str | None = None,
 ) -> JournalTransaction:
-    amount = _amount(amount)
+    amount = checked_amount(amount)
     wallet = sending_wallet(sender, account)
     with transaction.atomic():
         legs = [Leg(wallet, -amount), Leg(provider_wallet(wallet.unit, account.customer), amount)]
@@ -452,13 +288,13 @@ def consume(
             reference=reference,
         )
         if created:
-            _audit(journal, actor=sender, legs=legs)
+            audit_journal(journal, actor=sender, legs=legs)
     return journal
 
 
 def reserve(wallet: Wallet, amount: int, *, actor: User | None, reference: str = "") -> JournalTransaction:
     """Set credits aside for a message in flight (wallet → the customer's hold wallet)."""
-    amount = _amount(amount)
+    amount = checked_amount(amount)
     customer = wallet.customer
     assert customer is not None
     return post(
@@ -473,7 +309,7 @@ def reserve(wallet: Wallet, amount: int, *, actor: User | None, reference: str =
 
 def settle(customer: Customer, amount: int, *, unit: str = SMS, reference: str = "") -> JournalTransaction:
     """The message was accepted downstream: the reserved credits are consumed (hold → provider)."""
-    amount = _amount(amount)
+    amount = checked_amount(amount)
     return post(
         JournalTransaction.Kind.CONSUMPTION,
         [Leg(hold_wallet(customer, unit), -amount), Leg(provider_wallet(unit, customer), amount)],
@@ -486,7 +322,7 @@ def settle(customer: Customer, amount: int, *, unit: str = SMS, reference: str =
 
 def release(wallet: Wallet, amount: int, *, reference: str = "") -> JournalTransaction:
     """The message failed before acceptance: the reserved credits go back (hold → wallet)."""
-    amount = _amount(amount)
+    amount = checked_amount(amount)
     customer = wallet.customer
     assert customer is not None
     return post(
@@ -503,7 +339,7 @@ def refund(
     wallet: Wallet, amount: int, *, actor: User | None, reason: str, idempotency_key: str | None = None
 ) -> JournalTransaction:
     """Give consumed credits back (provider → wallet), e.g. for a message that failed after settlement."""
-    amount = _amount(amount)
+    amount = checked_amount(amount)
     customer = wallet.customer
     assert customer is not None
     if not (reason or "").strip():
@@ -519,7 +355,7 @@ def refund(
             reason=reason.strip()[:200],
         )
         if created:
-            _audit(journal, actor=actor, legs=legs)
+            audit_journal(journal, actor=actor, legs=legs)
     return journal
 
 

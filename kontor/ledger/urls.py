@@ -1,11 +1,10 @@
 from django.urls import path
 
-from kontor.ledger import views, views_log, views_purchase, views_staff
+from kontor.ledger import views, views_log, views_staff
 
 app_name = "ledger"
 urlpatterns = [
     path("", views.manage, name="manage"),
-    path("purchase/", views_purchase.purchase, name="purchase"),
     path("transfer/", views.transfer, name="transfer"),
     path("wallets/<int:pk>/log/", views_log.log, name="log"),
     path("wallets/<int:pk>/log.csv", views_log.log_csv, name="log_csv"),

@@ -1,5 +1,5 @@
 """'Manage SMS Credits' (manual 001): the wallets a person may manage with their actions, transfers and
-the low-balance threshold. Purchases are in views_purchase.py, the 30-day log in views_log.py.
+the low-balance threshold. The 30-day log is in views_log.py; purchases are billing's (billing/views_purchase.py).
 
 Every wallet id from a request goes through selectors.wallet_row (scoped lookup, then visibility), and
 every change through a service that checks the rules again."""
@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 
 from kontor.access.models import User
 from kontor.core.errors import DomainError, ErrorCode, Forbidden, NotFound
+from kontor.core.idempotency import clean_key, new_idempotency_key
 from kontor.core.scope import Scope
-from kontor.ledger import selectors, services
-from kontor.ledger.forms import ThresholdForm, TransferForm, clean_key, new_idempotency_key
+from kontor.ledger import rules, selectors, services
+from kontor.ledger.forms import ThresholdForm, TransferForm
 from kontor.ledger.rules import CREDIT_PERMS
 from kontor.ledger.selectors import THRESHOLD, TRANSFER_FROM, TRANSFER_TO, WalletRow
 from kontor.web.decorators import customer_view
@@ -28,10 +29,7 @@ def _scope(request: HttpRequest) -> Scope:
 
 
 def viewer_of(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User) or user.customer_id is None:
-        raise Forbidden("Only users of a customer have SMS credits.")
-    return user
+    return rules.credit_user(request.user)
 
 
 @customer_view(any_of=CREDIT_PERMS)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from kontor.ledger.forms import clean_key, new_idempotency_key
+from kontor.core.idempotency import clean_key, new_idempotency_key
 from kontor.messaging.rates import MAX_CREDITS_PER_SEGMENT
 from kontor.messaging.services import MAX_TEXT
 

@@ -7,9 +7,9 @@ import pytest
 from kontor.billing.defaults import ensure_default_prices
 from kontor.billing.models import Invoice
 from kontor.billing.payments import PROVIDERS, PaymentDeclined
+from kontor.billing.purchase import purchase
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import system_wallet
-from kontor.ledger.services import purchase
 
 DETAILS = {"company": "Acme AB", "contact_name": "Mia Master", "address_line1": "Storgatan 1", "city": "Göteborg"}
 GOOD = {"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}

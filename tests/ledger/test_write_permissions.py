@@ -7,11 +7,11 @@ import pytest
 from kontor.access.services import create_api_key
 from kontor.billing.defaults import ensure_default_prices
 from kontor.billing.models import Invoice
+from kontor.billing.purchase import purchase
 from kontor.core.errors import Forbidden
 from kontor.ledger import rules
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import system_wallet, user_wallet
-from kontor.ledger.services import purchase
 
 
 @pytest.fixture

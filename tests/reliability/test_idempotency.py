@@ -427,15 +427,15 @@ def prices() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_invoice_purchase_killed_after_its_commit_is_replayed(client, world, monkeypatch, prices):
+    from kontor.billing import api as billing_api
     from kontor.billing.models import Invoice
-    from kontor.ledger import api as ledger_api
     from kontor.ledger.posting import system_wallet
 
     client.force_login(world.acme.master)
     path = "/api/v1/credits/purchases"
     body = {"quantity": 10, "payment_method": "invoice", "billing_details": BILLING}
     headers = {"Idempotency-Key": "kill-purchase"}
-    monkeypatch.setattr(ledger_api.services, "purchase", _dying(ledger_api.services.purchase))
+    monkeypatch.setattr(billing_api, "purchase", _dying(billing_api.purchase))
     with pytest.raises(_Killed):
         client.post(path, body, content_type="application/json", headers=headers)
     monkeypatch.undo()

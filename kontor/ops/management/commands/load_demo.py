@@ -12,6 +12,7 @@ from kontor.access.perms import BUILTIN_ROLES, StaffRole
 from kontor.access.roles import builtin_role, sync_builtin_roles
 from kontor.access.services import create_staff_user, create_user
 from kontor.billing.defaults import ensure_default_prices
+from kontor.billing.purchase import purchase
 from kontor.contacts.services import add_contact, create_phonebook
 from kontor.core.commands import KontorCommand
 from kontor.ledger import services as ledger
@@ -232,7 +233,7 @@ class Command(KontorCommand):
         ensure_default_prices()
         nordlys = Customer.objects.get(name="Nordlys AB")
         master = User.objects.get(email="master@nordlys.demo")
-        ledger.purchase(
+        purchase(
             nordlys,
             actor=master,
             quantity=500,

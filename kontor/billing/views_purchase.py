@@ -12,21 +12,30 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from kontor.access.models import User
+from kontor.billing.forms import CardForm, PurchaseForm
 from kontor.billing.invoices import clean_billing_details
 from kontor.billing.payments import PROVIDERS, PaymentDeclined
 from kontor.billing.pricing import Quote, quote
+from kontor.billing.purchase import purchase as buy
 from kontor.core.errors import DomainError, Forbidden, Invalid
-from kontor.ledger import selectors, services
-from kontor.ledger.forms import CardForm, PurchaseForm, clean_key, new_idempotency_key
+from kontor.core.idempotency import clean_key, new_idempotency_key
+from kontor.core.scope import Scope
+from kontor.ledger import rules, selectors
 from kontor.ledger.models import Wallet
-from kontor.ledger.rules import CREDIT_PERMS
 from kontor.ledger.selectors import PURCHASE, CreditOverview, WalletRow
-from kontor.ledger.views import _scope, viewer_of
 from kontor.web.decorators import customer_view
 from kontor.web.lists import form_errors_from
 
 CARD_FIELDS = ("card_number", "expiry", "cvc")
 TEST_CARD = "test_card"
+
+
+def _scope(request: HttpRequest) -> Scope:
+    return request.scope  # type: ignore[attr-defined,no-any-return]
+
+
+def viewer_of(request: HttpRequest) -> User:
+    return rules.credit_user(request.user)
 
 
 def _targets(overview: CreditOverview) -> list[WalletRow]:
@@ -61,7 +70,7 @@ def _card_form(data: Any = None) -> CardForm:
     return form
 
 
-@customer_view(any_of=CREDIT_PERMS)
+@customer_view(any_of=rules.CREDIT_PERMS)
 def purchase(request: HttpRequest) -> HttpResponse:
     scope, viewer = _scope(request), viewer_of(request)
     overview = selectors.credit_overview(scope, viewer)
@@ -101,7 +110,7 @@ def purchase(request: HttpRequest) -> HttpResponse:
     card.is_valid()
     method = form.cleaned_data["payment_method"]
     try:
-        result = services.purchase(
+        result = buy(
             scope.customer,
             actor=viewer,
             quantity=form.cleaned_data["quantity"],
@@ -136,11 +145,11 @@ def purchase(request: HttpRequest) -> HttpResponse:
         "quantity": credited.amount if credited is not None else form.cleaned_data["quantity"],
         "replayed": not result.created,
     }
-    return render(request, "ledger/purchase_done.html", context)
+    return render(request, "billing/purchase_done.html", context)
 
 
 def _step1(request: HttpRequest, form: PurchaseForm, overview: CreditOverview) -> HttpResponse:
-    return render(request, "ledger/purchase.html", {"form": form, "overview": overview})
+    return render(request, "billing/purchase.html", {"form": form, "overview": overview})
 
 
 def _confirm(
@@ -158,7 +167,7 @@ def _confirm(
     provider = PROVIDERS.get(method)
     return render(
         request,
-        "ledger/purchase_confirm.html",
+        "billing/purchase_confirm.html",
         {
             "form": form,
             "row": row,
