@@ -17,6 +17,7 @@ from kontor.access.login import password_confirms
 from kontor.access.models import ApiKey, Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
 from kontor.access.selectors import KeyLimit
+from kontor.access.visibility import account_to_act_on, visible_accounts
 from kontor.api.core import scope_of, scope_of_any, user_of
 from kontor.api.schemas import (
     ApiKeyCreated,
@@ -42,9 +43,7 @@ from kontor.api.schemas import (
 )
 from kontor.core.errors import ErrorCode, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
-from kontor.tenancy import services as tenancy_services
 from kontor.tenancy.models import Account, Membership, Office, Team
-from kontor.tenancy.selectors import account_to_act_on, visible_accounts
 
 router = Router()
 
@@ -336,7 +335,7 @@ def set_membership(request: HttpRequest, user_id: int, account_id: int, payload:
     role = refs.one(Role, payload.role_id, "role_id", "role")
     refs.done()
     with field_names({"role": "role_id", "user": "user_id"}):
-        membership = tenancy_services.set_membership(account, user, role, actor=user_of(request), within=_within(scope))
+        membership = services.set_membership(account, user, role, actor=user_of(request), within=_within(scope))
     return _membership_out(membership)
 
 
@@ -353,7 +352,7 @@ def remove_membership(request: HttpRequest, user_id: int, account_id: int) -> St
     user = _user(scope, user_id)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_USERS)
     membership = get_scoped(scope, Membership, user_id=user.pk, account_id=account.pk)
-    tenancy_services.remove_membership(membership, actor=user_of(request), within=_within(scope))
+    services.remove_membership(membership, actor=user_of(request), within=_within(scope))
     return Status(204, None)
 
 

@@ -13,17 +13,17 @@ from django.contrib.auth import password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kontor.access.models import ApiKey, OneTimeToken, Role, User, hash_secret, normalise_email
 from kontor.access.perms import BUILTIN_ROLES, CUSTOMER_PERMS, STAFF_ROLE_PERMS, Perm, StaffRole, parse_perms
-from kontor.access.selectors import effective_perms
+from kontor.access.selectors import effective_perms, perms_in_account
 from kontor.audit.services import record, snapshot
 from kontor.core import hotcache, validation
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.mail import send_on_commit
-from kontor.tenancy.models import Account, Customer, Office, Team
+from kontor.tenancy.models import Account, Customer, Membership, Office, Team
 
 USER_FIELDS = [
     "email",
@@ -180,10 +180,8 @@ def onboard_enterprise(
         )
     except Invalid as exc:
         errors.append(exc)
-    from kontor.tenancy.services import _country
-
     try:
-        country_code = _country(country)
+        country_code = validation.country(country)
     except Invalid as exc:
         errors.append(exc)
     if errors:
@@ -385,8 +383,6 @@ def create_user(
     within: frozenset[str] | None = None,
 ) -> User:
     """Add a user to the customer, with roles in accounts, and mail them the welcome link."""
-    from kontor.tenancy.services import set_membership
-
     if is_master and within is not None:
         raise Forbidden(MASTER_BEYOND_KEYS)
     if is_master and not (actor.is_master or actor.is_staff):
@@ -778,3 +774,98 @@ def authenticate_api_key(raw: str) -> ApiKey | None:
 
 def grantable_staff_roles() -> list[tuple[str, str]]:
     return [(r.value, r.label) for r in STAFF_ROLE_PERMS]
+
+
+# --- memberships ---------------------------------------------------------------------------------
+
+
+def _check_role(customer_id: int, role: Role, actor: User) -> None:
+    if role.customer_id not in (None, customer_id):
+        raise Invalid.field("role", "No such role.")
+    if role.slug == "master":
+        raise Invalid.field("role", "The Master user role comes with the master-user flag; set that instead.")
+
+
+@transaction.atomic
+def set_membership(
+    account: Account, user: User, role: Role, *, actor: User, within: frozenset[str] | None = None
+) -> Membership:
+    """Give `user` access to `account` with `role`, or change the role they have there."""
+    if user.customer_id != account.customer_id:
+        raise Invalid.field("user", "No such user.")
+    if not account.is_active:
+        raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
+    _check_role(account.customer_id, role, actor)
+    granted = effective_perms(actor, account, within)
+    _check_manages_users(actor, account, user, granted, api_key=within is not None)
+    missing = role.perm_set - granted
+    if not actor.is_staff and missing and not (actor.is_master and within is None):
+        raise Forbidden(
+            f"You cannot grant the role “{role.name}” in {account.name}: it includes permissions you do not "
+            f"have there ({', '.join(sorted(p.label for p in missing))})."
+        )
+    membership = Membership.objects.filter(account=account, user=user).first()
+    if membership is not None and membership.role_id == role.pk:
+        return membership
+    before = {"role": membership.role.name} if membership else None
+    try:
+        with transaction.atomic():
+            if membership is None:
+                membership = Membership.objects.create(
+                    customer_id=account.customer_id, account=account, user=user, role=role
+                )
+            else:
+                membership.role = role
+                membership.save(update_fields=["role", "updated_at"])
+    except IntegrityError:
+        raise Conflict("That membership changed meanwhile; try again.") from None
+    if before is not None:
+        hotcache.forget_on_commit("apikey")  # the user's keys may hold less now (kontor/access/services.py)
+    record(
+        "membership.update" if before else "membership.create",
+        membership,
+        actor=actor,
+        customer=account.customer_id,
+        before=before,
+        after={"user": user.email, "account": account.name, "role": role.name},
+        account_id=account.pk,
+    )
+    return membership
+
+
+def _check_manages_users(
+    actor: User, account: Account, user: User, granted: frozenset | None = None, *, api_key: bool = False
+) -> None:
+    """Memberships of an account are changed by staff, master users, or whoever holds 'Manage users'
+    in that very account; a master user's access is a master user's business."""
+    if actor.is_staff or (actor.is_master and not api_key):
+        return
+    if user.is_master and (api_key or not actor.is_master):
+        raise Forbidden("Only a master user, signed in, can change a master user's access.")
+    granted = granted if granted is not None else perms_in_account(actor, account)
+    if Perm.MANAGE_USERS not in granted:
+        raise Forbidden(f"You need 'Manage users' in {account.name} to change who can use it.")
+    # Demoting or removing someone who can do more there than you is acting beyond yourself too.
+    current = Membership.objects.filter(account=account, user=user).select_related("role").first()
+    if current is not None and current.role.perm_set - granted:
+        raise Forbidden(f"{user} can do more in {account.name} than you can; you cannot change their access.")
+
+
+@transaction.atomic
+def remove_membership(membership: Membership, *, actor: User, within: frozenset[str] | None = None) -> None:
+    granted = effective_perms(actor, membership.account, within)
+    _check_manages_users(actor, membership.account, membership.user, granted, api_key=within is not None)
+    record(
+        "membership.delete",
+        membership,
+        actor=actor,
+        customer=membership.customer_id,
+        before={
+            "user": membership.user.email,
+            "account": membership.account.name,
+            "role": membership.role.name,
+        },
+        account_id=membership.account_id,
+    )
+    membership.delete()
+    hotcache.forget_on_commit("apikey")  # the user's keys lose this account's permissions at once

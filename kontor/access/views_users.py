@@ -21,7 +21,6 @@ from kontor.access.selectors import accounts_for, perms_in_account
 from kontor.access.tables import UserTable
 from kontor.core.errors import DomainError, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
-from kontor.tenancy import services as tenancy_services
 from kontor.tenancy.models import Account, Membership, Office, Team
 from kontor.web.decorators import customer_view
 from kontor.web.lists import Action, export_csv, form_errors_from, list_page
@@ -324,7 +323,7 @@ def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("access:user_detail", pk=person.pk)
     account = _membership_account(request, form.cleaned_data["account"])
     try:
-        tenancy_services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
+        services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
     except DomainError as exc:
         messages.error(request, _error_text(exc))
     else:
@@ -347,7 +346,7 @@ def membership_role(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
         messages.error(request, "Choose a role.")
         return redirect("access:user_detail", pk=person.pk)
     try:
-        tenancy_services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
+        services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
     except DomainError as exc:
         messages.error(request, _error_text(exc))
     else:
@@ -368,7 +367,7 @@ def membership_remove(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
     detail = reverse("access:user_detail", args=[person.pk])
     if request.method == "POST":
         try:
-            tenancy_services.remove_membership(membership, actor=actor)
+            services.remove_membership(membership, actor=actor)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:

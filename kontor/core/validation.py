@@ -50,6 +50,16 @@ def time_zone(value: str, *, field: str = "time_zone") -> str:
     return text
 
 
+def country(value: str, *, field: str = "country") -> str:
+    """An ISO 3166 alpha-2 country code, upper case."""
+    import pycountry  # its tables load on first use, not at start-up
+
+    code = (value or "").strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise Invalid.field(field, f"“{value}” is not an ISO 3166 country code (e.g. SE, GB, US).")
+    return code
+
+
 def required_text(value: str | None, *, field: str, label: str, max_length: int) -> str:
     text = (value or "").strip()
     if not text:

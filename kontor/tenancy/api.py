@@ -15,6 +15,7 @@ from ninja import Query, Router, Status
 from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.selectors import accounts_for
+from kontor.access.visibility import account_to_act_on, visible_accounts
 from kontor.api.core import scope_of, scope_of_any, user_of
 from kontor.api.schemas import (
     AccountDetail,
@@ -49,7 +50,7 @@ from kontor.numbers.models import AccountNumber, Number
 from kontor.numbers.selectors import customer_numbers
 from kontor.tenancy import services
 from kontor.tenancy.models import Account, CostCenter, CustomColumn, Office, Team
-from kontor.tenancy.selectors import account_to_act_on, columns_for_accounts, visible_accounts
+from kontor.tenancy.selectors import columns_for_accounts
 
 router = Router()
 

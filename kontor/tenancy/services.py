@@ -1,4 +1,5 @@
-"""Every write to customers, accounts, custom columns, offices, teams and memberships."""
+"""Every write to customers, accounts, custom columns, offices and teams. Memberships (who may do what in
+an account) are access's: kontor/access/services.py."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kontor.audit.services import record, snapshot
-from kontor.core import hotcache, validation
-from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
+from kontor.core import validation
+from kontor.core.errors import Conflict, ErrorCode, Invalid
 from kontor.core.netaddr import address_allowed, parse_network
 from kontor.tenancy import columns as column_changes
 from kontor.tenancy.models import (
@@ -31,7 +32,7 @@ from kontor.tenancy.models import (
 from kontor.tenancy.registry import account_data
 
 if TYPE_CHECKING:
-    from kontor.access.models import Role, User
+    from kontor.access.models import User
 
 _KEEP = object()  # "leave unchanged" where None is a meaningful value
 CUSTOMER_FIELDS = ["name", "billing_id", "time_zone", "country", "status", "credit_mode"]
@@ -39,15 +40,6 @@ ACCOUNT_FIELDS = ["name", "cost_center", "office_hours_only", "status"]
 
 
 # --- customers -----------------------------------------------------------------------------------
-
-
-def _country(value: str) -> str:
-    import pycountry
-
-    code = (value or "").strip().upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise Invalid.field("country", f"“{value}” is not an ISO 3166 country code (e.g. SE, GB, US).")
-    return code
 
 
 @transaction.atomic
@@ -71,7 +63,7 @@ def update_customer(
     if time_zone is not None:
         customer.time_zone = validation.time_zone(time_zone)
     if country is not None:
-        customer.country = _country(country)
+        customer.country = validation.country(country)
     if status is not None:
         if status not in Customer.Status.values:
             raise Invalid.field("status", f"“{status}” is not a customer status.")
@@ -561,105 +553,3 @@ def save_team(customer: Customer, team: Team | None, *, actor: User, name: str, 
 def delete_team(team: Team, *, actor: User) -> None:
     record("team.delete", team, actor=actor, customer=team.customer_id, before=snapshot(team, ["name", "office"]))
     team.delete()
-
-
-# --- memberships ---------------------------------------------------------------------------------
-
-
-def _check_role(customer_id: int, role: Role, actor: User) -> None:
-    if role.customer_id not in (None, customer_id):
-        raise Invalid.field("role", "No such role.")
-    if role.slug == "master":
-        raise Invalid.field("role", "The Master user role comes with the master-user flag; set that instead.")
-
-
-@transaction.atomic
-def set_membership(
-    account: Account, user: User, role: Role, *, actor: User, within: frozenset[str] | None = None
-) -> Membership:
-    """Give `user` access to `account` with `role`, or change the role they have there."""
-    from kontor.access.selectors import effective_perms
-
-    if user.customer_id != account.customer_id:
-        raise Invalid.field("user", "No such user.")
-    if not account.is_active:
-        raise Conflict("This account is archived.", code=ErrorCode.ACCOUNT_ARCHIVED)
-    _check_role(account.customer_id, role, actor)
-    granted = effective_perms(actor, account, within)
-    _check_manages_users(actor, account, user, granted, api_key=within is not None)
-    missing = role.perm_set - granted
-    if not actor.is_staff and missing and not (actor.is_master and within is None):
-        raise Forbidden(
-            f"You cannot grant the role “{role.name}” in {account.name}: it includes permissions you do not "
-            f"have there ({', '.join(sorted(p.label for p in missing))})."
-        )
-    membership = Membership.objects.filter(account=account, user=user).first()
-    if membership is not None and membership.role_id == role.pk:
-        return membership
-    before = {"role": membership.role.name} if membership else None
-    try:
-        with transaction.atomic():
-            if membership is None:
-                membership = Membership.objects.create(
-                    customer_id=account.customer_id, account=account, user=user, role=role
-                )
-            else:
-                membership.role = role
-                membership.save(update_fields=["role", "updated_at"])
-    except IntegrityError:
-        raise Conflict("That membership changed meanwhile; try again.") from None
-    if before is not None:
-        hotcache.forget_on_commit("apikey")  # the user's keys may hold less now (kontor/access/services.py)
-    record(
-        "membership.update" if before else "membership.create",
-        membership,
-        actor=actor,
-        customer=account.customer_id,
-        before=before,
-        after={"user": user.email, "account": account.name, "role": role.name},
-        account_id=account.pk,
-    )
-    return membership
-
-
-def _check_manages_users(
-    actor: User, account: Account, user: User, granted: frozenset | None = None, *, api_key: bool = False
-) -> None:
-    """Memberships of an account are changed by staff, master users, or whoever holds 'Manage users'
-    in that very account; a master user's access is a master user's business."""
-    from kontor.access.perms import Perm
-    from kontor.access.selectors import perms_in_account
-
-    if actor.is_staff or (actor.is_master and not api_key):
-        return
-    if user.is_master and (api_key or not actor.is_master):
-        raise Forbidden("Only a master user, signed in, can change a master user's access.")
-    granted = granted if granted is not None else perms_in_account(actor, account)
-    if Perm.MANAGE_USERS not in granted:
-        raise Forbidden(f"You need 'Manage users' in {account.name} to change who can use it.")
-    # Demoting or removing someone who can do more there than you is acting beyond yourself too.
-    current = Membership.objects.filter(account=account, user=user).select_related("role").first()
-    if current is not None and current.role.perm_set - granted:
-        raise Forbidden(f"{user} can do more in {account.name} than you can; you cannot change their access.")
-
-
-@transaction.atomic
-def remove_membership(membership: Membership, *, actor: User, within: frozenset[str] | None = None) -> None:
-    from kontor.access.selectors import effective_perms
-
-    granted = effective_perms(actor, membership.account, within)
-    _check_manages_users(actor, membership.account, membership.user, granted, api_key=within is not None)
-    record(
-        "membership.delete",
-        membership,
-        actor=actor,
-        customer=membership.customer_id,
-        before={
-            "user": membership.user.email,
-            "account": membership.account.name,
-            "role": membership.role.name,
-        },
-        account_id=membership.account_id,
-    )
-    membership.delete()
-    hotcache.forget_on_commit("apikey")  # the user's keys lose this account's permissions at once

@@ -14,9 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from kontor.access.middleware import SESSION_ACCOUNT
 from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.selectors import perms_in_account
+from kontor.access.visibility import account_to_act_on, visible_accounts
 from kontor.core.errors import Conflict, DomainError, ErrorCode, NotFound
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.numbers import services as number_services
@@ -25,10 +27,8 @@ from kontor.numbers.selectors import customer_numbers
 from kontor.tenancy import services
 from kontor.tenancy.filters import AccountFilter
 from kontor.tenancy.forms import AccountForm, AllowlistForm, OfficeForm, TeamForm
-from kontor.tenancy.middleware import SESSION_ACCOUNT
 from kontor.tenancy.models import Account, CustomColumn, Membership, Office, Team
 from kontor.tenancy.registry import account_data
-from kontor.tenancy.selectors import account_to_act_on, visible_accounts
 from kontor.tenancy.tables import AccountTable, OfficeTable, TeamTable
 from kontor.web.decorators import customer_view, signed_in_view
 from kontor.web.lists import Action, form_errors_from, list_page

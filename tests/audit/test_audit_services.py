@@ -392,7 +392,7 @@ def test_memberships(world):
     sender = Role.objects.get(customer=None, slug="sender")
     reader = Role.objects.get(customer=None, slug="read_only")
     with audited() as cap:
-        m = tenancy_services.set_membership(a.other_account, user, sender, actor=actor)
+        m = access_services.set_membership(a.other_account, user, sender, actor=actor)
     row = only(cap)
     check(
         row,
@@ -405,10 +405,10 @@ def test_memberships(world):
     )
     assert row.after == {"user": user.email, "account": "Support desk", "role": "Sender"}
     with audited() as cap:
-        tenancy_services.set_membership(a.other_account, user, sender, actor=actor)
+        access_services.set_membership(a.other_account, user, sender, actor=actor)
     nothing_written(cap)
     with audited() as cap:
-        tenancy_services.set_membership(a.other_account, user, reader, actor=actor)
+        access_services.set_membership(a.other_account, user, reader, actor=actor)
     row = only(cap)
     check(
         row,
@@ -427,16 +427,16 @@ def test_memberships(world):
         ((a.other_account, user, master_role), Invalid),
     ):
         with audited() as cap, pytest.raises(exc):
-            tenancy_services.set_membership(*args, actor=actor)
+            access_services.set_membership(*args, actor=actor)
         nothing_written(cap)
     with audited() as cap, pytest.raises(Forbidden):
-        tenancy_services.set_membership(
+        access_services.set_membership(
             a.account, user, Role.objects.get(customer=None, slug="administrator"), actor=a.users["sender"]
         )
     nothing_written(cap)
     assert Membership.objects.get(pk=m.pk).role == reader
     with audited() as cap:
-        tenancy_services.remove_membership(m, actor=actor)
+        access_services.remove_membership(m, actor=actor)
     row = only(cap)
     check(row, "membership.delete", actor=actor, customer=a.customer, before={"user", "account", "role"})
     assert not Membership.objects.filter(pk=m.pk).exists()
@@ -861,10 +861,10 @@ COVERED = {
         "delete_office",
         "save_team",
         "delete_team",
-        "set_membership",
-        "remove_membership",
     },
     "kontor.access.services": {
+        "set_membership",
+        "remove_membership",
         "onboard_enterprise",
         "resend_welcome",
         "complete_welcome",

@@ -7,10 +7,17 @@ from __future__ import annotations
 import pytest
 
 from kontor.access.models import Role
-from kontor.access.services import create_api_key, create_user, save_role, set_user_active, update_user
+from kontor.access.services import (
+    create_api_key,
+    create_user,
+    remove_membership,
+    save_role,
+    set_membership,
+    set_user_active,
+    update_user,
+)
 from kontor.core import hotcache
 from kontor.tenancy.models import Membership
-from kontor.tenancy.services import remove_membership, set_membership
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.django_db

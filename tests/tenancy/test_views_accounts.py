@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from kontor.access.middleware import SESSION_ACCOUNT
 from kontor.audit.models import AuditEntry
-from kontor.tenancy.middleware import SESSION_ACCOUNT
 from kontor.tenancy.models import Account, CostCenter, CustomColumn, Membership
 
 pytestmark = pytest.mark.django_db
