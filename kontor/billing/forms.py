@@ -7,13 +7,13 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import pycountry
 from django import forms
 
 from kontor.billing.invoices import BILLING_FIELDS
 from kontor.billing.models import FALLBACK_COUNTRY, PriceList
 from kontor.billing.payments import provider_choices
 from kontor.billing.pricing import MAX_QUANTITY, MICRO
+from kontor.web.choices import country_choices as countries
 
 _AUTOCOMPLETE = {
     "company": "organization",
@@ -134,8 +134,7 @@ class TierForm(forms.Form):
 
 @cache
 def country_choices() -> list[tuple[str, str]]:
-    countries = sorted(((c.alpha_2, f"{c.name} ({c.alpha_2})") for c in pycountry.countries), key=lambda c: c[1])
-    return [(FALLBACK_COUNTRY, f"All other countries ({FALLBACK_COUNTRY})"), *countries]
+    return [(FALLBACK_COUNTRY, f"All other countries ({FALLBACK_COUNTRY})"), *countries()]
 
 
 class CountryTaxForm(forms.Form):

@@ -24,7 +24,7 @@ from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.messaging import services
 from kontor.messaging.filters import by_mobile
 from kontor.messaging.models import Message
-from kontor.messaging.views import CSV_COLUMNS
+from kontor.messaging.tables import CSV_COLUMNS
 from kontor.web.lists import stream_csv
 
 router = Router(tags=["messages"])

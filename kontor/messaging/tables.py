@@ -48,3 +48,24 @@ class MobileSearchTable(MessageTable):
 
     class Meta(MessageTable.Meta):
         exclude = ("detail", "user")
+
+
+# The transaction log as CSV (the page's export and the API's), one column per entry.
+CSV_COLUMNS: list[tuple[str, Any]] = [
+    ("id", lambda m: m.pk),
+    ("created_at", lambda m: m.created_at.isoformat()),
+    ("direction", lambda m: m.direction),
+    ("user", lambda m: m.user.email if m.user else ""),
+    ("from", lambda m: m.from_number),
+    ("to", lambda m: m.to_number),
+    ("text", lambda m: m.text),
+    ("encoding", lambda m: m.encoding),
+    ("segments", lambda m: m.segments),
+    ("credits", lambda m: m.credits),
+    ("operator", lambda m: m.operator),
+    ("status", lambda m: m.status),
+    ("error_code", lambda m: m.error_code),
+    ("error_text", lambda m: m.error_text),
+    ("scheduled_for", lambda m: m.scheduled_for.isoformat() if m.scheduled_for else ""),
+    ("updated_at", lambda m: m.updated_at.isoformat()),
+]

@@ -22,7 +22,7 @@ from kontor.messaging import adapters, encoding, groupcommit, rates, services, t
 from kontor.messaging.filters import MessageFilter, MobileOnlyFilter
 from kontor.messaging.forms import SendForm, clean_key
 from kontor.messaging.models import Message
-from kontor.messaging.tables import MessageTable, MobileSearchTable
+from kontor.messaging.tables import CSV_COLUMNS, MessageTable, MobileSearchTable
 from kontor.web.decorators import customer_view
 from kontor.web.lists import export_csv, form_errors_from, list_page
 
@@ -150,26 +150,6 @@ def transactions(request: HttpRequest) -> HttpResponse:
             else "Every message sent from or received by this account, searched in real time. Times in UTC."
         ),
     )
-
-
-CSV_COLUMNS: list[tuple[str, Any]] = [
-    ("id", lambda m: m.pk),
-    ("created_at", lambda m: m.created_at.isoformat()),
-    ("direction", lambda m: m.direction),
-    ("user", lambda m: m.user.email if m.user else ""),
-    ("from", lambda m: m.from_number),
-    ("to", lambda m: m.to_number),
-    ("text", lambda m: m.text),
-    ("encoding", lambda m: m.encoding),
-    ("segments", lambda m: m.segments),
-    ("credits", lambda m: m.credits),
-    ("operator", lambda m: m.operator),
-    ("status", lambda m: m.status),
-    ("error_code", lambda m: m.error_code),
-    ("error_text", lambda m: m.error_text),
-    ("scheduled_for", lambda m: m.scheduled_for.isoformat() if m.scheduled_for else ""),
-    ("updated_at", lambda m: m.updated_at.isoformat()),
-]
 
 
 # Exporting is its own permission (manual 003); what is exported is what the caller may search.

@@ -18,10 +18,9 @@ from kontor.messaging.connectors import kinds
 from kontor.messaging.forms_connectors import ConnectorForm, RouteForm
 from kontor.messaging.models import ResubmitPolicy
 from kontor.messaging.services_connectors import MANAGE, UNSET, create_connector, route_account, update_connector
-from kontor.staff.filters import subscriber_pk
-from kontor.staff.views.customers import get_customer, staff_actor
 from kontor.tenancy.models import Account
-from kontor.web.decorators import staff_view
+from kontor.tenancy.selectors import get_customer, subscriber_pk
+from kontor.web.decorators import staff_actor, staff_view
 
 
 @staff_view(MANAGE)

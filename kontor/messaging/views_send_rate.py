@@ -15,9 +15,8 @@ from kontor.access.perms import Perm
 from kontor.core.errors import DomainError
 from kontor.messaging import services
 from kontor.messaging.send_rates import send_rate_of, staff_account
-from kontor.staff.views.customers import staff_actor
 from kontor.tenancy.models import Account
-from kontor.web.decorators import staff_view
+from kontor.web.decorators import staff_actor, staff_view
 from kontor.web.lists import form_errors_from
 
 

@@ -31,8 +31,8 @@ from kontor.numbers.selectors import (
     numbers_in_use,
     order_for_staff,
 )
-from kontor.staff.filters import subscriber_pk
 from kontor.tenancy.models import Account
+from kontor.tenancy.selectors import subscriber_pk
 
 router = Router()
 PERMS = (Perm.TECHNICAL_SETTINGS, Perm.MANAGE_SERVICES)

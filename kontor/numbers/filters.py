@@ -7,8 +7,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from kontor.numbers.models import KeywordOrder, Number
-from kontor.staff.filters import subscriber_pk
-from kontor.staff.forms import country_choices
+from kontor.tenancy.selectors import subscriber_pk
+from kontor.web.choices import country_choices
 
 
 class NumberFilter(django_filters.FilterSet):

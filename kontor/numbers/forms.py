@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from kontor.numbers.models import KEYWORD_MAX, Number
-from kontor.staff.forms import country_choices
+from kontor.web.choices import country_choices
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

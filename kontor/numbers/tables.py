@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from kontor.numbers.models import KeywordOrder, Number
-from kontor.staff.tables import subscriber_id_html
+from kontor.web.lists import subscriber_id_html
 
 
 class NumberTable(tables.Table):

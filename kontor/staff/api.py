@@ -39,8 +39,8 @@ from kontor.staff.schemas import (
     VerifyCallerIn,
     VerifyCallerOut,
 )
+from kontor.staff.selectors import customers_with_master
 from kontor.staff.services import clear_ip_allowlist, master_emails
-from kontor.staff.views.customers import customers_with_master
 from kontor.tenancy.models import Account, CostCenter, Customer, Feature
 from kontor.tenancy.services import save_cost_center, save_feature, set_credit_mode, set_features, update_customer
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import django_filters
@@ -10,16 +9,9 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from kontor.audit.models import AuditEntry
-from kontor.staff.forms import country_choices
 from kontor.tenancy.models import Customer
-
-_SUBSCRIBER_ID = re.compile(r"^[Ss]?0*(\d{1,12})$")
-
-
-def subscriber_pk(text: str) -> int | None:
-    """`S000012`, `s12` or `12` → 12; anything else → None."""
-    match = _SUBSCRIBER_ID.match((text or "").strip())
-    return int(match.group(1)) if match else None
+from kontor.tenancy.selectors import subscriber_pk
+from kontor.web.choices import country_choices
 
 
 def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Customer]:

@@ -7,11 +7,11 @@ import zoneinfo
 from functools import cache
 from typing import Any
 
-import pycountry
 from django import forms
 
 from kontor.access.perms import StaffRole
 from kontor.tenancy.models import CreditMode, Customer, Feature
+from kontor.web.choices import country_choices
 
 DEFAULT_TIME_ZONE = "Europe/Stockholm"
 DEFAULT_COUNTRY = "SE"
@@ -20,11 +20,6 @@ DEFAULT_COUNTRY = "SE"
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
     return [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
-
-
-@cache
-def country_choices() -> list[tuple[str, str]]:
-    return sorted(((c.alpha_2, f"{c.name} ({c.alpha_2})") for c in pycountry.countries), key=lambda c: c[1])
 
 
 def _text(label: str, *, required: bool = True, max_length: int = 200, **kwargs: Any) -> forms.CharField:

@@ -10,17 +10,7 @@ from django.utils.html import format_html
 
 from kontor.audit.models import AuditEntry
 from kontor.tenancy.models import CostCenter, Customer, Feature
-
-
-def subscriber_id_html(customer_id: int) -> str:
-    value = f"S{customer_id:06d}"
-    return format_html(
-        # web/kontor.js copies it: the Content-Security-Policy runs no inline handler.
-        '<code>{}</code> <button type="button" class="copy linklike" data-copy="{}" '
-        'title="Copy the subscriber ID">Copy</button>',
-        value,
-        value,
-    )
+from kontor.web.lists import subscriber_id_html
 
 
 class CustomerTable(tables.Table):

@@ -1,11 +1,29 @@
-"""Reads about tenancy that need care: columns in bulk. Which accounts a caller may name is access's
-(kontor/access/visibility.py)."""
+"""Reads about tenancy: customers by id or subscriber ID (staff pages), columns in bulk. Which accounts a
+caller may name is access's (kontor/access/visibility.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+from kontor.core.errors import NotFound
 from kontor.tenancy.models import CustomColumn, Customer
+
+_SUBSCRIBER_ID = re.compile(r"^[Ss]?0*(\d{1,12})$")
+
+
+def subscriber_pk(text: str) -> int | None:
+    """`S000012`, `s12` or `12` → 12; anything else → None (the inverse of Customer.subscriber_id)."""
+    match = _SUBSCRIBER_ID.match((text or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def get_customer(pk: int) -> Customer:
+    """A customer by id for provider staff, who see every customer; NotFound (404) when there is none."""
+    customer = Customer.objects.filter(pk=pk).first()
+    if customer is None:
+        raise NotFound("customer")
+    return customer
 
 
 def columns_for_accounts(customer: Customer, account_ids: Iterable[int]) -> dict[int, list[CustomColumn]]:

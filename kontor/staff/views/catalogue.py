@@ -12,10 +12,9 @@ from kontor.access.perms import Perm
 from kontor.core.errors import DomainError, NotFound
 from kontor.staff.forms import CostCenterForm, FeatureForm
 from kontor.staff.tables import CostCenterTable, FeatureTable
-from kontor.staff.views.customers import staff_actor
 from kontor.tenancy.models import CostCenter, Feature
 from kontor.tenancy.services import save_cost_center, save_feature
-from kontor.web.decorators import staff_view
+from kontor.web.decorators import staff_actor, staff_view
 from kontor.web.lists import Action, form_errors_from, list_page
 
 # --- cost centers --------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from kontor.core.errors import DomainError
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.staff.forms import AllowlistClearForm, CreditModeForm, CustomerEditForm, FeaturesForm, VerifyCallerForm
 from kontor.staff.services import clear_ip_allowlist, master_emails
-from kontor.staff.views.customers import get_customer, staff_actor
 from kontor.tenancy.models import Account, Customer
+from kontor.tenancy.selectors import get_customer
 from kontor.tenancy.services import set_credit_mode, set_features, update_customer
-from kontor.web.decorators import staff_view
+from kontor.web.decorators import staff_actor, staff_view
 from kontor.web.lists import form_errors_from
 
 

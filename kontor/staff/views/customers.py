@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.services import onboard_enterprise
-from kontor.core.errors import DomainError, NotFound
+from kontor.core.errors import DomainError
 from kontor.staff.filters import CustomerFilter
 from kontor.staff.forms import OnboardForm
+from kontor.staff.selectors import customers_with_master
 from kontor.staff.tables import CustomerTable
-from kontor.tenancy.models import Customer
-from kontor.web.decorators import staff_view
+from kontor.web.decorators import staff_actor, staff_view
 from kontor.web.lists import Action, export_csv, form_errors_from, list_page
-
-
-def customers_with_master() -> QuerySet[Customer]:
-    """The provider's customers, each with its (first) master user's email."""
-    return Customer.objects.annotate(
-        master_email=Min("users__email", filter=Q(users__is_master=True, users__is_active=True))
-    ).order_by("name", "pk")
-
-
-def get_customer(pk: int) -> Customer:
-    customer = Customer.objects.filter(pk=pk).first()
-    if customer is None:
-        raise NotFound("customer")
-    return customer
-
-
-def staff_actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # staff_view guarantees a signed-in staff user
-    return user
 
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS)

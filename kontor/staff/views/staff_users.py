@@ -13,8 +13,7 @@ from kontor.access.services import create_staff_user, set_user_active
 from kontor.core.errors import DomainError, NotFound
 from kontor.staff.forms import StaffUserForm
 from kontor.staff.tables import StaffUserTable
-from kontor.staff.views.customers import staff_actor
-from kontor.web.decorators import staff_view
+from kontor.web.decorators import staff_actor, staff_view
 from kontor.web.lists import Action, form_errors_from, list_page
 
 
