@@ -8,11 +8,15 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from kontor.ledger.verify import register_check
         from kontor.messaging import checks
+        from kontor.messaging.connectors.base import install_sink
         from kontor.messaging.models import Message
+        from kontor.messaging.sink import MessagingSink
         from kontor.tenancy.registry import register_account_data
 
         register_check(checks.hold_not_matching_messages)
         register_check(checks.stuck_reservation)
+        # Connectors hand receipts and inbound messages to this sink instead of importing delivery.
+        install_sink(MessagingSink())
 
         @register_account_data
         def messages(account):  # type: ignore[no-untyped-def]

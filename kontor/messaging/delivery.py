@@ -37,15 +37,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tasks import task_backends
+from django_tasks import task, task_backends
 from django_tasks.backends.immediate import ImmediateBackend
 
+from kontor.core.context import origin
 from kontor.core.errors import Invalid
-from kontor.core.retry import retrying
+from kontor.core.retry import Busy, retrying
+from kontor.core.tasks import again_later
 from kontor.ledger.posting import hold_wallet, lock_wallets, provider_wallet
 from kontor.ledger.services import refund, release, settle
 from kontor.messaging import throttle
-from kontor.messaging.connectors import ABSENT, Absent, Connector, Lookup, SubmitResult, connector_for, get_connector
+from kontor.messaging.connectors.base import ABSENT, Absent, Connector, Lookup, SubmitResult
+from kontor.messaging.connectors.registry import connector_for, get_connector
 from kontor.messaging.models import (
     ConnectorConfig,
     Direction,
@@ -151,8 +154,6 @@ def _hold_back(message: Message, turn: dt.datetime, now: dt.datetime) -> str:
 
 
 def _enqueue_later(message_id: int, turn: dt.datetime) -> None:
-    from kontor.messaging.services import enqueue_dispatch
-
     held = _HELD.get()
     if held is None:
         enqueue_dispatch([message_id], turn)
@@ -165,8 +166,6 @@ def dispatch_many(message_ids: Iterable[int]) -> dict[str, int]:
     would otherwise enqueue one deferred task per held-back message; here those whose turn falls in the
     same second share one, enqueued when the batch is done (also when it fails half-way: those already
     held back are committed and need their task)."""
-    from kontor.messaging.services import enqueue_dispatch
-
     held: dict[dt.datetime, list[tuple[int, dt.datetime]]] = {}
     outcomes: dict[str, int] = {}
     token = _HELD.set(held)
@@ -265,8 +264,6 @@ def _fail_and_release(message: Message, error_code: str, error_text: str, **deta
 
 
 def _requeue(message_id: int, exc: BaseException) -> str:
-    from kontor.messaging.services import enqueue_dispatch
-
     def requeue() -> str:
         message = _locked(pk=message_id)
         if message is None or message.status != Status.SUBMITTED:
@@ -523,3 +520,66 @@ def _resubmit_or_fail(message_id: int, connector: Connector, policy: str, *, abs
         lookup="absent" if absent else "cannot tell",
     )
     return message
+
+
+# --- tasks and their enqueue helpers -------------------------------------------------------------
+# At least once (a task whose worker died is run again when its lease expires, see `kontor worker`):
+# every handler above is idempotent. When the database stays busy through every retry of a
+# transaction, the task is enqueued again a little later instead of failing for good.
+
+DISPATCH_CHUNK = 100
+
+
+@task()
+def dispatch_message(message_id: int) -> str:
+    with origin("job"):
+        try:
+            return dispatch(message_id)
+        except Busy:
+            again_later(dispatch_message, message_id)
+            return "busy"
+
+
+@task()
+def dispatch_messages(message_ids: list[int]) -> int:
+    with origin("job"):
+        try:
+            dispatch_many(message_ids)
+        except Busy:
+            # Those already dispatched are done; dispatching them again is a no-op.
+            again_later(dispatch_messages, message_ids)
+    return len(message_ids)
+
+
+def enqueue_dispatch(message_ids: list[int], run_after: dt.datetime | None = None) -> None:
+    """Hand messages to the workers. A scheduled message waits for its time where the task backend can
+    defer; elsewhere `kontor dispatch_pending` picks it up when it is due."""
+    single: Any = dispatch_message
+    many: Any = dispatch_messages
+    if run_after is not None:
+        if not dispatch_message.get_backend().supports_defer:
+            return
+        single, many = single.using(run_after=run_after), many.using(run_after=run_after)
+    if len(message_ids) == 1:
+        single.enqueue(message_ids[0])
+        return
+    for start in range(0, len(message_ids), DISPATCH_CHUNK):
+        many.enqueue(message_ids[start : start + DISPATCH_CHUNK])
+
+
+@task()
+def simulator_dlr(downstream_id: str, status: str, error_code: str = "", error_text: str = "") -> None:
+    with origin("job"):
+        try:
+            handle_dlr(downstream_id, status, error_code or None, error_text)
+        except Busy:
+            again_later(simulator_dlr, downstream_id, status, error_code, error_text)
+
+
+def report_later(downstream_id: str, status: str, error_code: str, error_text: str, *, delay: float) -> None:
+    """A delivery report applied by a worker `delay` seconds from now (the simulator's), or as soon as a
+    worker runs it where the task backend cannot defer."""
+    job: Any = simulator_dlr
+    if job.get_backend().supports_defer and delay > 0:
+        job = job.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
+    job.enqueue(downstream_id, status, error_code, error_text)

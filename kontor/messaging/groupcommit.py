@@ -32,13 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django_tasks_db import DatabaseBackend
 
 from kontor.core import hotcache, rls
 from kontor.core.errors import Invalid, NotConfirmed
 from kontor.ledger.models import JournalTransaction, Wallet
 from kontor.ledger.posting import Batch, Entry, InsufficientCredits, Leg, hold_wallet, post_batches
-from kontor.messaging import adapters
+from kontor.messaging import adapters, bulkinsert, delivery
 from kontor.messaging.models import Direction, Message, MessageEvent
+from kontor.messaging.rules import opted_out_message
 
 if TYPE_CHECKING:
     from kontor.access.models import User
@@ -106,8 +108,6 @@ def write_group(
     account get Invalid (check_opt_outs: the caller has checked already). With `reservation` (all_or_nothing
     only), each wallet's credits are reserved in one journal with that reference instead of one
     journal per message."""
-    from kontor.messaging.services import created_detail, enqueue_dispatch
-
     assert not reservation or all_or_nothing, "one journal for many messages needs all of them written"
 
     try:
@@ -117,7 +117,7 @@ def write_group(
             if all_or_nothing and len(fitting) < len(items):
                 refused = next(item.error for item in items if item.error is not None)
                 raise refused if isinstance(refused, Invalid) else _shortfall(items)
-            rows = _insert(fitting, created_detail)
+            rows = _insert(fitting)
             for item, row in zip(fitting, rows, strict=True):
                 item.message = row
             # The ledger last: its UPDATEs lock the wallets, and they stay locked until the commit. One
@@ -157,7 +157,8 @@ def write_group(
             if batches:
                 # No savepoint: a refused posting fails the whole group, which is then written one by one.
                 post_batches(batches, savepoint=False)
-            _dispatch_on_commit(fitting, enqueue_dispatch)
+            # Looked up now, not at import: the tests stand in for the task queue there.
+            _dispatch_on_commit(fitting, delivery.enqueue_dispatch)
     except BaseException as exc:
         for item in items:
             if item.error is None:
@@ -169,7 +170,7 @@ def write_group(
 COPY_FROM = 50  # below this many messages, two INSERTs cost less than the sequence query and two COPYs
 
 
-def _insert(items: Sequence[Pending], created_detail: Callable[[Message], dict[str, Any]]) -> list[Message]:
+def _insert(items: Sequence[Pending]) -> list[Message]:
     """The messages and their first events: on PostgreSQL by COPY when many share everything but
     number and text (a batch), as a campaign is written; otherwise two bulk INSERTs."""
     first = items[0] if items else None
@@ -179,9 +180,7 @@ def _insert(items: Sequence[Pending], created_detail: Callable[[Message], dict[s
         and connection.vendor == "postgresql"
         and all(_shared(item) == _shared(first) for item in items)
     ):
-        from kontor.messaging.fanout import Sending, copy_messages
-
-        how = Sending(
+        how = bulkinsert.Sending(
             account=first.account,
             actor=first.actor,
             campaign=None,
@@ -193,11 +192,11 @@ def _insert(items: Sequence[Pending], created_detail: Callable[[Message], dict[s
             on_behalf_of=first.on_behalf_of,
         )
         rows = [(i.to, i.text, i.encoding, i.segments, i.credits, i.rate_prefix, i.operator) for i in items]
-        return copy_messages(rows, how)
+        return bulkinsert.copy_messages(rows, how)
     messages = Message.objects.bulk_create([_message(item) for item in items])
     MessageEvent.objects.bulk_create(
         [
-            MessageEvent(message=row, status=row.status, at=item.at, detail=created_detail(row))
+            MessageEvent(message=row, status=row.status, at=item.at, detail=bulkinsert.created_detail(row))
             for item, row in zip(items, messages, strict=True)
         ]
     )
@@ -259,11 +258,7 @@ def _dispatch_on_commit(items: Sequence[Pending], enqueue: Any) -> None:
 
 
 def _tasks_in_this_database() -> bool:
-    from django_tasks_db import DatabaseBackend
-
-    from kontor.messaging.tasks import dispatch_messages
-
-    return isinstance(dispatch_messages.get_backend(), DatabaseBackend)
+    return isinstance(delivery.dispatch_messages.get_backend(), DatabaseBackend)
 
 
 def _enqueue_dispatch(enqueue: Any, ids: list[int], run_after: dt.datetime | None) -> Callable[[], None]:
@@ -276,8 +271,6 @@ def _enqueue_dispatch(enqueue: Any, ids: list[int], run_after: dt.datetime | Non
 
 def _without_opted_out(items: Sequence[Pending]) -> list[Pending]:
     """One query per account of the group; an opted-out number is refused as `plan` would."""
-    from kontor.messaging.services import opted_out_message
-
     by_account: dict[int, list[Pending]] = defaultdict(list)
     for item in items:
         by_account[item.account.pk].append(item)

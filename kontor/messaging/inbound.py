@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kontor.contacts.services import opt_out
 from kontor.core.errors import DomainError
 from kontor.core.retry import retrying
 from kontor.messaging import encoding
@@ -196,8 +197,6 @@ def receive_inbound(
 
 
 def _opt_out(account: Account, sender: str, message: Message) -> bool:
-    from kontor.contacts.services import opt_out
-
     try:
         opt_out(account, sender, source="stop_keyword", note=f"STOP in inbound message {message.pk}")
     except DomainError as exc:

@@ -1,5 +1,5 @@
 """Sending: validate, check office hours, price from the rate card, reserve the credits and create the
-message in one transaction, then hand it to a worker once committed.
+message in one transaction, then hand it to a worker once committed (delivery.enqueue_dispatch).
 
 No audit row per message: the message itself, its MessageEvents and the ledger journals (each carrying
 `message:<id>` as reference) are the record."""
@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,6 +25,8 @@ from kontor.ledger.services import ensure_not_archived, sending_wallet
 from kontor.messaging import adapters, encoding, groupcommit, rates
 from kontor.messaging.models import MAX_SEND_RATE, Message, SendRate, Status
 from kontor.messaging.officehours import window_check
+from kontor.messaging.rules import MAX_TEXT, max_segments, opted_out_message
+from kontor.messaging.throttle import rate_for
 
 if TYPE_CHECKING:
     from kontor.access.models import User
@@ -33,13 +34,8 @@ if TYPE_CHECKING:
     from kontor.tenancy.models import Account
 
 MAX_BATCH = 1000
-MAX_TEXT = 5000  # characters; the segment limit is usually reached long before
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=366)
 OFFICE_HOURS_CHOICES = ("refuse", "schedule")
-
-
-def max_segments() -> int:
-    return int(getattr(settings, "KONTOR_MAX_SEGMENTS", 6))
 
 
 class OutsideOfficeHours(DomainError):
@@ -105,10 +101,6 @@ def plan(
 def _analysed(text: str) -> encoding.SmsInfo:
     # Pure, and batches and bulk senders repeat their texts: worth reusing within a process.
     return encoding.analyse(text)
-
-
-def opted_out_message(number: str) -> str:
-    return f"{number} has opted out of messages from this account."
 
 
 def timing(
@@ -221,13 +213,6 @@ def _pending(
     )
 
 
-def created_detail(message: Message) -> dict[str, Any]:
-    detail: dict[str, Any] = {"credits": message.credits, "segments": message.segments, "wallet": message.wallet_id}
-    if message.scheduled_for:
-        detail["scheduled_for"] = message.scheduled_for.isoformat()
-    return detail
-
-
 def send_batch(
     account: Account,
     *,
@@ -279,31 +264,8 @@ def send_batch(
     return [item.message for item in items if item.message is not None]
 
 
-DISPATCH_CHUNK = 100
-
-
-def enqueue_dispatch(message_ids: list[int], run_after: dt.datetime | None = None) -> None:
-    """Hand messages to the workers. A scheduled message waits for its time where the task backend can
-    defer; elsewhere `kontor dispatch_pending` picks it up when it is due."""
-    from kontor.messaging.tasks import dispatch_message, dispatch_messages
-
-    single: Any = dispatch_message
-    many: Any = dispatch_messages
-    if run_after is not None:
-        if not dispatch_message.get_backend().supports_defer:
-            return
-        single, many = single.using(run_after=run_after), many.using(run_after=run_after)
-    if len(message_ids) == 1:
-        single.enqueue(message_ids[0])
-        return
-    for start in range(0, len(message_ids), DISPATCH_CHUNK):
-        many.enqueue(message_ids[start : start + DISPATCH_CHUNK])
-
-
 def set_send_rate(account: Account, rate: int, *, actor: User) -> SendRate:
     """Staff: how many of the account's messages per second go to the connector (1 to 10,000)."""
-    from kontor.messaging.throttle import rate_for
-
     if Perm.STAFF_MANAGE_CUSTOMERS not in actor.staff_perms:
         raise Forbidden("Only provider staff who manage customers set an account's send rate.")
     if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= MAX_SEND_RATE:

@@ -25,9 +25,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tasks import task
 
 from kontor.access.models import User
 from kontor.audit.services import record, snapshot
+from kontor.core.context import origin
 from kontor.core.errors import Invalid
 from kontor.core.retry import retrying
 from kontor.messaging.models import Message, Webhook, WebhookDelivery
@@ -261,15 +263,13 @@ def retry_now(delivery: WebhookDelivery, *, actor: User | None) -> WebhookDelive
 
 
 def _enqueue(delivery_id: int, run_after: dt.datetime | None = None) -> None:
-    from kontor.messaging.tasks import deliver_webhook
-
-    task = deliver_webhook
+    job: Any = deliver_webhook
     try:
         if run_after is not None:
-            if not task.get_backend().supports_defer:
+            if not job.get_backend().supports_defer:
                 return  # `kontor deliver_webhooks` picks it up when it is due
-            task = task.using(run_after=run_after)
-        task.enqueue(delivery_id)
+            job = job.using(run_after=run_after)
+        job.enqueue(delivery_id)
     except Exception:  # the sweep still finds it; queueing must not fail the caller
         log.exception("could not queue webhook delivery %s", delivery_id)
 
@@ -403,3 +403,10 @@ def _record_attempt(delivery_id: int, code: int | None, error: str) -> str:
         when = retry_at
         transaction.on_commit(lambda: _enqueue(delivery_id, run_after=when), robust=True)
     return str(delivery.status)
+
+
+@task()
+def deliver_webhook(delivery_id: int) -> str:
+    """The task that sends one webhook delivery (at least once: `deliver` is idempotent)."""
+    with origin("job"):
+        return deliver(delivery_id)

@@ -24,7 +24,7 @@ from kontor.core.errors import Invalid
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import campaigns, encoding, fanout, rates, tasks
+from kontor.messaging import campaigns, delivery, encoding, fanout, rates
 from kontor.messaging.campaigns import preview_campaign, send_campaign
 from kontor.messaging.models import Campaign, Message, MessageEvent, RateCardEntry, Status
 from tests.messaging.conftest import fund
@@ -355,7 +355,7 @@ def test_one_reservation_then_settle_release_and_refund_per_message_balance(worl
 
 
 class FakeTask:
-    """Stands in for tasks.dispatch_messages: records what would be enqueued."""
+    """Stands in for delivery.dispatch_messages: records what would be enqueued."""
 
     def __init__(self, *, defer: bool = True) -> None:
         self.calls: list[tuple[list[int], dt.datetime | None]] = []
@@ -377,7 +377,7 @@ def test_dispatch_enqueued_in_chunks_once_committed(world, monkeypatch, django_c
     fund(pool_wallet(world.acme.account), 100)
     book = bulk_book(world, 5)
     fake = FakeTask()
-    monkeypatch.setattr(tasks, "dispatch_messages", fake)
+    monkeypatch.setattr(delivery, "dispatch_messages", fake)
     monkeypatch.setattr(fanout, "DISPATCH_CHUNK", 2)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         campaign = send_campaign(world.acme.account, actor=world.acme.master, name="D", text="Hi", phonebook=book)
@@ -397,7 +397,7 @@ def test_scheduled_campaign_enqueued_for_its_time(world, monkeypatch, django_cap
     monday = dt.datetime(2026, 11, 23, 10, 0, tzinfo=STO)
     monkeypatch.setattr(timezone, "now", lambda: saturday)
     fake = FakeTask()
-    monkeypatch.setattr(tasks, "dispatch_messages", fake)
+    monkeypatch.setattr(delivery, "dispatch_messages", fake)
     with django_capture_on_commit_callbacks(execute=True):
         campaign = send_campaign(
             account, actor=world.acme.master, name="S", text="Hi", phonebook=book, office_hours="schedule"
@@ -412,7 +412,7 @@ def test_scheduled_campaign_enqueued_for_its_time(world, monkeypatch, django_cap
     assert verify() == []
     # A backend that cannot defer enqueues nothing: `kontor dispatch_pending` sends them when due.
     fake_no_defer = FakeTask(defer=False)
-    monkeypatch.setattr(tasks, "dispatch_messages", fake_no_defer)
+    monkeypatch.setattr(delivery, "dispatch_messages", fake_no_defer)
     with django_capture_on_commit_callbacks(execute=True):
         send_campaign(account, actor=world.acme.master, name="S2", text="Hi", phonebook=book, office_hours="schedule")
     assert fake_no_defer.calls == []
@@ -428,7 +428,7 @@ def test_a_campaign_of_thousands(world, django_capture_on_commit_callbacks, monk
     for i in range(0, 3000, 100):
         opt_out(account, f"+4670{2_000_000 + i:07d}", source="manual", actor=world.acme.master)
     fake = FakeTask()
-    monkeypatch.setattr(tasks, "dispatch_messages", fake)
+    monkeypatch.setattr(delivery, "dispatch_messages", fake)
     with (
         CaptureQueriesContext(connection) as queries,
         django_capture_on_commit_callbacks(execute=True),

@@ -15,7 +15,7 @@ from kontor.core.errors import Invalid
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import groupcommit, services
+from kontor.messaging import bulkinsert, groupcommit, services
 from kontor.messaging.models import Message, MessageEvent, RateCardEntry, Status
 from tests.messaging.conftest import fund
 
@@ -184,11 +184,9 @@ def test_a_large_batch_is_stored_exactly_as_returned(world, monkeypatch):
     behalf = world.acme.user("support")
     texts = ["tab\there", "new\nline", "back\\slash", "plain", "emoji 🙂", "quote ' \" done"]
     items = [(f"+467012{i:05d}", texts[i % len(texts)]) for i in range(groupcommit.COPY_FROM + 10)]
-    from kontor.messaging import fanout
-
     copied = []
-    real_copy = fanout.copy_messages
-    monkeypatch.setattr(fanout, "copy_messages", lambda *a: copied.append(1) or real_copy(*a))
+    real_copy = bulkinsert.copy_messages
+    monkeypatch.setattr(bulkinsert, "copy_messages", lambda *a: copied.append(1) or real_copy(*a))
     sent = services.send_batch(account, actor=sender, messages=items, on_behalf_of=behalf)
     assert len(sent) == len(items)
     assert copied == ([1] if connection.vendor == "postgresql" else [])
@@ -206,6 +204,6 @@ def test_a_large_batch_is_stored_exactly_as_returned(world, monkeypatch):
     for event in events:
         message = stored[event.message_id]
         assert event.status == Status.QUEUED
-        assert event.detail == services.created_detail(message)
+        assert event.detail == bulkinsert.created_detail(message)
     assert pool_wallet(account).balance == 500 - sum(m.credits for m in sent)
     assert verify() == []

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import groupcommit, services
+from kontor.messaging import delivery, groupcommit, services
 from kontor.messaging.models import Message, RateCardEntry, Status
 from tests.messaging.conftest import fund
 
@@ -49,7 +49,7 @@ def enqueue_fails(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the task queue is down")
 
-    monkeypatch.setattr(services, "enqueue_dispatch", broken)
+    monkeypatch.setattr(delivery, "enqueue_dispatch", broken)
 
 
 @pytest.fixture(autouse=True)

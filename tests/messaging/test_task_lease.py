@@ -37,7 +37,7 @@ def accepted(world, text="Hello"):
 def dlr_task(message, *, started_ago: float, claims: int = 1) -> DBTaskResult:
     """A delivery-report task a worker claimed `started_ago` seconds ago and died running."""
     return DBTaskResult.objects.create(
-        task_path="kontor.messaging.tasks.simulator_dlr",
+        task_path="kontor.messaging.delivery.simulator_dlr",
         args_kwargs={"args": [message.downstream_id, "failed", "NET-1", "Unreachable"], "kwargs": {}},
         backend_name="default",
         queue_name="default",
@@ -137,7 +137,6 @@ def test_a_task_the_database_keeps_refusing_is_enqueued_again_not_failed(world, 
     from django_tasks import default_task_backend
 
     from kontor.core.retry import Busy
-    from kontor.messaging import tasks
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend", "QUEUES": ["default"]}}
     message = accepted(world)
@@ -146,7 +145,7 @@ def test_a_task_the_database_keeps_refusing_is_enqueued_again_not_failed(world, 
         raise Busy()
 
     monkeypatch.setattr(delivery, "handle_dlr", busy)
-    tasks.simulator_dlr.call(message.downstream_id, "failed", "NET-1", "Unreachable")  # does not raise
+    delivery.simulator_dlr.call(message.downstream_id, "failed", "NET-1", "Unreachable")  # does not raise
     [again] = default_task_backend.results
     assert again.task.name == "simulator_dlr"
     assert again.args == [message.downstream_id, "failed", "NET-1", "Unreachable"]

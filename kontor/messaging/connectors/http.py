@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from kontor.messaging.connectors import ABSENT, Absent, SubmitResult
+from kontor.messaging.connectors.base import ABSENT, Absent, SubmitResult
 from kontor.messaging.connectors.kinds import OMIT, clean_options, effective
 
 if TYPE_CHECKING:

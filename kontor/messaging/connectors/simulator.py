@@ -13,14 +13,12 @@ before it was handed over is thereby "accepted" by lookup: nothing real is sent 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.utils import timezone
 
-from kontor.messaging.connectors import SubmitResult
+from kontor.messaging.connectors.base import SubmitResult, sink
 
 if TYPE_CHECKING:
     from kontor.messaging.models import Message
@@ -66,10 +64,5 @@ class SimulatorConnector:
         return _answer(message)
 
     def follow_up(self, message: Message) -> None:
-        from kontor.messaging.tasks import simulator_dlr
-
         status, code, text = planned_report(message.text)
-        task = simulator_dlr
-        if task.get_backend().supports_defer and dlr_delay() > 0:
-            task = task.using(run_after=timezone.now() + dt.timedelta(seconds=dlr_delay()))
-        task.enqueue(message.downstream_id, status, code, text)
+        sink().receipt_later(message.downstream_id, status, code, text, delay=dlr_delay())

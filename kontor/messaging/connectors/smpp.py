@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from smpplib import consts
 
-from kontor.messaging.connectors import SubmitResult
 from kontor.messaging.connectors import smpp_codec as codec
+from kontor.messaging.connectors.base import SubmitResult, sink
 from kontor.messaging.connectors.smpp_receive import DeliveryHandler
 from kontor.messaging.connectors.smpp_session import BindMode, Session, SessionClosed, SessionConfig, describe
 
@@ -380,9 +380,7 @@ class SmppConnector:
             log.warning("SMPP %s: %s accepted without a message_id; no receipt can match it", self.name, message)
         downstream = codec.downstream_id(self.name, message_id)
         if getattr(message, "pk", None) is not None:
-            from kontor.messaging.delivery import note_downstream_id
-
-            note_downstream_id(message.pk, downstream)
+            sink().downstream_id(message.pk, downstream)
         return SubmitResult(True, downstream_id=downstream)
 
     def _pdu(

@@ -18,6 +18,7 @@ from smpplib import consts
 from kontor.core.errors import DomainError
 from kontor.core.retry import Busy
 from kontor.messaging.connectors import smpp_codec as codec
+from kontor.messaging.connectors.base import sink
 
 log = logging.getLogger("kontor.messaging.smpp")
 
@@ -59,8 +60,6 @@ class DeliveryHandler:
         return self._mobile_originated(pdu, esm_class)
 
     def _receipt(self, pdu: Any) -> int:
-        from kontor.messaging.delivery import handle_dlr
-
         body = pdu.short_message or getattr(pdu, "message_payload", None) or b""
         receipt = codec.parse_receipt(
             body,
@@ -79,7 +78,9 @@ class DeliveryHandler:
         error_code = None if receipt.status == "delivered" else receipt.error_code
         error_text = "" if receipt.status == "delivered" else receipt.error_text
         try:
-            handle_dlr(codec.downstream_id(self.connector, receipt.message_id), receipt.status, error_code, error_text)
+            sink().receipt(
+                codec.downstream_id(self.connector, receipt.message_id), receipt.status, error_code, error_text
+            )
         except Busy:
             raise  # the database kept refusing: a temporary error, the SMSC delivers it again
         except DomainError as exc:  # refused as invalid: sending it again would not help
@@ -88,8 +89,6 @@ class DeliveryHandler:
         return ROK
 
     def _mobile_originated(self, pdu: Any, esm_class: int) -> int:
-        from kontor.messaging.inbound import receive_part, receive_unnumbered
-
         data_coding = int(pdu.data_coding or 0)
         body = bytes(pdu.short_message or getattr(pdu, "message_payload", None) or b"")
         concat: codec.Udh | None = None
@@ -101,7 +100,7 @@ class DeliveryHandler:
         text: str | None = codec.decode_text(body, data_coding)
         if concat is not None and concat.total > 1 and 1 <= concat.seq <= concat.total:
             # Stored with the others (the last one assembles and routes them); ROK either way.
-            receive_part(
+            sink().inbound_part(
                 connector=self.connector,
                 from_number=sender,
                 to=to,
@@ -111,5 +110,5 @@ class DeliveryHandler:
                 text=text or "",
             )
             return ROK
-        receive_unnumbered(from_number=sender, to=to, text=text or "", connector=self.connector)
+        sink().inbound(connector=self.connector, from_number=sender, to=to, text=text or "")
         return ROK

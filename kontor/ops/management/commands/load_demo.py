@@ -17,6 +17,8 @@ from kontor.contacts.services import add_contact, create_phonebook
 from kontor.core.commands import KontorCommand
 from kontor.ledger import services as ledger
 from kontor.ledger.posting import system_wallet, user_wallet
+from kontor.messaging.models import ConnectorConfig
+from kontor.messaging.services_connectors import create_connector
 from kontor.numbers import services as numbers
 from kontor.numbers.models import Number
 from kontor.tenancy import services as tenancy
@@ -162,9 +164,6 @@ class Command(KontorCommand):
         """The connectors page with something on it: the simulator as the default, and an SMPP and an
         HTTP connector to try (disabled: nothing listens on their addresses until you start, say, the
         test SMSC with `python -m tests.messaging.smsc --port 2775`)."""
-        from kontor.messaging.models import ConnectorConfig
-        from kontor.messaging.services_connectors import create_connector
-
         if ConnectorConfig.objects.filter(name="demo-simulator").exists():
             return False
         admin = User.objects.get(email=STAFF[0][0])
