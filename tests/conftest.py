@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import random
 from typing import Any
 
 import pytest
@@ -51,8 +53,7 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
             rls.setup()
             rls.use_app_role(True)
     yield
-    with django_db_blocker.unblock():
-        _SHARED.close()
+    _SHARED.close()
     if rls.app_role_in_use():
         with django_db_blocker.unblock():
             rls.use_app_role(False)  # dropping the test database needs its owner
@@ -91,6 +92,7 @@ class _SharedWorld:
     def __init__(self) -> None:
         self.atomic: Any = None
         self.world: World | None = None
+        self.blocker: Any = None  # pytest-django's django_db_blocker, which lets this reach the database
         self.builds = 0
 
     def holds(self) -> bool:
@@ -99,11 +101,13 @@ class _SharedWorld:
 
         return self.atomic is not None and connection.atomic_blocks[:1] == [self.atomic]
 
-    def open(self) -> None:
+    def open(self, blocker: Any) -> None:
         if self.holds():
             return
         self.close()
         from django.db import transaction
+
+        self.blocker = blocker
 
         atomic = transaction.atomic()
         # As TestCase marks its own: durable blocks and retry loops (core/retry.py) look through it.
@@ -125,27 +129,63 @@ class _SharedWorld:
         atomic, self.atomic, self.world = self.atomic, None, None
         if connection.atomic_blocks[:1] != [atomic]:
             return  # the connection was closed or reset under it: nothing left to roll back
-        transaction.set_rollback(True)
-        atomic.__exit__(None, None, None)
+        with self.blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 _SHARED = _SharedWorld()
 
 
+def _test_order() -> tuple[str, int]:
+    """KONTOR_TEST_ORDER=reverse or random[:seed] runs the tests in another order, to show that none
+    depends on what ran before it (the world is then built again wherever a world test follows
+    another); unset, the world's tests run first."""
+    value = os.environ.get("KONTOR_TEST_ORDER", "")
+    kind, _, seed = value.partition(":")
+    if kind not in {"", "reverse", "random"}:
+        raise pytest.UsageError(f"KONTOR_TEST_ORDER={value}: expected reverse, random or random:<seed>")
+    return kind, int(seed) if seed else random.SystemRandom().randrange(1_000_000)
+
+
+_ORDER = _test_order()
+
+
+def pytest_report_header() -> str | None:
+    kind, seed = _ORDER
+    return f"KONTOR_TEST_ORDER={kind}:{seed}" if kind == "random" else (f"KONTOR_TEST_ORDER={kind}" if kind else None)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The world's tests first, so it is built once per process; pytest-django sorts after this (a
-    # stable sort into plain, transactional and database-free tests), which keeps them together.
-    items.sort(key=lambda item: not _wants_shared_world(item))
+    # pytest-django sorts after this, stably, into plain, transactional and database-free tests; within
+    # those, the order made here holds.
+    kind, seed = _ORDER
+    if kind == "reverse":
+        items.reverse()
+    elif kind == "random":
+        random.Random(seed).shuffle(items)
+    else:
+        # The world's tests first, so it is built once per process.
+        items.sort(key=lambda item: not _wants_shared_world(item))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture of a test that does not use the world: a session fixture such as live_server
+    # must not start while the world's transaction is open (on SQLite's shared in-memory database, its
+    # thread would find the tables locked).
+    if not _wants_shared_world(item):
+        _SHARED.close()
 
 
 @pytest.fixture
 def _shared_world(request, django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
-    with django_db_blocker.unblock():
-        if _wants_shared_world(request.node):
-            _SHARED.open()
-        else:
-            _SHARED.close()
+    if _wants_shared_world(request.node):
+        with django_db_blocker.unblock():
+            _SHARED.open(django_db_blocker)
+    else:
+        _SHARED.close()
 
 
 @pytest.fixture
