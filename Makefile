@@ -28,9 +28,11 @@ demo: install
 	$(KONTOR) load_demo
 	$(KONTOR) run_demo
 
+# Ruff, then import-linter: the contracts in pyproject.toml say who may import whom (docs/architecture.md).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy kontor
