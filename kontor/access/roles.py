@@ -6,12 +6,11 @@ from typing import Any
 
 from django.db.models.signals import post_migrate
 
+from kontor.access.models import Role
 from kontor.access.perms import BUILTIN_ROLES
 
 
 def sync_builtin_roles(**_: Any) -> None:
-    from kontor.access.models import Role
-
     for slug, (name, description, perms) in BUILTIN_ROLES.items():
         Role.objects.update_or_create(
             customer=None,
@@ -21,8 +20,6 @@ def sync_builtin_roles(**_: Any) -> None:
 
 
 def builtin_role(slug: str) -> Any:
-    from kontor.access.models import Role
-
     return Role.objects.get(customer=None, slug=slug)
 
 

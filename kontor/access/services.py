@@ -15,12 +15,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tasks import task
 
+from kontor.access.login import clear_email_failures, reset_request_allowed
 from kontor.access.models import ApiKey, OneTimeToken, Role, User, hash_secret, normalise_email
 from kontor.access.perms import BUILTIN_ROLES, CUSTOMER_PERMS, STAFF_ROLE_PERMS, Perm, StaffRole, parse_perms
 from kontor.access.selectors import effective_perms, perms_in_account
+from kontor.audit.models import AuditEntry
 from kontor.audit.services import record, snapshot
 from kontor.core import hotcache, validation
+from kontor.core.context import origin
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.core.mail import send_on_commit
 from kontor.tenancy.models import Account, Customer, Membership, Office, Team
@@ -275,13 +279,17 @@ def complete_welcome(raw_token: str, *, password: str, pin: str, question: str, 
 # --- password ------------------------------------------------------------------------------------
 
 
+@task()
+def password_reset_job(email: str) -> bool:
+    """The worker's side of request_password_reset (send_password_reset, below)."""
+    with origin("job"):
+        return send_password_reset(email)
+
+
 def request_password_reset(email: str, *, ip: str | None = None) -> None:
     """Queues the reset for the worker whatever the address: the answer, and its timing, are the same
     for known and unknown emails. The job mails a link only to an active user with that email. Requests
     over the per-email or per-address limit queue nothing, so nobody can flood an inbox through us."""
-    from kontor.access.login import reset_request_allowed
-    from kontor.access.tasks import password_reset_job
-
     address = normalise_email(email)[:254]
     if not reset_request_allowed(address, ip):
         return
@@ -322,8 +330,6 @@ def reset_password(raw_token: str, *, password: str) -> User:
     token.used_at = timezone.now()
     token.save(update_fields=["used_at", "updated_at"])
     _end_sessions(user)
-    from kontor.access.login import clear_email_failures
-
     clear_email_failures(user.email)
     record("user.password_reset", user, actor=user, customer=user.customer_id)
     return user
@@ -561,8 +567,6 @@ def verify_caller(user: User, *, actor: User, pin: str = "", answer: str = "") -
         raise Invalid.field("pin", "Check one thing at a time: the PIN or the answer, not both.")
     if pin and not user.has_pin:
         raise Conflict("This user has not set a PIN yet.")
-    from kontor.audit.models import AuditEntry
-
     recent_failures = AuditEntry.objects.filter(
         action="user.caller_verification",
         object_id=str(user.pk),

@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from kontor.billing.payments import PROVIDERS
 from kontor.billing.pricing import format_money, format_rate, format_unit_price
 
 if TYPE_CHECKING:
@@ -56,8 +57,6 @@ def due_date(invoice: Invoice) -> dt.date:
 
 
 def payment_method_label(code: str) -> str:
-    from kontor.billing.payments import PROVIDERS
-
     provider = PROVIDERS.get(code)
     return provider.label if provider is not None else code
 

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from kontor.core.errors import DomainError, ErrorCode, Invalid
+from kontor.ledger.alerts import notify_low_balance
 from kontor.ledger.models import SMS, JournalTransaction, Posting, Wallet
 
 if TYPE_CHECKING:
@@ -269,8 +270,6 @@ def post_batches(batches: Sequence[Batch], *, savepoint: bool = True) -> list[li
 
 
 def _low_balance_alerts(wallets: dict[int, Wallet], moved: dict[int, tuple[int, int]]) -> None:
-    from kontor.ledger.alerts import notify_low_balance
-
     for wallet_id, (before, after) in moved.items():
         wallet = wallets[wallet_id]
         threshold = wallet.low_balance_threshold

@@ -37,6 +37,7 @@ from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.ledger import rules
 from kontor.ledger.models import SMS, JournalTransaction, Posting, Wallet
 from kontor.ledger.posting import pool_wallet, system_wallet, user_wallet
+from kontor.ledger.services import resolve_transfer
 from kontor.tenancy.models import Account, CreditMode
 
 LOG_DAYS = 30
@@ -142,8 +143,6 @@ def _kind_of_row(viewer: User, row: WalletRow) -> tuple[Any, ...]:
 
 def may_transfer(viewer: User, source: Wallet, target: Wallet) -> bool:
     """Would the rules let `viewer` move credits from `source` to `target`? (The service decides again.)"""
-    from kontor.ledger.services import resolve_transfer
-
     try:
         resolve_transfer(viewer, source, target)
     except DomainError:

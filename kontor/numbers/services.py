@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kontor.access.perms import Perm
+from kontor.access.selectors import perms_in_account
 from kontor.audit.services import record, snapshot
 from kontor.core.errors import Conflict, ErrorCode, Forbidden, Invalid
 from kontor.numbers import normalise
@@ -303,9 +305,6 @@ def _check_assigned_to(number: Number, customer_id: int, field_name: str = "numb
 
 
 def _check_manages_numbers(actor: User, accounts: list[Account]) -> None:
-    from kontor.access.perms import Perm
-    from kontor.access.selectors import perms_in_account
-
     if actor.is_staff or actor.is_master:
         return
     for other in accounts:
