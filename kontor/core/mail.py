@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from kontor.core.tasks import deliver_mail
+
 log = logging.getLogger(__name__)
 
 
@@ -18,8 +20,6 @@ def send_on_commit(template: str, context: dict[str, Any], to: list[str]) -> Non
     ctx = {"base_url": settings.KONTOR_BASE_URL, **context}
 
     def queue() -> None:
-        from kontor.core.tasks import deliver_mail
-
         subject = " ".join(render_to_string(f"{template}_subject.txt", ctx).split())
         body = render_to_string(f"{template}.txt", ctx)
         try:

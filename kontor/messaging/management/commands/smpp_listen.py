@@ -19,7 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kontor.messaging.connectors.smpp import OptionsError, SmppOptions, run_listener
+from kontor.messaging.connectors.registry import get_connector
+from kontor.messaging.connectors.smpp import OptionsError, SmppConnector, SmppOptions, run_listener
 
 
 def configured() -> dict[str, Mapping[str, Any]]:
@@ -55,9 +56,6 @@ def options_for(name: str | None) -> tuple[str, Mapping[str, Any]]:
 
 
 def _from_registry(name: str) -> Mapping[str, Any] | None:
-    from kontor.messaging.connectors import get_connector
-    from kontor.messaging.connectors.smpp import SmppConnector
-
     try:
         connector = get_connector(name)
     except (KeyError, LookupError):
