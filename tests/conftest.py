@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import os
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kontor.core import rls
 from kontor.core.triggers import flush_wrapper
-from tests.world import World, build_world
+from tests.world import World, build_numbers, build_world
 
 _ORIGINALS: dict[type, object] = {}
 
@@ -83,68 +84,104 @@ def _transactional(item: pytest.Item) -> bool:
     return bool(transaction or reset_sequences)
 
 
-def _wants_shared_world(item: pytest.Item) -> bool:
-    return "world" in getattr(item, "fixturenames", ()) and not _transactional(item)
+# The data built once and shared, bottom up: each layer is built on copies of the ones below it. A
+# test gets the layers named by its fixtures, as long as they form a prefix of this list.
+LAYERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "world": lambda below: build_world(),
+    "nums": lambda below: build_numbers(below["world"]),
+}
 
 
-class _SharedWorld:
+def _wanted_layers(item: pytest.Item) -> tuple[str, ...]:
+    if _transactional(item):
+        return ()  # its data must be committed, so it builds its own
+    names = set(getattr(item, "fixturenames", ()))
+    wanted: list[str] = []
+    for layer in LAYERS:
+        if layer not in names:
+            break
+        wanted.append(layer)
+    return tuple(wanted)
+
+
+class _Shared:
     """The world built once and reused, the way Django's TestCase.setUpTestData does it: built inside
     a transaction that stays open while the tests asking for the world run, each of them in its own
     savepoint inside it (pytest-django's per-test atomic nests), so whatever a test writes is rolled
     back and the next one finds the world as built. Each test gets its own deep copy of the Python
-    instances, so a test changing one in memory cannot leak either.
+    instances, so a test changing one in memory cannot leak either. Further layers (the numbers) sit
+    in savepoints of their own above it, rolled back when a test wants fewer.
 
     The transaction is rolled back before any other database test, so those still start from the
     migrated database alone, and before any transactional one, which must commit for real (and
-    flushes at its end: nothing of this world is committed, so the flush cannot take it away). A
-    world test after those builds it again."""
+    flushes at its end: nothing of this is committed, so the flush cannot take it away). A world test
+    after those builds it again."""
 
     def __init__(self) -> None:
-        self.atomic: Any = None
-        self.world: World | None = None
+        self.stack: list[tuple[str, Any, Any]] = []  # (layer, its atomic block, what it built)
+        self.memo: dict[int, Any] = {}  # the current test's deep copies, shared by its layers
         self.blocker: Any = None  # pytest-django's django_db_blocker, which lets this reach the database
-        self.builds = 0
 
     def holds(self) -> bool:
-        """True while the world's transaction is the outermost one on the connection."""
+        """True while the layers' blocks are the outermost ones on the connection."""
         from django.db import connection
 
-        return self.atomic is not None and connection.atomic_blocks[:1] == [self.atomic]
+        blocks = [atomic for _, atomic, _ in self.stack]
+        return bool(blocks) and connection.atomic_blocks[: len(blocks)] == blocks
 
-    def open(self, blocker: Any) -> None:
-        if self.holds():
-            return
-        self.close()
+    def enter(self, wanted: tuple[str, ...], blocker: Any) -> None:
+        """Make the connection hold exactly the layers `wanted`; called before the test's own block."""
         from django.db import transaction
 
         self.blocker = blocker
-
-        atomic = transaction.atomic()
-        # As TestCase marks its own: durable blocks and retry loops (core/retry.py) look through it.
-        atomic._from_testcase = True
-        atomic.__enter__()
-        self.atomic = atomic
-        try:
-            self.world = build_world()
-        except BaseException:
+        if self.stack and not self.holds():
             self.close()
-            raise
-        self.builds += 1
+        kept = 0
+        while kept < min(len(wanted), len(self.stack)) and self.stack[kept][0] == wanted[kept]:
+            kept += 1
+        self._pop(to=kept)
+        for layer in wanted[kept:]:
+            below = copy.deepcopy({name: value for name, _, value in self.stack})
+            atomic = transaction.atomic()
+            # As TestCase marks its own: durable blocks and retry loops (core/retry.py) look through it.
+            atomic._from_testcase = True
+            atomic.__enter__()
+            self.stack.append((layer, atomic, None))
+            try:
+                self.stack[-1] = (layer, atomic, LAYERS[layer](below))
+            except BaseException:
+                self._pop(to=len(self.stack) - 1)
+                raise
+        self.memo = {}
+
+    def copy_of(self, layer: str) -> Any:
+        """This test's copy of what `layer` built, or None when it is not held."""
+        if not self.holds():
+            return None
+        for name, _, value in self.stack:
+            if name == layer:
+                return copy.deepcopy(value, self.memo)
+        return None
+
+    def _pop(self, *, to: int) -> None:
+        from django.db import transaction
+
+        with self.blocker.unblock():
+            while len(self.stack) > to:
+                _, atomic, _ = self.stack.pop()
+                transaction.set_rollback(True)
+                atomic.__exit__(None, None, None)
 
     def close(self) -> None:
-        if self.atomic is None:
+        if not self.stack:
             return
-        from django.db import connection, transaction
-
-        atomic, self.atomic, self.world = self.atomic, None, None
-        if connection.atomic_blocks[:1] != [atomic]:
-            return  # the connection was closed or reset under it: nothing left to roll back
-        with self.blocker.unblock():
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+        if not self.holds():
+            self.stack = []  # the connection was closed or reset under it: nothing left to roll back
+            return
+        self._pop(to=0)
 
 
-_SHARED = _SharedWorld()
+_SHARED = _Shared()
 
 
 def _test_order() -> tuple[str, int]:
@@ -176,8 +213,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     elif kind == "random":
         random.Random(seed).shuffle(items)
     else:
-        # The world's tests first, so it is built once per process.
-        items.sort(key=lambda item: not _wants_shared_world(item))
+        # The world's tests first, then those that also want the numbers, so each is built once per
+        # process.
+        items.sort(key=lambda item: (not _wanted_layers(item), len(_wanted_layers(item))))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -185,15 +223,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # Before any fixture of a test that does not use the world: a session fixture such as live_server
     # must not start while the world's transaction is open (on SQLite's shared in-memory database, its
     # thread would find the tables locked).
-    if not _wants_shared_world(item):
+    if not _wanted_layers(item):
         _SHARED.close()
 
 
 @pytest.fixture
 def _shared_world(request, django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
-    if _wants_shared_world(request.node):
+    wanted = _wanted_layers(request.node)
+    if wanted:
         with django_db_blocker.unblock():
-            _SHARED.open(django_db_blocker)
+            _SHARED.enter(wanted, django_db_blocker)
     else:
         _SHARED.close()
 
@@ -207,11 +246,16 @@ def _django_db_helper(_shared_world, _django_db_helper):  # type: ignore[no-unty
 
 
 @pytest.fixture
-def world(db) -> World:  # type: ignore[no-untyped-def]
-    if _SHARED.holds() and _SHARED.world is not None:
-        return copy.deepcopy(_SHARED.world)
-    # A transactional test (real commits), or one that asked for the world only at run time.
-    return build_world()
+def shared_layer(db) -> Callable[[str], Any]:  # type: ignore[no-untyped-def]
+    """`shared_layer(name)`: this test's copy of a shared layer, None if the test must build its own
+    (a transactional test, or one that asked for the fixture only at run time)."""
+    return _SHARED.copy_of
+
+
+@pytest.fixture
+def world(shared_layer) -> World:  # type: ignore[no-untyped-def]
+    shared = shared_layer("world")
+    return shared if shared is not None else build_world()
 
 
 @pytest.fixture

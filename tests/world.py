@@ -1,5 +1,9 @@
 """A fixed world of two customers, each with two accounts, offices, a team and one user per built-in
-role, plus one provider staff user per staff role. Names are stable so tests read like the manuals."""
+role, plus one provider staff user per staff role. Names are stable so tests read like the manuals.
+
+On top of it, the numbers (`build_numbers`): Acme's Sales and Support desk share the two-way long code
+SHARED; Globex's Sales has the dedicated number DEDICATED; Acme also holds a short code and a one-way
+number."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from dataclasses import dataclass, field
 from kontor.access.models import ApiKey, Role, User
 from kontor.access.perms import BUILTIN_ROLES, StaffRole
 from kontor.access.services import create_api_key
+from kontor.numbers import services as number_services
+from kontor.numbers.models import Number
 from kontor.tenancy.models import Account, CostCenter, CustomColumn, Customer, Membership, Office, Team
 from tests.factories import PASSWORD
 
@@ -127,3 +133,48 @@ def build_world() -> World:
         user.save()
         staff[role.value] = user
     return World(acme=acme, globex=globex, staff=staff, cost_center=cost_center)
+
+
+SHARED = "+46701110001"
+DEDICATED = "+447700900123"
+SHORT = "72000"
+ONE_WAY = "+46701110009"
+SPARE = "+46701110005"
+
+
+@dataclass
+class Nums:
+    staff: User
+    shared: Number
+    dedicated: Number
+    short: Number
+    one_way: Number
+    spare: Number  # in the inventory, not assigned
+
+
+def _add(staff: User, value: str, kind: str, country: str, two_way: bool = True) -> Number:
+    return number_services.add_number(actor=staff, value=value, kind=kind, country=country, two_way=two_way)
+
+
+def build_numbers(world: World) -> Nums:
+    staff = world.staff["tam"]
+    acme, globex = world.acme, world.globex
+    shared = _add(staff, SHARED, "long_code", "SE")
+    dedicated = _add(staff, DEDICATED, "long_code", "GB")
+    short = _add(staff, SHORT, "short_code", "SE")
+    one_way = _add(staff, ONE_WAY, "long_code", "SE", two_way=False)
+    spare = _add(staff, SPARE, "dnis", "SE")
+    for number in (shared, short, one_way):
+        number_services.assign_number(number, acme.customer.subscriber_id, actor=staff)
+    number_services.assign_number(dedicated, globex.customer.pk, actor=staff)
+    number_services.set_account_number(acme.account, shared, actor=acme.master)
+    number_services.set_account_number(acme.other_account, shared, actor=acme.master)
+    number_services.set_account_number(globex.account, dedicated, actor=globex.master)
+    return Nums(
+        staff=staff,
+        shared=Number.objects.get(pk=shared.pk),
+        dedicated=Number.objects.get(pk=dedicated.pk),
+        short=Number.objects.get(pk=short.pk),
+        one_way=Number.objects.get(pk=one_way.pk),
+        spare=spare,
+    )
