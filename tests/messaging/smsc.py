@@ -117,11 +117,19 @@ class _Conn:
         with self.lock:
             self.sock.sendall(data)
 
-    def respond(self, command: str, sequence: int, status: int = 0, **fields: Any) -> None:
+    def respond(
+        self, command: str, sequence: int, status: int = 0, *, bound_as: tuple[str, str] | None = None, **fields: Any
+    ) -> None:
+        """`bound_as` (bind command, system id): the connection counts as bound before the answer leaves,
+        since the ESME may act on the answer at once (a test delivers to it next), and nothing else
+        reaches the socket before the answer does."""
         pdu = smpp.make_pdu(command, client=self.smsc.seq, **fields)
         pdu.sequence = sequence
         pdu.status = status
-        self.send(pdu)
+        with self.lock:
+            if bound_as:
+                self.mode, self.system_id = bound_as
+            self.sock.sendall(pdu.generate())
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -370,10 +378,10 @@ class Smsc:
             status = 0
         with self.lock:
             self.binds.append((system_id, password, command, status))
-        conn.respond(command + "_resp", seq, status, system_id="TESTSMSC")
+        bound_as = None if status else (command, system_id)
+        conn.respond(command + "_resp", seq, status, bound_as=bound_as, system_id="TESTSMSC")
         if status:
             return
-        conn.mode, conn.system_id = command, system_id
         if command in CAN_RECEIVE and self.dlr != "hold":
             self.release_dlrs()
 
