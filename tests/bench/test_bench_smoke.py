@@ -15,6 +15,10 @@ from django.conf import settings
 
 from bench import BENCHMARKS
 
+# One after the other in one pytest-xdist worker (`--dist loadgroup`, as `make pytest` runs): the
+# benchmarks' scratch databases have fixed names (kontor_bench_pgbench is shared by two of them).
+pytestmark = pytest.mark.xdist_group("benchmarks")
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
     "ledger": ["--seconds", "1", "--clients", "2", "--users", "8", "--scale", "1"],
