@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import zoneinfo
-from typing import NoReturn
 
-import phonenumbers
-
+from kontor.core import phone
 from kontor.core.errors import Invalid
 
 
 def e164(value: str, *, region: str | None = None, field: str = "phone") -> str:
     """A phone number in E.164 (+46701234567), or Invalid naming the field."""
     text = (value or "").strip()
-    normalised = _normalised(text, (region or "").upper() or None)
+    normalised = phone.e164(text, region=region, check=phone.Check.VALID)
     if normalised is None:
-        _refuse(text, region, field)
+        if not phone.parses(text, region=region):
+            raise Invalid.field(field, f"“{text}” is not a phone number; use international form, e.g. +46701234567.")
+        raise Invalid.field(field, f"“{text}” is not a valid phone number.")
     return normalised
-
-
-@functools.lru_cache(maxsize=8192)
-def _normalised(text: str, region: str | None) -> str | None:
-    # phonenumbers' parse and validation is most of what sending a message costs in Python, and
-    # senders repeat their recipients: a pure function of its arguments, worth reusing.
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _refuse(text: str, region: str | None, field: str) -> NoReturn:
-    try:
-        phonenumbers.parse(text, (region or "").upper() or None)
-    except phonenumbers.NumberParseException:
-        raise Invalid.field(
-            field, f"“{text}” is not a phone number; use international form, e.g. +46701234567."
-        ) from None
-    raise Invalid.field(field, f"“{text}” is not a valid phone number.")
 
 
 def time_zone(value: str, *, field: str = "time_zone") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
+from kontor.core import phone
 
 SHORT_CODE = re.compile(r"^\d{3,8}$")
 KEYWORD = re.compile(r"^[^\W_]{1,20}$")
@@ -24,18 +24,7 @@ def short_code(text: str) -> str | None:
 def e164(text: str, region: str | None = None) -> str | None:
     """A long number in E.164 ("+46701234567"), read with `region` as the default country when it has
     no international prefix; None when it is not a possible phone number."""
-    value = _SEPARATORS.sub("", (text or "").strip())
-    if not value or len(value) > 20:
-        return None
-    if value.startswith("00"):
-        value = "+" + value[2:]
-    try:
-        parsed = phonenumbers.parse(value, (region or "").upper() or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return phone.e164(text, region=region, check=phone.Check.POSSIBLE, tidy=True)
 
 
 def inbound_address(text: str) -> str | None:
