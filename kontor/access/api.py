@@ -16,9 +16,9 @@ from kontor.access import services
 from kontor.access.login import password_confirms
 from kontor.access.models import ApiKey, Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
+from kontor.access.requests import actor_of, scope_of, scope_of_any
 from kontor.access.selectors import KeyLimit
 from kontor.access.visibility import account_to_act_on, visible_accounts
-from kontor.api.core import scope_of, scope_of_any, user_of
 from kontor.api.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -53,7 +53,7 @@ router = Router()
 def _reauthenticated(request: HttpRequest, scope: Scope, raw: str | None, *, needed: bool) -> None:
     """A signed-in master re-enters the password for master-user changes, as the pages ask. Keys and
     other users send none: the services refuse them these changes whatever they carry."""
-    actor = user_of(request)
+    actor = actor_of(request)
     if not needed or scope.api_key is not None or not actor.is_master:
         return  # keys and other users are refused by the services, with permission_denied
     if not password_confirms(actor, raw):
@@ -213,7 +213,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status[Any]:
     with field_names(USER_FIELDS):
         user = services.create_user(
             scope.customer,
-            actor=user_of(request),
+            actor=actor_of(request),
             first_name=payload.first_name,
             last_name=payload.last_name,
             email=payload.email,
@@ -261,7 +261,7 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
             Office, payload.additional_office_ids, "additional_office_ids", "office"
         )
     refs.done()
-    actor = user_of(request)
+    actor = actor_of(request)
     master_change = payload.is_master is not None and payload.is_master != user.is_master
     email_change = payload.email is not None and normalise_email(payload.email) != user.email
     needed = master_change or (email_change and _changes_another_masters_access(actor, user))
@@ -269,7 +269,7 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
     with field_names(USER_FIELDS):
         services.update_user(
             user,
-            actor=user_of(request),
+            actor=actor_of(request),
             first_name=payload.first_name,
             last_name=payload.last_name,
             email=payload.email,
@@ -294,9 +294,9 @@ def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     Another master user: a signed-in master only, with `current_password`."""
     scope = scope_of(request, Perm.MANAGE_USERS)
     user = _user(scope, user_id)
-    needed = _changes_another_masters_access(user_of(request), user)
+    needed = _changes_another_masters_access(actor_of(request), user)
     _reauthenticated(request, scope, _optional_password(request), needed=needed)
-    services.set_user_active(user, False, actor=user_of(request), within=_within(scope))
+    services.set_user_active(user, False, actor=actor_of(request), within=_within(scope))
     return _show(scope, _user(scope, user_id))
 
 
@@ -312,9 +312,9 @@ def enable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     `current_password`."""
     scope = scope_of(request, Perm.MANAGE_USERS)
     user = _user(scope, user_id)
-    needed = _changes_another_masters_access(user_of(request), user)
+    needed = _changes_another_masters_access(actor_of(request), user)
     _reauthenticated(request, scope, _optional_password(request), needed=needed)
-    services.set_user_active(user, True, actor=user_of(request), within=_within(scope))
+    services.set_user_active(user, True, actor=actor_of(request), within=_within(scope))
     return _show(scope, _user(scope, user_id))
 
 
@@ -335,7 +335,7 @@ def set_membership(request: HttpRequest, user_id: int, account_id: int, payload:
     role = refs.one(Role, payload.role_id, "role_id", "role")
     refs.done()
     with field_names({"role": "role_id", "user": "user_id"}):
-        membership = services.set_membership(account, user, role, actor=user_of(request), within=_within(scope))
+        membership = services.set_membership(account, user, role, actor=actor_of(request), within=_within(scope))
     return _membership_out(membership)
 
 
@@ -352,7 +352,7 @@ def remove_membership(request: HttpRequest, user_id: int, account_id: int) -> St
     user = _user(scope, user_id)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_USERS)
     membership = get_scoped(scope, Membership, user_id=user.pk, account_id=account.pk)
-    services.remove_membership(membership, actor=user_of(request), within=_within(scope))
+    services.remove_membership(membership, actor=actor_of(request), within=_within(scope))
     return Status(204, None)
 
 
@@ -395,7 +395,7 @@ def create_role(request: HttpRequest, payload: RoleIn) -> Status[Any]:
     role = services.save_role(
         scope.customer,
         None,
-        actor=user_of(request),
+        actor=actor_of(request),
         name=payload.name,
         perms=payload.perms,
         description=payload.description,
@@ -421,7 +421,7 @@ def update_role(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[
     role = services.save_role(
         scope.customer,
         role,
-        actor=user_of(request),
+        actor=actor_of(request),
         name=role.name if payload.name is None else payload.name,
         perms=role.perms if payload.perms is None else payload.perms,
         description=role.description if payload.description is None else payload.description,
@@ -436,7 +436,7 @@ def update_role(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[
 def delete_role(request: HttpRequest, role_id: int) -> Status[None]:
     """Delete a custom role no membership uses (`manage_roles`); in use: 409; built-in: 403."""
     scope = scope_of(request, Perm.MANAGE_ROLES)
-    services.delete_role(get_scoped(scope, Role, pk=role_id), actor=user_of(request))
+    services.delete_role(get_scoped(scope, Role, pk=role_id), actor=actor_of(request))
     return Status(204, None)
 
 
@@ -479,7 +479,7 @@ def create_api_key(request: HttpRequest, payload: ApiKeyIn) -> Status[Any]:
     scope = scope_of(request, Perm.MANAGE_API_KEYS)
     assert scope.account is not None
     issued = services.create_api_key(
-        scope.account, actor=user_of(request), name=payload.name, perms=payload.perms, within=_within(scope)
+        scope.account, actor=actor_of(request), name=payload.name, perms=payload.perms, within=_within(scope)
     )
     return Status(201, {**_key_out(issued.key), "secret": issued.secret})
 
@@ -493,5 +493,5 @@ def create_api_key(request: HttpRequest, payload: ApiKeyIn) -> Status[Any]:
 def revoke_api_key(request: HttpRequest, key_id: int) -> Status[None]:
     """Revoke a key of the current account at once (`manage_api_keys`); revoking twice is harmless."""
     scope = scope_of(request, Perm.MANAGE_API_KEYS)
-    services.revoke_api_key(get_scoped(scope, ApiKey, pk=key_id), actor=user_of(request))
+    services.revoke_api_key(get_scoped(scope, ApiKey, pk=key_id), actor=actor_of(request))
     return Status(204, None)

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from kontor.access.perms import Perm
-from kontor.api.core import scope_of
+from kontor.access.requests import scope_of
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
 from kontor.audit.selectors import visible_entries

@@ -15,7 +15,8 @@ from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.api.core import idempotent, scope_of, scope_of_any, user_of
+from kontor.access.requests import actor_of, scope_of, scope_of_any
+from kontor.api.core import idempotent
 from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names, page
 from kontor.billing.invoices import BILLING_FIELDS
 from kontor.billing.models import Invoice
@@ -180,7 +181,7 @@ credits_router = Router(tags=["credits"])
 
 def _credit_caller(request: HttpRequest) -> tuple[Scope, User]:
     scope = scope_of_any(request, *rules.CREDIT_PERMS)
-    user = user_of(request)
+    user = actor_of(request)
     rules.check_credit_caller(user, scope.customer)
     return scope, user
 

@@ -14,7 +14,8 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from kontor.access.perms import Perm
-from kontor.api.core import problem, scope_of, scope_of_any, user_of
+from kontor.access.requests import actor_of, scope_of, scope_of_any
+from kontor.api.core import problem
 from kontor.api.schemas import Input, Page, PageQuery, Problem, errors, page
 from kontor.contacts import selectors, services
 from kontor.contacts.csvimport import import_contacts
@@ -177,7 +178,7 @@ def list_phonebooks(request: HttpRequest, query: Query[PageQuery]) -> dict[str, 
 def create_phonebook(request: HttpRequest, body: PhonebookIn) -> Status[Any]:
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
     book = services.create_phonebook(
-        _account(scope), actor=user_of(request), name=body.name, description=body.description
+        _account(scope), actor=actor_of(request), name=body.name, description=body.description
     )
     return Status(201, _phonebook_out(book, 0))
 
@@ -198,7 +199,7 @@ def get_phonebook(request: HttpRequest, phonebook_id: int) -> dict[str, Any]:
 def update_phonebook(request: HttpRequest, phonebook_id: int, body: PhonebookPatch) -> dict[str, Any]:
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
     book = services.update_phonebook(
-        _phonebook(scope, phonebook_id), actor=user_of(request), name=body.name, description=body.description
+        _phonebook(scope, phonebook_id), actor=actor_of(request), name=body.name, description=body.description
     )
     return _phonebook_out(book)
 
@@ -208,7 +209,7 @@ def update_phonebook(request: HttpRequest, phonebook_id: int, body: PhonebookPat
 )
 def delete_phonebook(request: HttpRequest, phonebook_id: int) -> Status[Any]:
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
-    services.delete_phonebook(_phonebook(scope, phonebook_id), actor=user_of(request))
+    services.delete_phonebook(_phonebook(scope, phonebook_id), actor=actor_of(request))
     return Status(204, None)
 
 
@@ -238,7 +239,7 @@ def list_contacts(request: HttpRequest, phonebook_id: int, query: Query[ContactF
 def create_contact(request: HttpRequest, phonebook_id: int, body: ContactIn) -> Status[Any]:
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
     book = _phonebook(scope, phonebook_id)
-    contact = services.add_contact(book, actor=user_of(request), phone=body.phone, values=body.values)
+    contact = services.add_contact(book, actor=actor_of(request), phone=body.phone, values=body.values)
     return Status(201, _contact_out(contact, _columns(scope)))
 
 
@@ -253,7 +254,7 @@ def update_contact(request: HttpRequest, contact_id: int, body: ContactPatch) ->
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
     contact = services.update_contact(
         get_scoped(scope, Contact, pk=contact_id),
-        actor=user_of(request),
+        actor=actor_of(request),
         phone=body.phone,
         values={k: v or "" for k, v in body.values.items()} if body.values is not None else None,
     )
@@ -263,7 +264,7 @@ def update_contact(request: HttpRequest, contact_id: int, body: ContactPatch) ->
 @router.delete("/contacts/{contact_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_delete")
 def delete_contact(request: HttpRequest, contact_id: int) -> Status[Any]:
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
-    services.delete_contact(get_scoped(scope, Contact, pk=contact_id), actor=user_of(request))
+    services.delete_contact(get_scoped(scope, Contact, pk=contact_id), actor=actor_of(request))
     return Status(204, None)
 
 
@@ -288,7 +289,7 @@ def import_csv(
     book = _phonebook(scope, phonebook_id)
     if file is None:
         raise Invalid.field("file", "Send the CSV file as the multipart field “file”.")
-    report = import_contacts(book, file, actor=user_of(request), only_valid=only_valid, dry_run=dry_run)
+    report = import_contacts(book, file, actor=actor_of(request), only_valid=only_valid, dry_run=dry_run)
     body = report.as_dict()
     if report.has_errors and not report.applied:
         detail = (
@@ -335,7 +336,7 @@ def create_opt_out(request: HttpRequest, body: ContactOptOutIn) -> Status[Any]:
     """Opt a number out of this account (idempotent: an existing opt-out is returned)."""
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
     row = services.opt_out(
-        _account(scope), body.phone, source=OptOut.Source.API, actor=user_of(request), note=body.note
+        _account(scope), body.phone, source=OptOut.Source.API, actor=actor_of(request), note=body.note
     )
     return Status(201, _opt_out_out(row))
 
@@ -347,5 +348,5 @@ def delete_opt_out(request: HttpRequest, opt_out_id: int) -> Status[Any]:
     """Opt the number back in (only with the person's consent)."""
     scope = scope_of(request, Perm.MANAGE_CONTACTS)
     row = get_scoped(scope, OptOut, pk=opt_out_id)
-    services.opt_in(_account(scope), row.phone, actor=user_of(request))
+    services.opt_in(_account(scope), row.phone, actor=actor_of(request))
     return Status(204, None)

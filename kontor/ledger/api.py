@@ -17,7 +17,8 @@ from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
-from kontor.api.core import idempotent, scope_of_any, user_of
+from kontor.access.requests import actor_of, scope_of_any
+from kontor.api.core import idempotent
 from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names
 from kontor.core.errors import Forbidden
 from kontor.core.scope import Scope, scoped
@@ -105,7 +106,7 @@ class ThresholdIn(Input):
 
 def _caller(request: HttpRequest) -> tuple[Scope, User]:
     scope = scope_of_any(request, *rules.CREDIT_PERMS)
-    user = user_of(request)
+    user = actor_of(request)
     rules.check_credit_caller(user, scope.customer)
     return scope, user
 

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from kontor.access.perms import Perm
-from kontor.api.core import scope_of_any, staff_of, user_of
+from kontor.access.requests import actor_of, scope_of_any, staff_of
 from kontor.api.schemas import Input, Page, PageQuery, errors, field_names, page
 from kontor.core.errors import Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
@@ -172,7 +172,7 @@ def set_mo_number(request: HttpRequest, payload: NumberMoIn) -> dict[str, Any]:
         if number is None:
             raise Invalid.field("number_id", "No such number of yours.")
     with field_names({"number": "number_id"}):
-        services.set_account_number(_account(scope), number, actor=user_of(request))
+        services.set_account_number(_account(scope), number, actor=actor_of(request))
     sender, can_receive = sender_for(_account(scope))
     return {"number": number.value if number else None, "sender": sender, "can_receive": can_receive}
 
@@ -181,7 +181,7 @@ def set_mo_number(request: HttpRequest, payload: NumberMoIn) -> dict[str, Any]:
 def claim_keyword(request: HttpRequest, payload: KeywordIn) -> Status[dict[str, Any]]:
     """Claim a keyword on the account's MO number (not on short codes: order those). Taken → 422."""
     scope = scope_of_any(request, *PERMS)
-    keyword = services.claim_keyword(_account(scope), payload.word, actor=user_of(request))
+    keyword = services.claim_keyword(_account(scope), payload.word, actor=actor_of(request))
     return Status(201, _keyword_out(keyword))
 
 
@@ -191,7 +191,7 @@ def claim_keyword(request: HttpRequest, payload: KeywordIn) -> Status[dict[str, 
 def release_keyword(request: HttpRequest, keyword_id: int) -> Status[None]:
     scope = scope_of_any(request, *PERMS)
     keyword = get_scoped(scope, scoped(scope, Keyword).select_related("number"), pk=keyword_id)
-    services.release_keyword(keyword, actor=user_of(request))
+    services.release_keyword(keyword, actor=actor_of(request))
     return Status(204, None)
 
 
@@ -209,7 +209,7 @@ def set_unmatched_owner(request: HttpRequest, number_id: int, payload: NumberUnm
     if account is None:
         raise Invalid.field("account_id", "No such account.")
     with field_names({"account": "account_id"}):
-        services.set_unmatched_owner(number, account, actor=user_of(request))
+        services.set_unmatched_owner(number, account, actor=actor_of(request))
     return {"number": number.value, "account": _ref(account)}
 
 
@@ -226,7 +226,7 @@ def order_keyword(request: HttpRequest, payload: KeywordOrderIn) -> Status[dict[
     if number is None:
         raise Invalid.field("number_id", "No such number of this account.")
     with field_names({"number": "number_id"}):
-        order = services.order_keyword(_account(scope), number, payload.word, actor=user_of(request))
+        order = services.order_keyword(_account(scope), number, payload.word, actor=actor_of(request))
     return Status(201, _order_out(order))
 
 

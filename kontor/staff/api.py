@@ -11,9 +11,9 @@ from ninja import Query, Router, Status
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import staff_of
 from kontor.access.selectors import staff_scope
 from kontor.access.services import onboard_enterprise, verify_caller
-from kontor.api.core import staff_of
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
 from kontor.core.errors import Invalid, NotFound

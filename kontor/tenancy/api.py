@@ -14,9 +14,9 @@ from ninja import Query, Router, Status
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import actor_of, scope_of, scope_of_any
 from kontor.access.selectors import accounts_for
 from kontor.access.visibility import account_to_act_on, visible_accounts
-from kontor.api.core import scope_of, scope_of_any, user_of
 from kontor.api.schemas import (
     AccountDetail,
     AccountFilters,
@@ -220,7 +220,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str,
     master user becomes a member with the role they hold in their current account (the key's account
     for a key), never more."""
     scope = scope_of(request, Perm.CREATE_ACCOUNTS)
-    actor = user_of(request)
+    actor = actor_of(request)
     cost_center = _cost_center(scope, payload.cost_center_id)
     number = _mo_number(scope, payload.mo_number_id)
     # One transaction: a refused MO number (e.g. shared with an account the caller may not manage)
@@ -283,13 +283,13 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
     with field_names(ACCOUNT_FIELDS), transaction.atomic():
         account = services.update_account(
             account,
-            actor=user_of(request),
+            actor=actor_of(request),
             name=payload.name,
             office_hours_only=payload.office_hours_only,
             **kwargs,
         )
         if change_number:
-            number_services.set_account_number(account, number, actor=user_of(request))
+            number_services.set_account_number(account, number, actor=actor_of(request))
     return _saved(scope, account)
 
 
@@ -304,7 +304,7 @@ def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
     200 with `archived: true` and what it holds (`manage_accounts`)."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
-    outcome = services.delete_account(account, actor=user_of(request))
+    outcome = services.delete_account(account, actor=actor_of(request))
     if outcome.deleted:
         return Status(204, None)
     return Status(200, {"archived": True, "held": [{"what": w, "count": n} for w, n in outcome.held]})
@@ -320,7 +320,7 @@ def restore_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
     """Bring an archived account back (`manage_accounts`); an active one is left as it is."""
     scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
     account = services.restore_account(
-        account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS), actor=user_of(request)
+        account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS), actor=actor_of(request)
     )
     return _account_out(scope, account)
 
@@ -377,7 +377,7 @@ def create_office(request: HttpRequest, payload: OfficeIn) -> Status[Any]:
     """Add an office (`manage_offices`)."""
     scope = scope_of(request, Perm.MANAGE_OFFICES)
     office = services.save_office(
-        scope.customer, None, actor=user_of(request), name=payload.name, address=payload.address
+        scope.customer, None, actor=actor_of(request), name=payload.name, address=payload.address
     )
     return Status(201, _office_out(office))
 
@@ -407,7 +407,7 @@ def update_office(request: HttpRequest, office_id: int, payload: OfficePatch) ->
     office = services.save_office(
         scope.customer,
         office,
-        actor=user_of(request),
+        actor=actor_of(request),
         name=office.name if payload.name is None else payload.name,
         address=office.address if payload.address is None else payload.address,
     )
@@ -423,7 +423,7 @@ def update_office(request: HttpRequest, office_id: int, payload: OfficePatch) ->
 def delete_office(request: HttpRequest, office_id: int) -> Status[None]:
     """Delete an office (`manage_offices`); 409 while it is some user's primary office."""
     scope = scope_of(request, Perm.MANAGE_OFFICES)
-    services.delete_office(get_scoped(scope, Office, pk=office_id), actor=user_of(request))
+    services.delete_office(get_scoped(scope, Office, pk=office_id), actor=actor_of(request))
     return Status(204, None)
 
 
@@ -443,7 +443,7 @@ def create_team(request: HttpRequest, payload: TeamIn) -> Status[Any]:
     scope = scope_of(request, Perm.MANAGE_OFFICES)
     office = _office_ref(scope, payload.office_id, "office_id")
     with field_names({"office": "office_id"}):
-        team = services.save_team(scope.customer, None, actor=user_of(request), name=payload.name, office=office)
+        team = services.save_team(scope.customer, None, actor=actor_of(request), name=payload.name, office=office)
     return Status(201, _team_out(team))
 
 
@@ -470,7 +470,7 @@ def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> Any:
         team = services.save_team(
             scope.customer,
             team,
-            actor=user_of(request),
+            actor=actor_of(request),
             name=team.name if payload.name is None else payload.name,
             office=office,
         )
@@ -486,7 +486,7 @@ def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> Any:
 def delete_team(request: HttpRequest, team_id: int) -> Status[None]:
     """Delete a team (`manage_offices`); its members simply have no team afterwards."""
     scope = scope_of(request, Perm.MANAGE_OFFICES)
-    services.delete_team(get_scoped(scope, Team, pk=team_id), actor=user_of(request))
+    services.delete_team(get_scoped(scope, Team, pk=team_id), actor=actor_of(request))
     return Status(204, None)
 
 
@@ -522,7 +522,7 @@ def set_ip_allowlist(request: HttpRequest, payload: AllowlistIn) -> dict[str, An
     customer = services.set_ip_allowlist(
         scope.customer,
         payload.entries,
-        actor=user_of(request),
+        actor=actor_of(request),
         current_ip=getattr(request, "client_ip", None),
         confirm_lockout=payload.confirm_lockout,
     )
