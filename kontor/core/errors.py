@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     COLUMN_DATA_AT_RISK = "column_data_at_risk"  # 409: a custom column change would hide or clear values
     BUSY = "busy"  # 503: the database kept refusing the transaction (kontor.core.retry)
     REAUTHENTICATION_REQUIRED = "reauthentication_required"  # 403: a master-user change needs the password
+    BULK_PLAN_CHANGED = "bulk_plan_changed"  # 409: the rows changed between a bulk preview and its apply
 
 
 class DomainError(Exception):
