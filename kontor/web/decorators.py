@@ -1,10 +1,12 @@
-"""Every web view declares what it needs: a customer scope with permissions, or staff permissions."""
+"""Every web view declares what it needs: a customer scope with permissions, or staff permissions. The
+decorators apply to a view function or to a generic page class (kontor.web.generic), whose as_view()
+then carries the same guard and the same `required_perms`/`kind` the permission matrix reads."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
@@ -14,9 +16,21 @@ from kontor.access.models import User
 from kontor.core.errors import Forbidden
 
 View = Callable[..., HttpResponseBase]
+V = TypeVar("V", bound=Callable[..., Any])
 
 
-def customer_view(*perms: str, any_of: tuple[str, ...] = ()) -> Callable[[View], View]:
+def _functions_and_pages(decorate: Callable[[View], View]) -> Callable[[V], V]:
+    def apply(view: V) -> V:
+        if isinstance(view, type):
+            # A page class: Page.as_view() wraps the view it makes in this guard.
+            view.guard = staticmethod(decorate)  # type: ignore[attr-defined]
+            return view
+        return cast(V, decorate(view))
+
+    return apply
+
+
+def customer_view(*perms: str, any_of: tuple[str, ...] = ()) -> Callable[[V], V]:
     """A page inside the user's current account; `request.scope` is set and holds `perms`, and at least
     one of `any_of` when given (e.g. a list that either viewing or managing users opens)."""
 
@@ -42,10 +56,10 @@ def customer_view(*perms: str, any_of: tuple[str, ...] = ()) -> Callable[[View],
         wrapper.kind = "customer"  # type: ignore[attr-defined]
         return wrapper
 
-    return decorate
+    return _functions_and_pages(decorate)
 
 
-def staff_view(*perms: str) -> Callable[[View], View]:
+def staff_view(*perms: str) -> Callable[[V], V]:
     """A provider staff page; the signed-in user must be staff with `perms`."""
 
     def decorate(view: View) -> View:
@@ -66,7 +80,7 @@ def staff_view(*perms: str) -> Callable[[View], View]:
         wrapper.kind = "staff"  # type: ignore[attr-defined]
         return wrapper
 
-    return decorate
+    return _functions_and_pages(decorate)
 
 
 def signed_in_view(view: View) -> View:
