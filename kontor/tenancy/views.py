@@ -4,19 +4,24 @@ offices and teams, and the IP allowlist."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import django_tables2 as tables
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from kontor.access.middleware import SESSION_ACCOUNT
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.access.selectors import perms_in_account
 from kontor.access.visibility import account_to_act_on, visible_accounts
 from kontor.core.errors import Conflict, DomainError, ErrorCode, NotFound
@@ -31,23 +36,16 @@ from kontor.tenancy.models import Account, CustomColumn, Membership, Office, Tea
 from kontor.tenancy.registry import account_data
 from kontor.tenancy.tables import AccountTable, OfficeTable, TeamTable
 from kontor.web.decorators import customer_view, signed_in_view
-from kontor.web.lists import Action, form_errors_from, list_page
+from kontor.web.generic import ActionView, ConfirmView, DetailView, EditView, Link, ListView
+from kontor.web.lists import form_errors_from
 
 # --- accounts ------------------------------------------------------------------------------------
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
-def _account(request: HttpRequest, pk: int, perm: Perm | None = None) -> Account:
+def _account(request: ScopedRequest, pk: int, perm: Perm | None = None) -> Account:
     """An account the user can see (else 404) and, with `perm`, holds that permission in (else 403);
     the API resolves accounts the same way."""
-    scope = _scope(request)
+    scope = request.scope
     if perm is not None:
         return account_to_act_on(scope, pk, perm)
     return get_scoped(scope, visible_accounts(scope), pk=pk)
@@ -70,24 +68,18 @@ def _warn_shared_cost_center(request: HttpRequest, account: Account) -> None:
 
 
 @customer_view()
-def accounts(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
-    actions = []
-    if scope.has(Perm.CREATE_ACCOUNTS):
-        actions.append(Action("Add account", reverse("tenancy:account_add")))
-    intro = (
+class AccountList(ListView):
+    title = _("Accounts")
+    table_class = AccountTable
+    filterset_class = AccountFilter
+    actions = [Link(_("Add account"), "tenancy:account_add", Perm.CREATE_ACCOUNTS)]
+    intro = _(
         "Accounts keep data apart: what is loaded in one account cannot be seen from another. "
         "Each account is billed to its cost center; accounts sharing a cost center are not billed separately."
     )
-    return list_page(
-        request,
-        title="Accounts",
-        queryset=services.with_overview(visible_accounts(scope)),
-        table_class=AccountTable,
-        filterset_class=AccountFilter,
-        actions=actions,
-        intro=intro,
-    )
+
+    def get_queryset(self) -> QuerySet[Account]:
+        return services.with_overview(visible_accounts(self.scope))
 
 
 def _account_form_page(
@@ -140,8 +132,8 @@ def _current_mo_number(scope: Scope, account: Account) -> Number | None:
 
 
 @customer_view(Perm.CREATE_ACCOUNTS)
-def account_add(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def account_add(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     form = AccountForm(request.POST or None, customer=scope.customer, numbers=customer_numbers(scope))
     if request.method == "POST" and form.is_valid():
         try:
@@ -149,7 +141,7 @@ def account_add(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 account = services.create_account(
                     scope.customer,
-                    actor=_user(request),
+                    actor=actor_of(request),
                     name=form.cleaned_data["name"],
                     cost_center=form.cleaned_data["cost_center"],
                     office_hours_only=form.cleaned_data["office_hours_only"],
@@ -157,7 +149,7 @@ def account_add(request: HttpRequest) -> HttpResponse:
                     creator_from=scope.account,
                 )
                 if form.cleaned_data["mo_number"] is not None:
-                    _set_mo_number(account, form.cleaned_data["mo_number"], actor=_user(request))
+                    _set_mo_number(account, form.cleaned_data["mo_number"], actor=actor_of(request))
         except _MoNumberRefused as refused:
             _mo_number_error(form, refused)
         except DomainError as exc:
@@ -170,33 +162,37 @@ def account_add(request: HttpRequest) -> HttpResponse:
 
 
 @customer_view()
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = _scope(request)
-    account = _account(request, pk)
-    granted = perms_in_account(_user(request), account)
-    # Who works in an account (emails, roles) is user data: shown only to those who may see users.
-    show_members = any(p in granted or scope.has(p) for p in (Perm.VIEW_USERS, Perm.MANAGE_USERS))
-    members = (
-        scoped(scope, Membership).filter(account=account).select_related("user", "role").order_by("user__email")
-        if show_members
-        else scoped(scope, Membership).none()
-    )
-    context = {
-        "account": account,
-        "columns": _columns(scope, account),
-        "show_members": show_members,
-        "members": members,
-        "shared_with": services.shared_cost_center_accounts(account),
-        "mo_number": _current_mo_number(scope, account),
-        "can_manage": Perm.MANAGE_ACCOUNTS in granted and scope.has(Perm.MANAGE_ACCOUNTS),
-        "is_current": scope.account is not None and scope.account.pk == account.pk,
-    }
-    return render(request, "tenancy/account_detail.html", context)
+class AccountDetail(DetailView[Account]):
+    template_name = "tenancy/account_detail.html"
+
+    def get_object(self) -> Account:
+        return _account(self.request, self.kwargs["pk"])
+
+    def get_context(self, account: Account) -> dict[str, Any]:
+        scope = self.scope
+        granted = perms_in_account(self.actor, account)
+        # Who works in an account (emails, roles) is user data: shown only to those who may see users.
+        show_members = any(p in granted or scope.has(p) for p in (Perm.VIEW_USERS, Perm.MANAGE_USERS))
+        members = (
+            scoped(scope, Membership).filter(account=account).select_related("user", "role").order_by("user__email")
+            if show_members
+            else scoped(scope, Membership).none()
+        )
+        return {
+            "account": account,
+            "columns": _columns(scope, account),
+            "show_members": show_members,
+            "members": members,
+            "shared_with": services.shared_cost_center_accounts(account),
+            "mo_number": _current_mo_number(scope, account),
+            "can_manage": Perm.MANAGE_ACCOUNTS in granted and scope.has(Perm.MANAGE_ACCOUNTS),
+            "is_current": scope.account is not None and scope.account.pk == account.pk,
+        }
 
 
 @customer_view(Perm.MANAGE_ACCOUNTS)
-def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = _scope(request)
+def account_edit(request: ScopedRequest, pk: int) -> HttpResponse:
+    scope = request.scope
     account = _account(request, pk, Perm.MANAGE_ACCOUNTS)
     current = _current_mo_number(scope, account)
     numbers = customer_numbers(scope)
@@ -211,7 +207,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             with transaction.atomic():
                 account = services.update_account(
                     account,
-                    actor=_user(request),
+                    actor=actor_of(request),
                     name=form.cleaned_data["name"],
                     cost_center=form.cleaned_data["cost_center"],
                     office_hours_only=form.cleaned_data["office_hours_only"],
@@ -219,7 +215,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     confirm_column_changes=form.cleaned_data["confirm_column_changes"],
                 )
                 if form.cleaned_data["mo_number"] != current:
-                    _set_mo_number(account, form.cleaned_data["mo_number"], actor=_user(request))
+                    _set_mo_number(account, form.cleaned_data["mo_number"], actor=actor_of(request))
         except _MoNumberRefused as refused:
             _mo_number_error(form, refused)
         except DomainError as exc:
@@ -239,56 +235,61 @@ def _describe(held: list[tuple[str, int]]) -> str:
     return ", ".join(f"{n} {what}" for what, n in held)
 
 
+class _AccountAction(ConfirmView[Account]):
+    def get_object(self) -> Account:
+        return _account(self.request, self.kwargs["pk"], Perm.MANAGE_ACCOUNTS)
+
+    def get_done_url(self, account: Account) -> str:
+        return reverse("tenancy:account_detail", args=[account.pk])
+
+
 @customer_view(Perm.MANAGE_ACCOUNTS)
-def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _account(request, pk, Perm.MANAGE_ACCOUNTS)
-    if request.method == "POST":
-        try:
-            outcome = services.delete_account(account, actor=_user(request))
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return redirect("tenancy:account_detail", pk=account.pk)
+class AccountDelete(_AccountAction):
+    """Deletes an empty account; one that holds data is archived instead, and the question says so."""
+
+    title = _("Delete %(name)s")
+
+    def get_question(self, account: Account) -> str:
+        held = account_data(account)
+        if not account.is_active and held:
+            return gettext("“%(name)s” is already archived and holds %(held)s; it stays archived.") % {
+                "name": account.name,
+                "held": _describe(held),
+            }
+        if held:
+            return gettext(
+                "“%(name)s” will be archived, not deleted: it holds %(held)s. An archived account cannot be "
+                "used or switched to, but its data is kept and it can be restored."
+            ) % {"name": account.name, "held": _describe(held)}
+        return gettext("“%(name)s” holds no data and will be deleted permanently.") % {"name": account.name}
+
+    def get_confirm_label(self, account: Account) -> str:
+        return gettext("Archive account") if account_data(account) else gettext("Delete account")
+
+    def act(self, account: Account) -> services.DeleteOutcome:
+        return services.delete_account(account, actor=self.actor)
+
+    def done(self, account: Account, outcome: services.DeleteOutcome) -> HttpResponseBase:
         if outcome.deleted:
-            messages.success(request, f"Account “{account.name}” was deleted.")
+            messages.success(self.request, gettext("Account “%(name)s” was deleted.") % {"name": account.name})
             return redirect("tenancy:accounts")
         messages.warning(
-            request,
-            f"Account “{account.name}” was archived instead of deleted because it holds "
-            f"{_describe(outcome.held)}. Nothing was lost; it can be restored from its page.",
+            self.request,
+            gettext(
+                "Account “%(name)s” was archived instead of deleted because it holds %(held)s. Nothing was "
+                "lost; it can be restored from its page."
+            )
+            % {"name": account.name, "held": _describe(outcome.held)},
         )
-        return redirect("tenancy:account_detail", pk=account.pk)
-    held = account_data(account)
-    if held:
-        question = (
-            f"“{account.name}” will be archived, not deleted: it holds {_describe(held)}. An archived "
-            "account cannot be used or switched to, but its data is kept and it can be restored."
-        )
-        label = "Archive account"
-    else:
-        question = f"“{account.name}” holds no data and will be deleted permanently."
-        label = "Delete account"
-    if not account.is_active and held:
-        question = f"“{account.name}” is already archived and holds {_describe(held)}; it stays archived."
-    context = {
-        "title": f"Delete {account.name}",
-        "question": question,
-        "confirm_label": label,
-        "cancel_url": reverse("tenancy:account_detail", args=[account.pk]),
-    }
-    return render(request, "web/confirm.html", context)
+        return redirect(self.get_done_url(account))
 
 
-@require_POST
 @customer_view(Perm.MANAGE_ACCOUNTS)
-def account_restore(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _account(request, pk, Perm.MANAGE_ACCOUNTS)
-    try:
-        services.restore_account(account, actor=_user(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Account “{account.name}” is active again.")
-    return redirect("tenancy:account_detail", pk=account.pk)
+class AccountRestore(ActionView[Account], _AccountAction):
+    done_message = _("Account “%(name)s” is active again.")
+
+    def act(self, account: Account) -> Account:
+        return services.restore_account(account, actor=self.actor)
 
 
 @require_POST
@@ -308,8 +309,8 @@ def switch(request: HttpRequest) -> HttpResponse:
 
 
 @customer_view(Perm.MANAGE_OFFICES)
-def offices(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def offices(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     office_qs = scoped(scope, Office).annotate(
         primary_count=Count("primary_users", distinct=True),
         additional_count=Count("additional_users", distinct=True),
@@ -323,104 +324,79 @@ def offices(request: HttpRequest) -> HttpResponse:
     return render(request, "tenancy/offices.html", {"offices": office_table, "teams": team_table})
 
 
-def _form_page(request: HttpRequest, form: object, title: str, intro: str = "") -> HttpResponse:
-    context = {"form": form, "title": title, "intro": intro, "cancel_url": reverse("tenancy:offices")}
-    return render(request, "web/form.html", context)
+@customer_view(Perm.MANAGE_OFFICES)
+class OfficeEdit(EditView[Office]):
+    model = Office
+    form_class = OfficeForm
+    title = _("Edit %(name)s")
+    add_title = _("Add office")
+    success_message = _("Office “%(name)s” saved.")
+    success_url = "tenancy:offices"
+
+    def get_initial(self, office: Office) -> dict[str, Any]:
+        return {"name": office.name, "address": office.address}
+
+    def save(self, form: OfficeForm, office: Office | None) -> Office:
+        data = form.cleaned_data
+        return services.save_office(
+            self.scope.customer, office, actor=self.actor, name=data["name"], address=data["address"]
+        )
 
 
 @customer_view(Perm.MANAGE_OFFICES)
-def office_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    scope = _scope(request)
-    office = get_scoped(scope, Office, pk=pk) if pk is not None else None
-    initial = {"name": office.name, "address": office.address} if office else None
-    form = OfficeForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = services.save_office(
-                scope.customer,
-                office,
-                actor=_user(request),
-                name=form.cleaned_data["name"],
-                address=form.cleaned_data["address"],
-            )
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Office “{saved.name}” saved.")
-            return redirect("tenancy:offices")
-    return _form_page(request, form, f"Edit {office.name}" if office else "Add office")
+class OfficeDelete(ConfirmView[Office]):
+    model = Office
+    title = _("Delete %(name)s")
+    question = _(
+        "Delete the office “%(name)s”? Users keep their accounts; teams of this office keep existing without an office."
+    )
+    confirm_label = _("Delete office")
+    done_message = _("Office “%(name)s” deleted.")
+    done_url = "tenancy:offices"
+
+    def act(self, office: Office) -> None:
+        services.delete_office(office, actor=self.actor)
 
 
 @customer_view(Perm.MANAGE_OFFICES)
-def office_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    office = get_scoped(_scope(request), Office, pk=pk)
-    if request.method == "POST":
-        try:
-            services.delete_office(office, actor=_user(request))
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Office “{office.name}” deleted.")
-        return redirect("tenancy:offices")
-    context = {
-        "title": f"Delete {office.name}",
-        "question": f"Delete the office “{office.name}”? Users keep their accounts; teams of this office "
-        "keep existing without an office.",
-        "confirm_label": "Delete office",
-        "cancel_url": reverse("tenancy:offices"),
-    }
-    return render(request, "web/confirm.html", context)
+class TeamEdit(EditView[Team]):
+    model = Team
+    form_class = TeamForm
+    title = _("Edit %(name)s")
+    add_title = _("Add team")
+    success_message = _("Team “%(name)s” saved.")
+    success_url = "tenancy:offices"
+
+    def get_initial(self, team: Team) -> dict[str, Any]:
+        return {"name": team.name, "office": team.office_id}
+
+    def get_form_kwargs(self, team: Team | None) -> dict[str, Any]:
+        return {"offices": scoped(self.scope, Office)}
+
+    def save(self, form: TeamForm, team: Team | None) -> Team:
+        data = form.cleaned_data
+        return services.save_team(self.scope.customer, team, actor=self.actor, name=data["name"], office=data["office"])
 
 
 @customer_view(Perm.MANAGE_OFFICES)
-def team_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    scope = _scope(request)
-    team = get_scoped(scope, Team, pk=pk) if pk is not None else None
-    initial = {"name": team.name, "office": team.office_id} if team else None
-    form = TeamForm(request.POST or None, initial=initial, offices=scoped(scope, Office))
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = services.save_team(
-                scope.customer,
-                team,
-                actor=_user(request),
-                name=form.cleaned_data["name"],
-                office=form.cleaned_data["office"],
-            )
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Team “{saved.name}” saved.")
-            return redirect("tenancy:offices")
-    return _form_page(request, form, f"Edit {team.name}" if team else "Add team")
+class TeamDelete(ConfirmView[Team]):
+    model = Team
+    title = _("Delete %(name)s")
+    question = _("Delete the team “%(name)s”? Its members stay, without a team.")
+    confirm_label = _("Delete team")
+    done_message = _("Team “%(name)s” deleted.")
+    done_url = "tenancy:offices"
 
-
-@customer_view(Perm.MANAGE_OFFICES)
-def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    team = get_scoped(_scope(request), Team, pk=pk)
-    if request.method == "POST":
-        try:
-            services.delete_team(team, actor=_user(request))
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Team “{team.name}” deleted.")
-        return redirect("tenancy:offices")
-    context = {
-        "title": f"Delete {team.name}",
-        "question": f"Delete the team “{team.name}”? Its members stay, without a team.",
-        "confirm_label": "Delete team",
-        "cancel_url": reverse("tenancy:offices"),
-    }
-    return render(request, "web/confirm.html", context)
+    def act(self, team: Team) -> None:
+        services.delete_team(team, actor=self.actor)
 
 
 # --- security ------------------------------------------------------------------------------------
 
 
 @customer_view(Perm.MANAGE_SECURITY)
-def security(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def security(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     customer = scope.customer
     client_ip = getattr(request, "client_ip", None)
     form = AllowlistForm(request.POST or None, initial={"entries": "\n".join(customer.ip_allowlist)})
@@ -430,7 +406,7 @@ def security(request: HttpRequest) -> HttpResponse:
             services.set_ip_allowlist(
                 customer,
                 form.lines(),
-                actor=_user(request),
+                actor=actor_of(request),
                 current_ip=client_ip,
                 confirm_lockout=form.cleaned_data["confirm_lockout"],
             )
