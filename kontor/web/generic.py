@@ -147,6 +147,10 @@ class EditView(ObjectPage[T]):
         """The form's values for a row being changed."""
         return {}
 
+    def get_add_initial(self) -> dict[str, Any] | None:
+        """The form's values for a new row."""
+        return None
+
     def get_form_kwargs(self, obj: T | None) -> dict[str, Any]:
         """Extra keyword arguments of the form (choices read in the caller's scope)."""
         return {}
@@ -186,7 +190,7 @@ class EditView(ObjectPage[T]):
     # --- the flow
 
     def make_form(self, obj: T | None) -> Any:
-        initial = self.get_initial(obj) if obj is not None else None
+        initial = self.get_initial(obj) if obj is not None else self.get_add_initial()
         extra = self.get_form_kwargs(obj)
         if self.request.FILES:
             extra["files"] = self.request.FILES
