@@ -16,9 +16,10 @@ from kontor.access import services
 from kontor.access.login import password_confirms
 from kontor.access.models import ApiKey, Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
-from kontor.access.requests import actor_of, scope_of, scope_of_any
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.access.selectors import KeyLimit
 from kontor.access.visibility import account_to_act_on, visible_accounts
+from kontor.api.permissions import requires
 from kontor.api.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -173,9 +174,10 @@ USER_FIELDS = {
 
 
 @router.get("/users", response={200: Page[UserOut], **errors(422)}, operation_id="list_users", tags=["users"])
-def list_users(request: HttpRequest, filters: Query[UserFilters]) -> dict[str, Any]:
+@requires(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
+def list_users(request: ScopedRequest, filters: Query[UserFilters]) -> dict[str, Any]:
     """The customer's users (`view_users` or `manage_users`)."""
-    scope = scope_of_any(request, Perm.VIEW_USERS, Perm.MANAGE_USERS)
+    scope = request.scope
     qs = _users(scope).order_by("last_name", "first_name", "email", "pk")
     if filters.q:
         text = filters.q.strip()
@@ -190,10 +192,11 @@ def list_users(request: HttpRequest, filters: Query[UserFilters]) -> dict[str, A
 
 
 @router.post("/users", response={201: UserOut, **errors(409, 422)}, operation_id="create_user", tags=["users"])
-def create_user(request: HttpRequest, payload: UserIn) -> Status[Any]:
+@requires(Perm.MANAGE_USERS)
+def create_user(request: ScopedRequest, payload: UserIn) -> Status[Any]:
     """Add a user with roles in accounts (`manage_users`); they get a welcome email to set a password.
     Granting a role with permissions the caller lacks in that account is 403."""
-    scope = scope_of(request, Perm.MANAGE_USERS)
+    scope = request.scope
     refs = _Refs(scope)
     primary = refs.one(Office, payload.primary_office_id, "primary_office_id", "office")
     extra = refs.many(Office, payload.additional_office_ids, "additional_office_ids", "office")
@@ -230,9 +233,10 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status[Any]:
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **errors(404, 422)}, operation_id="get_user", tags=["users"])
-def get_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
+@requires(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
+def get_user(request: ScopedRequest, user_id: int) -> dict[str, Any]:
     """One user (`view_users` or `manage_users`)."""
-    scope = scope_of_any(request, Perm.VIEW_USERS, Perm.MANAGE_USERS)
+    scope = request.scope
     return _show(scope, _user(scope, user_id))
 
 
@@ -242,10 +246,11 @@ def get_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     operation_id="update_user",
     tags=["users"],
 )
-def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[str, Any]:
+@requires(Perm.MANAGE_USERS)
+def update_user(request: ScopedRequest, user_id: int, payload: UserPatch) -> dict[str, Any]:
     """Change some fields of a user (`manage_users`); absent fields stay. Only a master user may grant
     or remove master-user rights (else 403)."""
-    scope = scope_of(request, Perm.MANAGE_USERS)
+    scope = request.scope
     user = _user(scope, user_id)
     given = payload.model_dump(exclude_unset=True)
     nullable = {"primary_office_id", "team_id"}
@@ -289,10 +294,11 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
     openapi_extra=REAUTH_BODY,
     tags=["users"],
 )
-def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
+@requires(Perm.MANAGE_USERS)
+def disable_user(request: ScopedRequest, user_id: int) -> dict[str, Any]:
     """Disable a user and end their sessions (`manage_users`). 409 for yourself or the last master.
     Another master user: a signed-in master only, with `current_password`."""
-    scope = scope_of(request, Perm.MANAGE_USERS)
+    scope = request.scope
     user = _user(scope, user_id)
     needed = _changes_another_masters_access(actor_of(request), user)
     _reauthenticated(request, scope, _optional_password(request), needed=needed)
@@ -307,10 +313,11 @@ def disable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     openapi_extra=REAUTH_BODY,
     tags=["users"],
 )
-def enable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
+@requires(Perm.MANAGE_USERS)
+def enable_user(request: ScopedRequest, user_id: int) -> dict[str, Any]:
     """Enable a disabled user again (`manage_users`). Another master user: a signed-in master only, with
     `current_password`."""
-    scope = scope_of(request, Perm.MANAGE_USERS)
+    scope = request.scope
     user = _user(scope, user_id)
     needed = _changes_another_masters_access(actor_of(request), user)
     _reauthenticated(request, scope, _optional_password(request), needed=needed)
@@ -324,11 +331,12 @@ def enable_user(request: HttpRequest, user_id: int) -> dict[str, Any]:
     operation_id="set_membership",
     tags=["users"],
 )
-def set_membership(request: HttpRequest, user_id: int, account_id: int, payload: RoleRef) -> dict[str, Any]:
+@requires(Perm.MANAGE_USERS)
+def set_membership(request: ScopedRequest, user_id: int, account_id: int, payload: RoleRef) -> dict[str, Any]:
     """Give the user access to the account with `role_id`, or change their role there (`manage_users`
     in that account; a key: only its own account, any other answers 404). A role with permissions the
     caller lacks in that account is 403; an archived account 409."""
-    scope = scope_of(request, Perm.MANAGE_USERS)
+    scope = request.scope
     user = _user(scope, user_id)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_USERS)
     refs = _Refs(scope)
@@ -345,10 +353,11 @@ def set_membership(request: HttpRequest, user_id: int, account_id: int, payload:
     operation_id="remove_membership",
     tags=["users"],
 )
-def remove_membership(request: HttpRequest, user_id: int, account_id: int) -> Status[None]:
+@requires(Perm.MANAGE_USERS)
+def remove_membership(request: ScopedRequest, user_id: int, account_id: int) -> Status[None]:
     """Take the user's access to the account away (`manage_users` in that account; a key: only its own
     account); 404 if they had none."""
-    scope = scope_of(request, Perm.MANAGE_USERS)
+    scope = request.scope
     user = _user(scope, user_id)
     account = account_to_act_on(scope, account_id, Perm.MANAGE_USERS)
     membership = get_scoped(scope, Membership, user_id=user.pk, account_id=account.pk)
@@ -374,24 +383,26 @@ READ_ROLES = (Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.MANAGE_ROLES)
 
 
 @router.get("/permissions", response={200: list[PermOut], **errors()}, operation_id="list_permissions", tags=["roles"])
-def list_permissions(request: HttpRequest) -> list[dict[str, str]]:
+@requires()
+def list_permissions(request: ScopedRequest) -> list[dict[str, str]]:
     """Every permission a role or key can hold, with its label (a short fixed list, not paged). Any member."""
-    scope_of(request)
     return [{"value": p.value, "label": p.label} for p in sorted(CUSTOMER_PERMS, key=lambda p: p.value)]
 
 
 @router.get("/roles", response={200: Page[RoleOut], **errors(422)}, operation_id="list_roles", tags=["roles"])
-def list_roles(request: HttpRequest, filters: Query[PageQuery]) -> dict[str, Any]:
+@requires(any_of=READ_ROLES)
+def list_roles(request: ScopedRequest, filters: Query[PageQuery]) -> dict[str, Any]:
     """Built-in roles, then the customer's own (`view_users`, `manage_users` or `manage_roles`)."""
-    scope = scope_of_any(request, *READ_ROLES)
+    scope = request.scope
     qs = scoped(scope, Role).order_by(F("customer_id").asc(nulls_first=True), "name", "pk")
     return page(qs, filters, _role_out)
 
 
 @router.post("/roles", response={201: RoleOut, **errors(422)}, operation_id="create_role", tags=["roles"])
-def create_role(request: HttpRequest, payload: RoleIn) -> Status[Any]:
+@requires(Perm.MANAGE_ROLES)
+def create_role(request: ScopedRequest, payload: RoleIn) -> Status[Any]:
     """Add a custom role from the customer permissions (`manage_roles`)."""
-    scope = scope_of(request, Perm.MANAGE_ROLES)
+    scope = request.scope
     role = services.save_role(
         scope.customer,
         None,
@@ -405,18 +416,20 @@ def create_role(request: HttpRequest, payload: RoleIn) -> Status[Any]:
 
 
 @router.get("/roles/{role_id}", response={200: RoleOut, **errors(404, 422)}, operation_id="get_role", tags=["roles"])
-def get_role(request: HttpRequest, role_id: int) -> dict[str, Any]:
+@requires(any_of=READ_ROLES)
+def get_role(request: ScopedRequest, role_id: int) -> dict[str, Any]:
     """One role (`view_users`, `manage_users` or `manage_roles`)."""
-    scope = scope_of_any(request, *READ_ROLES)
+    scope = request.scope
     return _role_out(get_scoped(scope, Role, pk=role_id))
 
 
 @router.patch(
     "/roles/{role_id}", response={200: RoleOut, **errors(404, 422)}, operation_id="update_role", tags=["roles"]
 )
-def update_role(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[str, Any]:
+@requires(Perm.MANAGE_ROLES)
+def update_role(request: ScopedRequest, role_id: int, payload: RolePatch) -> dict[str, Any]:
     """Change a custom role (`manage_roles`); built-in roles answer 403."""
-    scope = scope_of(request, Perm.MANAGE_ROLES)
+    scope = request.scope
     role = get_scoped(scope, Role, pk=role_id)
     role = services.save_role(
         scope.customer,
@@ -433,9 +446,10 @@ def update_role(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[
 @router.delete(
     "/roles/{role_id}", response={204: None, **errors(404, 409, 422)}, operation_id="delete_role", tags=["roles"]
 )
-def delete_role(request: HttpRequest, role_id: int) -> Status[None]:
+@requires(Perm.MANAGE_ROLES)
+def delete_role(request: ScopedRequest, role_id: int) -> Status[None]:
     """Delete a custom role no membership uses (`manage_roles`); in use: 409; built-in: 403."""
-    scope = scope_of(request, Perm.MANAGE_ROLES)
+    scope = request.scope
     services.delete_role(get_scoped(scope, Role, pk=role_id), actor=actor_of(request))
     return Status(204, None)
 
@@ -460,9 +474,10 @@ def _key_out(key: ApiKey) -> dict[str, Any]:
 @router.get(
     "/api-keys", response={200: Page[ApiKeyOut], **errors(422)}, operation_id="list_api_keys", tags=["api keys"]
 )
-def list_api_keys(request: HttpRequest, filters: Query[PageQuery]) -> dict[str, Any]:
+@requires(Perm.MANAGE_API_KEYS)
+def list_api_keys(request: ScopedRequest, filters: Query[PageQuery]) -> dict[str, Any]:
     """The current account's keys, revoked ones included (`manage_api_keys`)."""
-    scope = scope_of(request, Perm.MANAGE_API_KEYS)
+    scope = request.scope
     qs = scoped(scope, ApiKey).select_related("created_by").order_by("-created_at", "-pk")
     return page(qs, filters, _key_out)
 
@@ -473,10 +488,11 @@ def list_api_keys(request: HttpRequest, filters: Query[PageQuery]) -> dict[str, 
     operation_id="create_api_key",
     tags=["api keys"],
 )
-def create_api_key(request: HttpRequest, payload: ApiKeyIn) -> Status[Any]:
+@requires(Perm.MANAGE_API_KEYS)
+def create_api_key(request: ScopedRequest, payload: ApiKeyIn) -> Status[Any]:
     """Issue a key for the current account (`manage_api_keys`). It may hold only permissions the
     caller has there (else 403). The answer carries the secret, once."""
-    scope = scope_of(request, Perm.MANAGE_API_KEYS)
+    scope = request.scope
     assert scope.account is not None
     issued = services.create_api_key(
         scope.account, actor=actor_of(request), name=payload.name, perms=payload.perms, within=_within(scope)
@@ -490,8 +506,9 @@ def create_api_key(request: HttpRequest, payload: ApiKeyIn) -> Status[Any]:
     operation_id="revoke_api_key",
     tags=["api keys"],
 )
-def revoke_api_key(request: HttpRequest, key_id: int) -> Status[None]:
+@requires(Perm.MANAGE_API_KEYS)
+def revoke_api_key(request: ScopedRequest, key_id: int) -> Status[None]:
     """Revoke a key of the current account at once (`manage_api_keys`); revoking twice is harmless."""
-    scope = scope_of(request, Perm.MANAGE_API_KEYS)
+    scope = request.scope
     services.revoke_api_key(get_scoped(scope, ApiKey, pk=key_id), actor=actor_of(request))
     return Status(204, None)

@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from kontor.access.perms import Perm
-from kontor.access.requests import scope_of
+from kontor.access.requests import ScopedRequest
+from kontor.api.permissions import requires
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
 from kontor.audit.selectors import visible_entries
@@ -69,10 +69,11 @@ def _out(entry: AuditEntry) -> dict[str, Any]:
 
 
 @router.get("", response={200: Page[AuditEntryOut], **errors(422)}, operation_id="list_audit", tags=["audit"])
-def list_audit(request: HttpRequest, filters: Query[AuditEntryFilters]) -> dict[str, Any]:
+@requires(Perm.VIEW_AUDIT)
+def list_audit(request: ScopedRequest, filters: Query[AuditEntryFilters]) -> dict[str, Any]:
     """The customer's audit log, newest first (`view_audit`): the customer-wide entries, and those
     of the accounts the caller works in (an API key: its own account; a master user: all)."""
-    scope = scope_of(request, Perm.VIEW_AUDIT)
+    scope = request.scope
     qs = _entries(scope).order_by("-created_at", "-id")
     if filters.action:
         action = filters.action.strip()
@@ -89,7 +90,8 @@ def list_audit(request: HttpRequest, filters: Query[AuditEntryFilters]) -> dict[
 
 
 @router.get("/{entry_id}", response={200: AuditEntryOut, **errors(404, 422)}, operation_id="get_audit", tags=["audit"])
-def get_audit(request: HttpRequest, entry_id: int) -> dict[str, Any]:
+@requires(Perm.VIEW_AUDIT)
+def get_audit(request: ScopedRequest, entry_id: int) -> dict[str, Any]:
     """One audit entry (`view_audit`)."""
-    scope = scope_of(request, Perm.VIEW_AUDIT)
+    scope = request.scope
     return _out(get_scoped(scope, _entries(scope), pk=entry_id))

@@ -9,14 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.urls import NoReverseMatch, reverse
 from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.access.requests import actor_of, scope_of, scope_of_any
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.api.core import idempotent
+from kontor.api.permissions import requires
 from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names, page
 from kontor.billing.invoices import BILLING_FIELDS
 from kontor.billing.models import Invoice
@@ -110,10 +111,11 @@ def _out(invoice: Invoice) -> dict[str, Any]:
 
 
 @router.get("/quote", response={200: BillingQuoteOut, **errors(422)}, operation_id="get_quote")
-def get_quote(request: HttpRequest, query: Query[BillingQuoteQuery]) -> dict[str, Any]:
+@requires(Perm.VIEW_CREDITS)
+def get_quote(request: ScopedRequest, query: Query[BillingQuoteQuery]) -> dict[str, Any]:
     """The price of `quantity` credits for the caller's customer (`view_credits`): the volume tier,
     net, VAT at the customer's country's rate, and the total."""
-    scope = scope_of(request, Perm.VIEW_CREDITS)
+    scope = request.scope
     q = quote(scope.customer, query.quantity)
     return {
         "quantity": q.quantity,
@@ -133,9 +135,10 @@ def get_quote(request: HttpRequest, query: Query[BillingQuoteQuery]) -> dict[str
 
 
 @router.get("/invoices", response={200: Page[InvoiceOut], **errors(422)}, operation_id="list_invoices")
-def list_invoices(request: HttpRequest, filters: Query[InvoiceFilters]) -> dict[str, Any]:
+@requires(Perm.VIEW_CREDITS)
+def list_invoices(request: ScopedRequest, filters: Query[InvoiceFilters]) -> dict[str, Any]:
     """The customer's invoices, newest first (`view_credits`)."""
-    scope = scope_of(request, Perm.VIEW_CREDITS)
+    scope = request.scope
     qs = _invoices(scope)
     if filters.status:
         qs = qs.filter(status=filters.status)
@@ -147,9 +150,10 @@ def list_invoices(request: HttpRequest, filters: Query[InvoiceFilters]) -> dict[
 
 
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, **errors(404, 422)}, operation_id="get_invoice")
-def get_invoice(request: HttpRequest, invoice_id: int) -> dict[str, Any]:
+@requires(Perm.VIEW_CREDITS)
+def get_invoice(request: ScopedRequest, invoice_id: int) -> dict[str, Any]:
     """One invoice (`view_credits`)."""
-    scope = scope_of(request, Perm.VIEW_CREDITS)
+    scope = request.scope
     return _out(get_scoped(scope, _invoices(scope), pk=invoice_id))
 
 
@@ -166,9 +170,10 @@ def get_invoice(request: HttpRequest, invoice_id: int) -> dict[str, Any]:
         }
     },
 )
-def get_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+@requires(Perm.VIEW_CREDITS)
+def get_invoice_pdf(request: ScopedRequest, invoice_id: int) -> HttpResponse:
     """The invoice as a PDF (`view_credits`)."""
-    scope = scope_of(request, Perm.VIEW_CREDITS)
+    scope = request.scope
     return pdf_response(get_scoped(scope, _invoices(scope), pk=invoice_id))
 
 
@@ -179,11 +184,15 @@ def get_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 credits_router = Router(tags=["credits"])
 
 
-def _credit_caller(request: HttpRequest) -> tuple[Scope, User]:
-    scope = scope_of_any(request, *rules.CREDIT_PERMS)
+# Buying credits (rules.check_credit_writer): 'View SMS credits' alone only reads.
+CREDIT_WRITERS = (Perm.SEND_SMS, Perm.MANAGE_OFFICE_CREDITS)
+WRITER_REFUSAL = "Buying or moving credits needs 'Send SMS' or 'Manage Office SMS Credits'."
+
+
+def _credit_caller(request: ScopedRequest) -> tuple[Scope, User]:
     user = actor_of(request)
-    rules.check_credit_caller(user, scope.customer)
-    return scope, user
+    rules.check_credit_caller(user, request.scope.customer)
+    return request.scope, user
 
 
 class QuoteQuery(Schema):
@@ -246,7 +255,8 @@ def _invoice_url(invoice: Any) -> str | None:
 
 
 @credits_router.get("/quote", response={200: QuoteOut, **errors(422)}, operation_id="credit_quote")
-def credit_quote(request: HttpRequest, query: Query[QuoteQuery]) -> dict[str, Any]:
+@requires(any_of=rules.CREDIT_PERMS)
+def credit_quote(request: ScopedRequest, query: Query[QuoteQuery]) -> dict[str, Any]:
     """The price of `quantity` credits for the caller's customer (volume tier, currency and VAT of its
     country)."""
     scope, _ = _credit_caller(request)
@@ -281,13 +291,13 @@ PURCHASE_FIELDS = {
     description="Buy credits: price → payment → the credits at once and a tax invoice. A declined payment is "
     "402 `payment_declined` and applies nothing." + IDEMPOTENCY_DOC,
 )
+@requires(any_of=CREDIT_WRITERS, refusal=WRITER_REFUSAL)
 def purchase_credits(
-    request: HttpRequest,
+    request: ScopedRequest,
     payload: PurchaseIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> HttpResponse:
     scope, user = _credit_caller(request)
-    rules.check_credit_writer(scope.has)
     target: User | None = None
     if payload.for_user_id is not None:
         target = scoped(scope, User).filter(pk=payload.for_user_id).first() if 0 < payload.for_user_id < 2**63 else None

@@ -7,15 +7,16 @@ answers 404 exactly like a missing one. Reads need “view contacts” or “man
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
 from kontor.access.perms import Perm
-from kontor.access.requests import actor_of, scope_of, scope_of_any
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.api.core import problem
+from kontor.api.permissions import requires
 from kontor.api.schemas import Input, Page, PageQuery, Problem, errors, page
 from kontor.contacts import selectors, services
 from kontor.contacts.csvimport import import_contacts
@@ -169,14 +170,16 @@ def _opt_out_out(row: OptOut) -> dict[str, Any]:
 
 
 @router.get("/phonebooks", response={200: Page[PhonebookOut], **errors()}, operation_id="contacts_phonebooks")
-def list_phonebooks(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
-    scope = scope_of_any(request, *READ)
+@requires(any_of=READ)
+def list_phonebooks(request: ScopedRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    scope = request.scope
     return page(selectors.phonebooks(scope), query, _phonebook_out)
 
 
 @router.post("/phonebooks", response={201: PhonebookOut, **errors(409)}, operation_id="contacts_phonebook_create")
-def create_phonebook(request: HttpRequest, body: PhonebookIn) -> Status[Any]:
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+@requires(Perm.MANAGE_CONTACTS)
+def create_phonebook(request: ScopedRequest, body: PhonebookIn) -> Status[Any]:
+    scope = request.scope
     book = services.create_phonebook(
         _account(scope), actor=actor_of(request), name=body.name, description=body.description
     )
@@ -186,8 +189,9 @@ def create_phonebook(request: HttpRequest, body: PhonebookIn) -> Status[Any]:
 @router.get(
     "/phonebooks/{phonebook_id}", response={200: PhonebookOut, **errors(404)}, operation_id="contacts_phonebook"
 )
-def get_phonebook(request: HttpRequest, phonebook_id: int) -> dict[str, Any]:
-    scope = scope_of_any(request, *READ)
+@requires(any_of=READ)
+def get_phonebook(request: ScopedRequest, phonebook_id: int) -> dict[str, Any]:
+    scope = request.scope
     return _phonebook_out(get_scoped(scope, selectors.phonebooks(scope), pk=phonebook_id))
 
 
@@ -196,8 +200,9 @@ def get_phonebook(request: HttpRequest, phonebook_id: int) -> dict[str, Any]:
     response={200: PhonebookOut, **errors(404, 409)},
     operation_id="contacts_phonebook_update",
 )
-def update_phonebook(request: HttpRequest, phonebook_id: int, body: PhonebookPatch) -> dict[str, Any]:
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+@requires(Perm.MANAGE_CONTACTS)
+def update_phonebook(request: ScopedRequest, phonebook_id: int, body: PhonebookPatch) -> dict[str, Any]:
+    scope = request.scope
     book = services.update_phonebook(
         _phonebook(scope, phonebook_id), actor=actor_of(request), name=body.name, description=body.description
     )
@@ -207,8 +212,9 @@ def update_phonebook(request: HttpRequest, phonebook_id: int, body: PhonebookPat
 @router.delete(
     "/phonebooks/{phonebook_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_phonebook_delete"
 )
-def delete_phonebook(request: HttpRequest, phonebook_id: int) -> Status[Any]:
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+@requires(Perm.MANAGE_CONTACTS)
+def delete_phonebook(request: ScopedRequest, phonebook_id: int) -> Status[Any]:
+    scope = request.scope
     services.delete_phonebook(_phonebook(scope, phonebook_id), actor=actor_of(request))
     return Status(204, None)
 
@@ -221,8 +227,9 @@ def delete_phonebook(request: HttpRequest, phonebook_id: int) -> Status[Any]:
     response={200: Page[ContactOut], **errors(404)},
     operation_id="contacts_list",
 )
-def list_contacts(request: HttpRequest, phonebook_id: int, query: Query[ContactFilters]) -> dict[str, Any]:
-    scope = scope_of_any(request, *READ)
+@requires(any_of=READ)
+def list_contacts(request: ScopedRequest, phonebook_id: int, query: Query[ContactFilters]) -> dict[str, Any]:
+    scope = request.scope
     book = _phonebook(scope, phonebook_id)
     columns = _columns(scope)
     qs = scoped(scope, Contact).filter(phonebook=book).order_by("phone", "pk")
@@ -236,22 +243,25 @@ def list_contacts(request: HttpRequest, phonebook_id: int, query: Query[ContactF
     response={201: ContactOut, **errors(404, 409)},
     operation_id="contacts_create",
 )
-def create_contact(request: HttpRequest, phonebook_id: int, body: ContactIn) -> Status[Any]:
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+@requires(Perm.MANAGE_CONTACTS)
+def create_contact(request: ScopedRequest, phonebook_id: int, body: ContactIn) -> Status[Any]:
+    scope = request.scope
     book = _phonebook(scope, phonebook_id)
     contact = services.add_contact(book, actor=actor_of(request), phone=body.phone, values=body.values)
     return Status(201, _contact_out(contact, _columns(scope)))
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **errors(404)}, operation_id="contacts_get")
-def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
-    scope = scope_of_any(request, *READ)
+@requires(any_of=READ)
+def get_contact(request: ScopedRequest, contact_id: int) -> dict[str, Any]:
+    scope = request.scope
     return _contact_out(get_scoped(scope, Contact, pk=contact_id), _columns(scope))
 
 
 @router.patch("/contacts/{contact_id}", response={200: ContactOut, **errors(404, 409)}, operation_id="contacts_update")
-def update_contact(request: HttpRequest, contact_id: int, body: ContactPatch) -> dict[str, Any]:
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+@requires(Perm.MANAGE_CONTACTS)
+def update_contact(request: ScopedRequest, contact_id: int, body: ContactPatch) -> dict[str, Any]:
+    scope = request.scope
     contact = services.update_contact(
         get_scoped(scope, Contact, pk=contact_id),
         actor=actor_of(request),
@@ -262,8 +272,9 @@ def update_contact(request: HttpRequest, contact_id: int, body: ContactPatch) ->
 
 
 @router.delete("/contacts/{contact_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_delete")
-def delete_contact(request: HttpRequest, contact_id: int) -> Status[Any]:
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+@requires(Perm.MANAGE_CONTACTS)
+def delete_contact(request: ScopedRequest, contact_id: int) -> Status[Any]:
+    scope = request.scope
     services.delete_contact(get_scoped(scope, Contact, pk=contact_id), actor=actor_of(request))
     return Status(204, None)
 
@@ -276,8 +287,9 @@ def delete_contact(request: HttpRequest, contact_id: int) -> Status[Any]:
     response={200: ContactImportReport, **errors(404, 409), 422: ContactImportProblem},
     operation_id="contacts_import",
 )
+@requires(Perm.MANAGE_CONTACTS)
 def import_csv(
-    request: HttpRequest,
+    request: ScopedRequest,
     phonebook_id: int,
     file: File[UploadedFile | None] = None,
     only_valid: Form[bool] = False,
@@ -285,7 +297,7 @@ def import_csv(
 ) -> Any:
     """Multipart upload (`file`). Every bad row is reported with its line number. If any row is not
     valid nothing is imported (422 with the report) unless `only_valid` is set; `dry_run` only checks."""
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    scope = request.scope
     book = _phonebook(scope, phonebook_id)
     if file is None:
         raise Invalid.field("file", "Send the CSV file as the multipart field “file”.")
@@ -306,9 +318,10 @@ def import_csv(
     response={200: str, **errors(404)},
     operation_id="contacts_export_csv",
 )
-def export_csv(request: HttpRequest, phonebook_id: int) -> StreamingHttpResponse:
+@requires(any_of=READ)
+def export_csv(request: ScopedRequest, phonebook_id: int) -> StreamingHttpResponse:
     """The phonebook as CSV (text/csv, streamed): phone, then one column per custom column."""
-    scope = scope_of_any(request, *READ)
+    scope = request.scope
     book = _phonebook(scope, phonebook_id)
     columns = _columns(scope)
     keys = [str(c.pk) for c in columns]
@@ -323,8 +336,9 @@ def export_csv(request: HttpRequest, phonebook_id: int) -> StreamingHttpResponse
 
 
 @router.get("/opt-outs", response={200: Page[ContactOptOutOut], **errors()}, operation_id="contacts_opt_outs")
-def list_opt_outs(request: HttpRequest, query: Query[ContactOptOutFilters]) -> dict[str, Any]:
-    scope = scope_of_any(request, *READ)
+@requires(any_of=READ)
+def list_opt_outs(request: ScopedRequest, query: Query[ContactOptOutFilters]) -> dict[str, Any]:
+    scope = request.scope
     qs = scoped(scope, OptOut).order_by("-created_at", "-pk")
     if query.phone and query.phone.strip():
         qs = qs.filter(phone__icontains=query.phone.strip().replace(" ", ""))
@@ -332,9 +346,10 @@ def list_opt_outs(request: HttpRequest, query: Query[ContactOptOutFilters]) -> d
 
 
 @router.post("/opt-outs", response={201: ContactOptOutOut, **errors(409)}, operation_id="contacts_opt_out_create")
-def create_opt_out(request: HttpRequest, body: ContactOptOutIn) -> Status[Any]:
+@requires(Perm.MANAGE_CONTACTS)
+def create_opt_out(request: ScopedRequest, body: ContactOptOutIn) -> Status[Any]:
     """Opt a number out of this account (idempotent: an existing opt-out is returned)."""
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    scope = request.scope
     row = services.opt_out(
         _account(scope), body.phone, source=OptOut.Source.API, actor=actor_of(request), note=body.note
     )
@@ -344,9 +359,10 @@ def create_opt_out(request: HttpRequest, body: ContactOptOutIn) -> Status[Any]:
 @router.delete(
     "/opt-outs/{opt_out_id}", response={204: None, **errors(404, 409)}, operation_id="contacts_opt_out_delete"
 )
-def delete_opt_out(request: HttpRequest, opt_out_id: int) -> Status[Any]:
+@requires(Perm.MANAGE_CONTACTS)
+def delete_opt_out(request: ScopedRequest, opt_out_id: int) -> Status[Any]:
     """Opt the number back in (only with the person's consent)."""
-    scope = scope_of(request, Perm.MANAGE_CONTACTS)
+    scope = request.scope
     row = get_scoped(scope, OptOut, pk=opt_out_id)
     services.opt_in(_account(scope), row.phone, actor=actor_of(request))
     return Status(204, None)

@@ -12,13 +12,15 @@ import json
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
-from kontor.access.requests import actor_of, scope_of_any
+from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.api.core import idempotent
+from kontor.api.permissions import requires
 from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names
 from kontor.core.errors import Forbidden
 from kontor.core.scope import Scope, scoped
@@ -104,17 +106,15 @@ class ThresholdIn(Input):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _caller(request: HttpRequest) -> tuple[Scope, User]:
-    scope = scope_of_any(request, *rules.CREDIT_PERMS)
+# Buying and moving credits (rules.check_credit_writer): 'View SMS credits' alone only reads.
+CREDIT_WRITERS = (Perm.SEND_SMS, Perm.MANAGE_OFFICE_CREDITS)
+WRITER_REFUSAL = "Buying or moving credits needs 'Send SMS' or 'Manage Office SMS Credits'."
+
+
+def _caller(request: ScopedRequest) -> tuple[Scope, User]:
     user = actor_of(request)
-    rules.check_credit_caller(user, scope.customer)
-    return scope, user
-
-
-def _writer(request: HttpRequest) -> tuple[Scope, User]:
-    scope, user = _caller(request)
-    rules.check_credit_writer(scope.has)
-    return scope, user
+    rules.check_credit_caller(user, request.scope.customer)
+    return request.scope, user
 
 
 def _wallet_out(row: WalletRow) -> dict[str, Any]:
@@ -165,7 +165,8 @@ def _body_wallets(scope: Scope, pairs: list[tuple[str, int]]) -> dict[str, Walle
 
 
 @router.get("/wallets", response={200: Page[WalletOut], **errors(422)}, operation_id="list_wallets")
-def list_wallets(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+@requires(any_of=rules.CREDIT_PERMS)
+def list_wallets(request: ScopedRequest, query: Query[PageQuery]) -> dict[str, Any]:
     """The wallets the caller may manage ("Manage SMS Credits", manual 001 step 2), with balances and
     the actions the rules allow on each."""
     scope, user = _caller(request)
@@ -179,7 +180,8 @@ def list_wallets(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any
 
 
 @router.get("/wallets/{wallet_id}", response={200: WalletOut, **errors(404)}, operation_id="get_wallet")
-def get_wallet(request: HttpRequest, wallet_id: int) -> dict[str, Any]:
+@requires(any_of=rules.CREDIT_PERMS)
+def get_wallet(request: ScopedRequest, wallet_id: int) -> dict[str, Any]:
     scope, user = _caller(request)
     return _wallet_out(selectors.wallet_row(scope, user, wallet_id))
 
@@ -187,7 +189,8 @@ def get_wallet(request: HttpRequest, wallet_id: int) -> dict[str, Any]:
 @router.get(
     "/wallets/{wallet_id}/log", response={200: Page[LogEntryOut], **errors(404, 422)}, operation_id="wallet_log"
 )
-def wallet_log(request: HttpRequest, wallet_id: int, query: Query[LogQuery]) -> dict[str, Any]:
+@requires(any_of=rules.CREDIT_PERMS)
+def wallet_log(request: ScopedRequest, wallet_id: int, query: Query[LogQuery]) -> dict[str, Any]:
     """Every posting of the wallet in the last `days` days, newest first, with the running balance."""
     scope, user = _caller(request)
     row = selectors.wallet_row(scope, user, wallet_id)
@@ -198,7 +201,8 @@ def wallet_log(request: HttpRequest, wallet_id: int, query: Query[LogQuery]) -> 
 
 
 @router.get("/wallets/{wallet_id}/log.csv", response={200: str, **errors(404, 422)}, operation_id="wallet_log_csv")
-def wallet_log_csv(request: HttpRequest, wallet_id: int, query: Query[CsvQuery]) -> StreamingHttpResponse:
+@requires(any_of=rules.CREDIT_PERMS)
+def wallet_log_csv(request: ScopedRequest, wallet_id: int, query: Query[CsvQuery]) -> StreamingHttpResponse:
     """The same log as CSV (text/csv, streamed), oldest first, times in UTC."""
     scope, user = _caller(request)
     row = selectors.wallet_row(scope, user, wallet_id)
@@ -217,12 +221,13 @@ def wallet_log_csv(request: HttpRequest, wallet_id: int, query: Query[CsvQuery])
     description="Move credits between two wallets, as the rules of manual 001 allow the caller. Too few credits "
     "is 409 `insufficient_credits`." + IDEMPOTENCY_DOC,
 )
+@requires(any_of=CREDIT_WRITERS, refusal=WRITER_REFUSAL)
 def transfer_credits(
-    request: HttpRequest,
+    request: ScopedRequest,
     payload: TransferIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> HttpResponse:
-    scope, user = _writer(request)
+    scope, user = _caller(request)
     wallets = _body_wallets(scope, [("from_wallet_id", payload.from_wallet_id), ("to_wallet_id", payload.to_wallet_id)])
     source, target = wallets["from_wallet_id"], wallets["to_wallet_id"]
 
@@ -244,12 +249,13 @@ def transfer_credits(
     description="Up to 1,000 transfers as one transaction: all apply or none does. Refused items are named in "
     "`errors` as `transfers.N`." + IDEMPOTENCY_DOC,
 )
+@requires(any_of=CREDIT_WRITERS, refusal=WRITER_REFUSAL)
 def batch_transfer_credits(
-    request: HttpRequest,
+    request: ScopedRequest,
     payload: BatchIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> HttpResponse:
-    scope, user = _writer(request)
+    scope, user = _caller(request)
     ids = {t.from_wallet_id for t in payload.transfers} | {t.to_wallet_id for t in payload.transfers}
     found = {w.pk: w for w in scoped(scope, Wallet).filter(pk__in=[i for i in ids if 0 < i < 2**63])}
     problems: dict[str, list[str]] = {}
@@ -276,7 +282,8 @@ def batch_transfer_credits(
     response={200: WalletOut, **errors(404, 422)},
     operation_id="set_wallet_threshold",
 )
-def set_wallet_threshold(request: HttpRequest, wallet_id: int, payload: ThresholdIn) -> dict[str, Any]:
+@requires(any_of=rules.CREDIT_PERMS)
+def set_wallet_threshold(request: ScopedRequest, wallet_id: int, payload: ThresholdIn) -> dict[str, Any]:
     """The low-balance alert: crossing it emails the owner and the master users once. Master users set it on
     any wallet they manage, others on their own."""
     scope, user = _caller(request)

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db.models import Q
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from kontor.access.perms import Perm
-from kontor.access.requests import actor_of, scope_of_any, staff_of
+from kontor.access.requests import ScopedRequest, StaffRequest, actor_of
+from kontor.api.permissions import requires, requires_staff
 from kontor.api.schemas import Input, Page, PageQuery, errors, field_names, page
 from kontor.core.errors import Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
@@ -151,9 +151,10 @@ def _account(scope: Scope) -> Account:
 
 
 @router.get("", response={200: NumberListOut, **errors()}, operation_id="list_numbers", tags=["numbers"])
-def list_numbers(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+@requires(any_of=PERMS)
+def list_numbers(request: ScopedRequest, query: Query[PageQuery]) -> dict[str, Any]:
     """The customer's numbers with the accounts using them and the calling account's keywords."""
-    scope = scope_of_any(request, *PERMS)
+    scope = request.scope
     current = current_number(scope)
     body = page(customer_numbers(scope), query, lambda n: n)
     uses = numbers_in_use(scope, body["items"])
@@ -163,9 +164,10 @@ def list_numbers(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any
 
 
 @router.put("/mo-number", response={200: NumberMoOut, **errors()}, operation_id="set_mo_number", tags=["numbers"])
-def set_mo_number(request: HttpRequest, payload: NumberMoIn) -> dict[str, Any]:
+@requires(any_of=PERMS)
+def set_mo_number(request: ScopedRequest, payload: NumberMoIn) -> dict[str, Any]:
     """Choose the calling account's MO number among the customer's numbers, or null for the default."""
-    scope = scope_of_any(request, *PERMS)
+    scope = request.scope
     number = None
     if payload.number_id is not None:
         number = customer_numbers(scope).filter(pk=payload.number_id).first()
@@ -178,9 +180,10 @@ def set_mo_number(request: HttpRequest, payload: NumberMoIn) -> dict[str, Any]:
 
 
 @router.post("/keywords", response={201: KeywordOut, **errors()}, operation_id="claim_keyword", tags=["numbers"])
-def claim_keyword(request: HttpRequest, payload: KeywordIn) -> Status[dict[str, Any]]:
+@requires(any_of=PERMS)
+def claim_keyword(request: ScopedRequest, payload: KeywordIn) -> Status[dict[str, Any]]:
     """Claim a keyword on the account's MO number (not on short codes: order those). Taken → 422."""
-    scope = scope_of_any(request, *PERMS)
+    scope = request.scope
     keyword = services.claim_keyword(_account(scope), payload.word, actor=actor_of(request))
     return Status(201, _keyword_out(keyword))
 
@@ -188,8 +191,9 @@ def claim_keyword(request: HttpRequest, payload: KeywordIn) -> Status[dict[str, 
 @router.delete(
     "/keywords/{keyword_id}", response={204: None, **errors(404)}, operation_id="release_keyword", tags=["numbers"]
 )
-def release_keyword(request: HttpRequest, keyword_id: int) -> Status[None]:
-    scope = scope_of_any(request, *PERMS)
+@requires(any_of=PERMS)
+def release_keyword(request: ScopedRequest, keyword_id: int) -> Status[None]:
+    scope = request.scope
     keyword = get_scoped(scope, scoped(scope, Keyword).select_related("number"), pk=keyword_id)
     services.release_keyword(keyword, actor=actor_of(request))
     return Status(204, None)
@@ -201,9 +205,10 @@ def release_keyword(request: HttpRequest, keyword_id: int) -> Status[None]:
     operation_id="set_unmatched_owner",
     tags=["numbers"],
 )
-def set_unmatched_owner(request: HttpRequest, number_id: int, payload: NumberUnmatchedIn) -> dict[str, Any]:
+@requires(any_of=PERMS)
+def set_unmatched_owner(request: ScopedRequest, number_id: int, payload: NumberUnmatchedIn) -> dict[str, Any]:
     """Manage Unmatched: which account using this number receives the messages matching no keyword."""
-    scope = scope_of_any(request, *PERMS)
+    scope = request.scope
     number = get_scoped(scope, customer_numbers(scope), pk=number_id)
     account = scoped(scope, Account).filter(pk=payload.account_id).first()
     if account is None:
@@ -216,9 +221,10 @@ def set_unmatched_owner(request: HttpRequest, number_id: int, payload: NumberUnm
 @router.post(
     "/keyword-orders", response={201: KeywordOrderOut, **errors()}, operation_id="order_keyword", tags=["numbers"]
 )
-def order_keyword(request: HttpRequest, payload: KeywordOrderIn) -> Status[dict[str, Any]]:
+@requires(any_of=PERMS)
+def order_keyword(request: ScopedRequest, payload: KeywordOrderIn) -> Status[dict[str, Any]]:
     """Order a keyword on a shared short code the account uses; the provider approves or rejects it."""
-    scope = scope_of_any(request, *PERMS)
+    scope = request.scope
     if payload.number_id is None:
         number = current_number(scope)
     else:
@@ -236,8 +242,9 @@ def order_keyword(request: HttpRequest, payload: KeywordOrderIn) -> Status[dict[
     operation_id="list_keyword_orders",
     tags=["numbers"],
 )
-def list_keyword_orders(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
-    scope = scope_of_any(request, *PERMS)
+@requires(any_of=PERMS)
+def list_keyword_orders(request: ScopedRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    scope = request.scope
     qs = scoped(scope, KeywordOrder).select_related("number", "account").order_by("-created_at", "-id")
     return page(qs, query, _order_out)
 
@@ -306,8 +313,8 @@ def _inventory_out(n: Number) -> dict[str, Any]:
     operation_id="staff_list_numbers",
     tags=STAFF_TAGS,
 )
-def staff_list_numbers(request: HttpRequest, query: Query[NumberInventoryQuery]) -> dict[str, Any]:
-    staff_of(request, Perm.STAFF_MANAGE_NUMBERS)
+@requires_staff(Perm.STAFF_MANAGE_NUMBERS)
+def staff_list_numbers(request: StaffRequest, query: Query[NumberInventoryQuery]) -> dict[str, Any]:
     qs = inventory()
     if query.kind:
         qs = qs.filter(kind=query.kind)
@@ -326,8 +333,9 @@ def staff_list_numbers(request: HttpRequest, query: Query[NumberInventoryQuery])
     operation_id="staff_add_number",
     tags=STAFF_TAGS,
 )
-def staff_add_number(request: HttpRequest, payload: NumberInventoryIn) -> Status[dict[str, Any]]:
-    actor = staff_of(request, Perm.STAFF_MANAGE_NUMBERS)
+@requires_staff(Perm.STAFF_MANAGE_NUMBERS)
+def staff_add_number(request: StaffRequest, payload: NumberInventoryIn) -> Status[dict[str, Any]]:
+    actor = request.user
     number = services.add_number(actor=actor, **payload.model_dump())
     return Status(201, _inventory_out(number))
 
@@ -338,10 +346,11 @@ def staff_add_number(request: HttpRequest, payload: NumberInventoryIn) -> Status
     operation_id="staff_assign_number",
     tags=STAFF_TAGS,
 )
-def staff_assign_number(request: HttpRequest, number_id: int, payload: NumberAssignIn) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_MANAGE_NUMBERS)
+def staff_assign_number(request: StaffRequest, number_id: int, payload: NumberAssignIn) -> dict[str, Any]:
     """Assign the number to a subscriber (manual 002). Unknown subscriber or a number assigned
     elsewhere → 422."""
-    actor = staff_of(request, Perm.STAFF_MANAGE_NUMBERS)
+    actor = request.user
     number = services.assign_number(number_for_staff(number_id), payload.subscriber_id, actor=actor)
     return _inventory_out(number)
 
@@ -352,9 +361,10 @@ def staff_assign_number(request: HttpRequest, number_id: int, payload: NumberAss
     operation_id="staff_unassign_number",
     tags=STAFF_TAGS,
 )
-def staff_unassign_number(request: HttpRequest, number_id: int, payload: NumberUnassignIn) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_MANAGE_NUMBERS)
+def staff_unassign_number(request: StaffRequest, number_id: int, payload: NumberUnassignIn) -> dict[str, Any]:
     """Take the number back. While accounts use it: 409, unless `force`."""
-    actor = staff_of(request, Perm.STAFF_MANAGE_NUMBERS)
+    actor = request.user
     number = number_for_staff(number_id)
     if number.customer_id is None:
         raise Invalid.field("number_id", f"{number.value} is not assigned.")
@@ -368,9 +378,10 @@ def staff_unassign_number(request: HttpRequest, number_id: int, payload: NumberU
     operation_id="staff_approve_keyword_order",
     tags=STAFF_TAGS,
 )
-def staff_approve_keyword_order(request: HttpRequest, keyword_order_id: int) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_MANAGE_NUMBERS)
+def staff_approve_keyword_order(request: StaffRequest, keyword_order_id: int) -> dict[str, Any]:
     """Creates the keyword; 422 if the word was taken on the number meanwhile, 409 if already decided."""
-    actor = staff_of(request, Perm.STAFF_MANAGE_NUMBERS)
+    actor = request.user
     order = order_for_staff(keyword_order_id)
     services.approve_keyword_order(order, actor=actor)
     return _order_out(order_for_staff(keyword_order_id))
@@ -382,9 +393,10 @@ def staff_approve_keyword_order(request: HttpRequest, keyword_order_id: int) -> 
     operation_id="staff_reject_keyword_order",
     tags=STAFF_TAGS,
 )
+@requires_staff(Perm.STAFF_MANAGE_NUMBERS)
 def staff_reject_keyword_order(
-    request: HttpRequest, keyword_order_id: int, payload: KeywordOrderRejectIn
+    request: StaffRequest, keyword_order_id: int, payload: KeywordOrderRejectIn
 ) -> dict[str, Any]:
-    actor = staff_of(request, Perm.STAFF_MANAGE_NUMBERS)
+    actor = request.user
     order = services.reject_keyword_order(order_for_staff(keyword_order_id), actor=actor, reason=payload.reason)
     return _order_out(order)

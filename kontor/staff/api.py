@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.access.requests import staff_of
+from kontor.access.requests import StaffRequest
 from kontor.access.selectors import staff_scope
 from kontor.access.services import onboard_enterprise, verify_caller
+from kontor.api.permissions import requires_staff
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
 from kontor.core.errors import Invalid, NotFound
@@ -114,9 +114,9 @@ def _detail_out(customer: Customer, scope: Scope) -> dict[str, Any]:
 
 
 @router.get("/customers", response={200: Page[CustomerOut], **errors(422)}, operation_id="staff_list_customers")
-def list_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_VIEW_CUSTOMERS)
+def list_customers(request: StaffRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
     """Subscriber lookup: search and filter customers."""
-    staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
     qs = _filtered(CustomerFilter, customers_with_master().prefetch_related("features"), query.dict())
     return page(qs, query, _customer_out)
 
@@ -126,16 +126,18 @@ def list_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[st
     response={200: CustomerDetailOut, **errors(404)},
     operation_id="staff_get_customer",
 )
-def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
-    actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
+@requires_staff(Perm.STAFF_VIEW_CUSTOMERS)
+def get_customer(request: StaffRequest, customer_id: int) -> dict[str, Any]:
+    actor = request.user
     customer = _customer(customer_id)
     return _detail_out(customer, staff_scope(actor, customer))
 
 
 @router.post("/customers", response={201: OnboardOut, **errors(422)}, operation_id="staff_onboard_customer")
-def onboard_customer(request: HttpRequest, payload: OnboardIn) -> Status:
+@requires_staff(Perm.STAFF_ONBOARD)
+def onboard_customer(request: StaffRequest, payload: OnboardIn) -> Status:
     """Add Enterprise Account: the customer, its "Main" account and master user; a welcome email goes out."""
-    actor = staff_of(request, Perm.STAFF_ONBOARD)
+    actor = request.user
     done = onboard_enterprise(actor=actor, **payload.dict())
     return Status(
         201,
@@ -153,8 +155,9 @@ def onboard_customer(request: HttpRequest, payload: OnboardIn) -> Status:
     response={200: CustomerOut, **errors(404, 422)},
     operation_id="staff_update_customer",
 )
-def patch_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> dict[str, Any]:
-    actor = staff_of(request, Perm.STAFF_MANAGE_CUSTOMERS)
+@requires_staff(Perm.STAFF_MANAGE_CUSTOMERS)
+def patch_customer(request: StaffRequest, customer_id: int, payload: CustomerPatch) -> dict[str, Any]:
+    actor = request.user
     customer = _customer(customer_id)
     update_customer(customer, actor=actor, **payload.dict(exclude_unset=True))
     return _customer_out(_customer(customer_id))
@@ -165,9 +168,10 @@ def patch_customer(request: HttpRequest, customer_id: int, payload: CustomerPatc
     response={200: CustomerOut, **errors(404, 422)},
     operation_id="staff_set_customer_features",
 )
-def put_features(request: HttpRequest, customer_id: int, payload: FeaturesIn) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_MANAGE_FEATURES)
+def put_features(request: StaffRequest, customer_id: int, payload: FeaturesIn) -> dict[str, Any]:
     """Replace the customer's enabled features with exactly these codes."""
-    actor = staff_of(request, Perm.STAFF_MANAGE_FEATURES)
+    actor = request.user
     customer = _customer(customer_id)
     set_features(customer, payload.features, actor=actor)
     return _customer_out(_customer(customer_id))
@@ -178,8 +182,9 @@ def put_features(request: HttpRequest, customer_id: int, payload: FeaturesIn) ->
     response={200: CustomerOut, **errors(404, 422)},
     operation_id="staff_set_credit_mode",
 )
-def put_credit_mode(request: HttpRequest, customer_id: int, payload: CreditModeIn) -> dict[str, Any]:
-    actor = staff_of(request, Perm.STAFF_MANAGE_BILLING)
+@requires_staff(Perm.STAFF_MANAGE_BILLING)
+def put_credit_mode(request: StaffRequest, customer_id: int, payload: CreditModeIn) -> dict[str, Any]:
+    actor = request.user
     customer = _customer(customer_id)
     set_credit_mode(customer, payload.credit_mode, actor=actor)
     return _customer_out(_customer(customer_id))
@@ -194,9 +199,9 @@ def _allowlist_out(customer: Customer) -> dict[str, Any]:
     response={200: StaffAllowlistOut, **errors(404)},
     operation_id="staff_get_ip_allowlist",
 )
-def get_ip_allowlist(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_VIEW_CUSTOMERS)
+def get_ip_allowlist(request: StaffRequest, customer_id: int) -> dict[str, Any]:
     """The customer's IP allowlist and who would be told if it were cleared."""
-    staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
     return _allowlist_out(_customer(customer_id))
 
 
@@ -205,11 +210,12 @@ def get_ip_allowlist(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     response={200: StaffAllowlistOut, **errors(404, 422)},
     operation_id="staff_clear_ip_allowlist",
 )
-def delete_ip_allowlist(request: HttpRequest, customer_id: int, query: Query[AllowlistClearQuery]) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_ALLOWLIST)
+def delete_ip_allowlist(request: StaffRequest, customer_id: int, query: Query[AllowlistClearQuery]) -> dict[str, Any]:
     """Clear the allowlist (`staff.manage_allowlist`), lifting a lock-out: the customer's users may sign in
     from any address again. Audited, and mailed to the master users on commit; clearing an empty list
     changes nothing and sends nothing."""
-    actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_ALLOWLIST)
+    actor = request.user
     customer = _customer(customer_id)
     clear_ip_allowlist(customer, actor=actor, reason=query.reason)
     return _allowlist_out(_customer(customer_id))
@@ -220,9 +226,10 @@ def delete_ip_allowlist(request: HttpRequest, customer_id: int, query: Query[All
     response={200: VerifyCallerOut, **errors(404, 409, 422)},
     operation_id="staff_verify_caller",
 )
-def post_verify_caller(request: HttpRequest, customer_id: int, payload: VerifyCallerIn) -> dict[str, bool]:
+@requires_staff(Perm.STAFF_VERIFY_CALLER)
+def post_verify_caller(request: StaffRequest, customer_id: int, payload: VerifyCallerIn) -> dict[str, bool]:
     """Does the caller's PIN or security answer match? Neither stored value is ever returned."""
-    actor = staff_of(request, Perm.STAFF_VERIFY_CALLER)
+    actor = request.user
     customer = _customer(customer_id)
     pin, answer = payload.pin.strip(), payload.answer.strip()
     if pin and answer:
@@ -247,14 +254,15 @@ def _feature_out(obj: Feature) -> dict[str, Any]:
     response={200: Page[CostCenterOut], **errors(422)},
     operation_id="staff_list_cost_centers",
 )
-def list_cost_centers(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
-    staff_of(request, Perm.STAFF_MANAGE_COST_CENTERS)
+@requires_staff(Perm.STAFF_MANAGE_COST_CENTERS)
+def list_cost_centers(request: StaffRequest, query: Query[PageQuery]) -> dict[str, Any]:
     return page(CostCenter.objects.order_by("code"), query, _cost_center_out)
 
 
 @router.post("/cost-centers", response={201: CostCenterOut, **errors(422)}, operation_id="staff_create_cost_center")
-def create_cost_center(request: HttpRequest, payload: CostCenterIn) -> Status:
-    actor = staff_of(request, Perm.STAFF_MANAGE_COST_CENTERS)
+@requires_staff(Perm.STAFF_MANAGE_COST_CENTERS)
+def create_cost_center(request: StaffRequest, payload: CostCenterIn) -> Status:
+    actor = request.user
     customer = None
     if payload.customer_id is not None:
         customer = Customer.objects.filter(pk=payload.customer_id).first()
@@ -265,14 +273,15 @@ def create_cost_center(request: HttpRequest, payload: CostCenterIn) -> Status:
 
 
 @router.get("/features", response={200: Page[FeatureOut], **errors(422)}, operation_id="staff_list_features")
-def list_features(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
-    staff_of(request, Perm.STAFF_MANAGE_FEATURES)
+@requires_staff(Perm.STAFF_MANAGE_FEATURES)
+def list_features(request: StaffRequest, query: Query[PageQuery]) -> dict[str, Any]:
     return page(Feature.objects.order_by("name"), query, _feature_out)
 
 
 @router.post("/features", response={201: FeatureOut, **errors(422)}, operation_id="staff_create_feature")
-def create_feature(request: HttpRequest, payload: FeatureIn) -> Status:
-    actor = staff_of(request, Perm.STAFF_MANAGE_FEATURES)
+@requires_staff(Perm.STAFF_MANAGE_FEATURES)
+def create_feature(request: StaffRequest, payload: FeatureIn) -> Status:
+    actor = request.user
     feature = save_feature(None, actor=actor, code=payload.code, name=payload.name, description=payload.description)
     return Status(201, _feature_out(feature))
 
@@ -281,8 +290,8 @@ def create_feature(request: HttpRequest, payload: FeatureIn) -> Status:
 
 
 @router.get("/audit", response={200: Page[AuditOut], **errors(422)}, operation_id="staff_list_audit")
-def list_audit(request: HttpRequest, query: Query[AuditQuery]) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_VIEW_AUDIT)
+def list_audit(request: StaffRequest, query: Query[AuditQuery]) -> dict[str, Any]:
     """Every customer's and the provider's audit entries, newest first."""
-    staff_of(request, Perm.STAFF_VIEW_AUDIT)
     qs = _filtered(AuditFilter, AuditEntry.objects.order_by("-created_at", "-id"), query.dict())
     return page(qs, query, lambda entry: entry)

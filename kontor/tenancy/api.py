@@ -14,9 +14,10 @@ from ninja import Query, Router, Status
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.access.requests import actor_of, scope_of, scope_of_any
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.access.selectors import accounts_for
 from kontor.access.visibility import account_to_act_on, visible_accounts
+from kontor.api.permissions import requires
 from kontor.api.schemas import (
     AccountDetail,
     AccountFilters,
@@ -58,9 +59,10 @@ router = Router()
 
 
 @router.get("/me", response={200: MeOut, **errors()}, operation_id="me", tags=["me"])
-def me(request: HttpRequest) -> dict[str, Any]:
+@requires()
+def me(request: ScopedRequest) -> dict[str, Any]:
     """Who is calling: user or key, customer, current account and its permissions. Any member."""
-    scope = scope_of(request)
+    scope = request.scope
     assert scope.account is not None
     user = scope.user
     if scope.api_key is not None:
@@ -188,10 +190,11 @@ ACCOUNT_FIELDS = {"cost_center": "cost_center_id", "number": "mo_number_id"}
 @router.get(
     "/accounts", response={200: Page[AccountDetail], **errors(422)}, operation_id="list_accounts", tags=["accounts"]
 )
-def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[str, Any]:
+@requires()
+def list_accounts(request: ScopedRequest, filters: Query[AccountFilters]) -> dict[str, Any]:
     """Accounts the caller can see (any member): every account of the customer for a master user,
     the key's own account for an API key, else the accounts the caller is a member of."""
-    scope = scope_of(request)
+    scope = request.scope
     qs = _visible_accounts(scope).order_by("name", "pk")
     if filters.status:
         qs = qs.filter(status=filters.status)
@@ -214,12 +217,13 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
     operation_id="create_account",
     tags=["accounts"],
 )
-def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str, Any]]:
+@requires(Perm.CREATE_ACCOUNTS)
+def create_account(request: ScopedRequest, payload: AccountIn) -> Status[dict[str, Any]]:
     """Add an account (`create_accounts`). `cost_center_id` must be one offered to the customer, and
     `mo_number_id` one of its activated numbers (else 422; nothing is created). A creator who is not a
     master user becomes a member with the role they hold in their current account (the key's account
     for a key), never more."""
-    scope = scope_of(request, Perm.CREATE_ACCOUNTS)
+    scope = request.scope
     actor = actor_of(request)
     cost_center = _cost_center(scope, payload.cost_center_id)
     number = _mo_number(scope, payload.mo_number_id)
@@ -246,9 +250,10 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status[dict[str,
     operation_id="get_account",
     tags=["accounts"],
 )
-def get_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
+@requires()
+def get_account(request: ScopedRequest, account_id: int) -> dict[str, Any]:
     """One account. Any member who can see it (as in the list); others answer 404."""
-    scope = scope_of(request)
+    scope = request.scope
     return _account_out(scope, get_scoped(scope, _visible_accounts(scope), pk=account_id))
 
 
@@ -258,13 +263,14 @@ def get_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
     operation_id="update_account",
     tags=["accounts"],
 )
-def update_account(request: HttpRequest, account_id: int, payload: AccountPatch) -> dict[str, Any]:
+@requires(Perm.MANAGE_ACCOUNTS)
+def update_account(request: ScopedRequest, account_id: int, payload: AccountPatch) -> dict[str, Any]:
     """Change some fields of an account (`manage_accounts`); absent fields stay, `mo_number_id: null`
     goes back to the provider's default number. A column change that would hide or clear contact values
     answers 409 `column_data_at_risk` (with `columns`: name, change, contacts, examples) unless
     `confirm_column_changes` is true. An archived account answers 409 `account_archived`;
     a refused change (e.g. a number that is not the customer's: 422) changes nothing."""
-    scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
+    scope = request.scope
     account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
     given = payload.model_dump(exclude_unset=True)
     bad = {
@@ -299,10 +305,11 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
     operation_id="delete_account",
     tags=["accounts"],
 )
-def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
+@requires(Perm.MANAGE_ACCOUNTS)
+def delete_account(request: ScopedRequest, account_id: int) -> Status[Any]:
     """Delete an empty account: 204. An account that holds data is archived instead and the answer is
     200 with `archived: true` and what it holds (`manage_accounts`)."""
-    scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
+    scope = request.scope
     account = account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS)
     outcome = services.delete_account(account, actor=actor_of(request))
     if outcome.deleted:
@@ -316,9 +323,10 @@ def delete_account(request: HttpRequest, account_id: int) -> Status[Any]:
     operation_id="restore_account",
     tags=["accounts"],
 )
-def restore_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
+@requires(Perm.MANAGE_ACCOUNTS)
+def restore_account(request: ScopedRequest, account_id: int) -> dict[str, Any]:
     """Bring an archived account back (`manage_accounts`); an active one is left as it is."""
-    scope = scope_of(request, Perm.MANAGE_ACCOUNTS)
+    scope = request.scope
     account = services.restore_account(
         account_to_act_on(scope, account_id, Perm.MANAGE_ACCOUNTS), actor=actor_of(request)
     )
@@ -331,9 +339,10 @@ def restore_account(request: HttpRequest, account_id: int) -> dict[str, Any]:
     operation_id="list_cost_centers",
     tags=["accounts"],
 )
-def list_cost_centers(request: HttpRequest, filters: Query[PageQuery]) -> dict[str, Any]:
+@requires()
+def list_cost_centers(request: ScopedRequest, filters: Query[PageQuery]) -> dict[str, Any]:
     """Cost centers the provider offers this customer (its own and the shared ones). Any member."""
-    scope = scope_of(request)
+    scope = request.scope
     return page(_cost_centers(scope).order_by("code", "pk"), filters, _cost_center_out)
 
 
@@ -363,9 +372,10 @@ READ_OFFICES = (Perm.VIEW_USERS, Perm.MANAGE_OFFICES)
 
 
 @router.get("/offices", response={200: Page[OfficeOut], **errors(422)}, operation_id="list_offices", tags=["offices"])
-def list_offices(request: HttpRequest, filters: Query[NameFilters]) -> dict[str, Any]:
+@requires(any_of=READ_OFFICES)
+def list_offices(request: ScopedRequest, filters: Query[NameFilters]) -> dict[str, Any]:
     """The customer's offices (`view_users` or `manage_offices`)."""
-    scope = scope_of_any(request, *READ_OFFICES)
+    scope = request.scope
     qs = scoped(scope, Office).order_by("name", "pk")
     if filters.q:
         qs = qs.filter(name__icontains=filters.q.strip())
@@ -373,9 +383,10 @@ def list_offices(request: HttpRequest, filters: Query[NameFilters]) -> dict[str,
 
 
 @router.post("/offices", response={201: OfficeOut, **errors(422)}, operation_id="create_office", tags=["offices"])
-def create_office(request: HttpRequest, payload: OfficeIn) -> Status[Any]:
+@requires(Perm.MANAGE_OFFICES)
+def create_office(request: ScopedRequest, payload: OfficeIn) -> Status[Any]:
     """Add an office (`manage_offices`)."""
-    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    scope = request.scope
     office = services.save_office(
         scope.customer, None, actor=actor_of(request), name=payload.name, address=payload.address
     )
@@ -388,9 +399,10 @@ def create_office(request: HttpRequest, payload: OfficeIn) -> Status[Any]:
     operation_id="get_office",
     tags=["offices"],
 )
-def get_office(request: HttpRequest, office_id: int) -> Any:
+@requires(any_of=READ_OFFICES)
+def get_office(request: ScopedRequest, office_id: int) -> Any:
     """One office (`view_users` or `manage_offices`)."""
-    scope = scope_of_any(request, *READ_OFFICES)
+    scope = request.scope
     return _office_out(get_scoped(scope, Office, pk=office_id))
 
 
@@ -400,9 +412,10 @@ def get_office(request: HttpRequest, office_id: int) -> Any:
     operation_id="update_office",
     tags=["offices"],
 )
-def update_office(request: HttpRequest, office_id: int, payload: OfficePatch) -> Any:
+@requires(Perm.MANAGE_OFFICES)
+def update_office(request: ScopedRequest, office_id: int, payload: OfficePatch) -> Any:
     """Rename an office or change its address (`manage_offices`)."""
-    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    scope = request.scope
     office = get_scoped(scope, Office, pk=office_id)
     office = services.save_office(
         scope.customer,
@@ -420,17 +433,19 @@ def update_office(request: HttpRequest, office_id: int, payload: OfficePatch) ->
     operation_id="delete_office",
     tags=["offices"],
 )
-def delete_office(request: HttpRequest, office_id: int) -> Status[None]:
+@requires(Perm.MANAGE_OFFICES)
+def delete_office(request: ScopedRequest, office_id: int) -> Status[None]:
     """Delete an office (`manage_offices`); 409 while it is some user's primary office."""
-    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    scope = request.scope
     services.delete_office(get_scoped(scope, Office, pk=office_id), actor=actor_of(request))
     return Status(204, None)
 
 
 @router.get("/teams", response={200: Page[TeamOut], **errors(422)}, operation_id="list_teams", tags=["offices"])
-def list_teams(request: HttpRequest, filters: Query[NameFilters]) -> dict[str, Any]:
+@requires(any_of=READ_OFFICES)
+def list_teams(request: ScopedRequest, filters: Query[NameFilters]) -> dict[str, Any]:
     """The customer's teams (`view_users` or `manage_offices`)."""
-    scope = scope_of_any(request, *READ_OFFICES)
+    scope = request.scope
     qs = scoped(scope, Team).select_related("office").order_by("name", "pk")
     if filters.q:
         qs = qs.filter(name__icontains=filters.q.strip())
@@ -438,9 +453,10 @@ def list_teams(request: HttpRequest, filters: Query[NameFilters]) -> dict[str, A
 
 
 @router.post("/teams", response={201: TeamOut, **errors(422)}, operation_id="create_team", tags=["offices"])
-def create_team(request: HttpRequest, payload: TeamIn) -> Status[Any]:
+@requires(Perm.MANAGE_OFFICES)
+def create_team(request: ScopedRequest, payload: TeamIn) -> Status[Any]:
     """Add a team (`manage_offices`); `office_id` must be one of the customer's offices (else 422)."""
-    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    scope = request.scope
     office = _office_ref(scope, payload.office_id, "office_id")
     with field_names({"office": "office_id"}):
         team = services.save_team(scope.customer, None, actor=actor_of(request), name=payload.name, office=office)
@@ -448,9 +464,10 @@ def create_team(request: HttpRequest, payload: TeamIn) -> Status[Any]:
 
 
 @router.get("/teams/{team_id}", response={200: TeamOut, **errors(404, 422)}, operation_id="get_team", tags=["offices"])
-def get_team(request: HttpRequest, team_id: int) -> Any:
+@requires(any_of=READ_OFFICES)
+def get_team(request: ScopedRequest, team_id: int) -> Any:
     """One team (`view_users` or `manage_offices`)."""
-    scope = scope_of_any(request, *READ_OFFICES)
+    scope = request.scope
     return _team_out(get_scoped(scope, Team, pk=team_id))
 
 
@@ -460,9 +477,10 @@ def get_team(request: HttpRequest, team_id: int) -> Any:
     operation_id="update_team",
     tags=["offices"],
 )
-def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> Any:
+@requires(Perm.MANAGE_OFFICES)
+def update_team(request: ScopedRequest, team_id: int, payload: TeamPatch) -> Any:
     """Rename a team or move it to another office (`manage_offices`)."""
-    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    scope = request.scope
     team = get_scoped(scope, Team, pk=team_id)
     given = payload.model_dump(exclude_unset=True)
     office = _office_ref(scope, payload.office_id, "office_id") if "office_id" in given else team.office
@@ -483,9 +501,10 @@ def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> Any:
     operation_id="delete_team",
     tags=["offices"],
 )
-def delete_team(request: HttpRequest, team_id: int) -> Status[None]:
+@requires(Perm.MANAGE_OFFICES)
+def delete_team(request: ScopedRequest, team_id: int) -> Status[None]:
     """Delete a team (`manage_offices`); its members simply have no team afterwards."""
-    scope = scope_of(request, Perm.MANAGE_OFFICES)
+    scope = request.scope
     services.delete_team(get_scoped(scope, Team, pk=team_id), actor=actor_of(request))
     return Status(204, None)
 
@@ -503,9 +522,10 @@ def _allowlist_out(request: HttpRequest, entries: list[str]) -> dict[str, Any]:
     operation_id="get_ip_allowlist",
     tags=["security"],
 )
-def get_ip_allowlist(request: HttpRequest) -> dict[str, Any]:
+@requires(Perm.MANAGE_SECURITY)
+def get_ip_allowlist(request: ScopedRequest) -> dict[str, Any]:
     """Where the customer's users and keys may connect from (`manage_security`)."""
-    scope = scope_of(request, Perm.MANAGE_SECURITY)
+    scope = request.scope
     return _allowlist_out(request, scope.customer.ip_allowlist)
 
 
@@ -515,10 +535,11 @@ def get_ip_allowlist(request: HttpRequest) -> dict[str, Any]:
     operation_id="set_ip_allowlist",
     tags=["security"],
 )
-def set_ip_allowlist(request: HttpRequest, payload: AllowlistIn) -> dict[str, Any]:
+@requires(Perm.MANAGE_SECURITY)
+def set_ip_allowlist(request: ScopedRequest, payload: AllowlistIn) -> dict[str, Any]:
     """Replace the allowlist (`manage_security`). A list that leaves out the caller's own address is
     refused with 409 `allowlist_excludes_current_address` unless `confirm_lockout` is true."""
-    scope = scope_of(request, Perm.MANAGE_SECURITY)
+    scope = request.scope
     customer = services.set_ip_allowlist(
         scope.customer,
         payload.entries,
