@@ -169,7 +169,7 @@ class Phases:
     def __enter__(self) -> Phases:
         from django.db.backends.base.base import BaseDatabaseWrapper
 
-        from kontor.messaging import fanout
+        from kontor.messaging.bulk import fanout
 
         self.wrap(fanout, "plan", "plan")
         self.wrap(fanout, "write", "write")
@@ -201,7 +201,7 @@ def fan_out(world: World) -> tuple[float, float, int, int, dict[str, float]]:
 
     from kontor.access.models import User
     from kontor.contacts.models import Phonebook
-    from kontor.messaging.campaigns import preview_campaign, send_campaign
+    from kontor.messaging.services.campaigns import preview_campaign, send_campaign
     from kontor.tenancy.models import Account
 
     account = Account.objects.select_related("customer").get(pk=world.account_id)

@@ -1,8 +1,8 @@
 """gunicorn's configuration for production: `gunicorn -c python:kontor.gunicorn_conf kontor.wsgi`.
 
 Threads let one process hold several requests at once, which is what lets the group commit
-(messaging/groupcommit.py) put their reservations into one transaction; the fast lane answers plain
-sends before Django's middleware (messaging/fastlane.py). Each setting can be overridden by its
+(messaging/bulk/groupcommit.py) put their reservations into one transaction; the fast lane answers plain
+sends before Django's middleware (messaging/api/fastlane.py). Each setting can be overridden by its
 environment variable or on the command line."""
 
 import multiprocessing
@@ -22,6 +22,6 @@ raw_env = [
 
 def worker_exit(server, worker):  # type: ignore[no-untyped-def]
     # Write what the committer still holds before the worker goes.
-    from kontor.messaging import groupcommit
+    from kontor.messaging.bulk import groupcommit
 
     groupcommit.shutdown()

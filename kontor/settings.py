@@ -226,10 +226,10 @@ if TESTING:
 # The sender of accounts without an activated MO number; it cannot receive replies.
 KONTOR_DEFAULT_SENDER = os.environ.get("KONTOR_DEFAULT_SENDER", "Kontor")
 # Messages per second an account's messages are handed to the connector (staff override per account).
-# Single sends of concurrent requests share one commit (kontor/messaging/groupcommit.py); off in tests,
+# Single sends of concurrent requests share one commit (kontor/messaging/bulk/groupcommit.py); off in tests,
 # whose transactions another thread could not see.
 KONTOR_GROUP_COMMIT = env_bool("KONTOR_GROUP_COMMIT") and not TESTING
-# POST /api/v1/messages answered before Django's middleware when it is a plain send (messaging/fastlane.py).
+# POST /api/v1/messages answered before Django's middleware when it is a plain send (messaging/api/fastlane.py).
 KONTOR_FAST_LANE = env_bool("KONTOR_FAST_LANE") and not TESTING
 # How long a server process reuses an API key's scope, the rate card, a sender number (core/hotcache.py).
 KONTOR_HOT_CACHE_SECONDS = 0.0 if TESTING else float(os.environ.get("KONTOR_HOT_CACHE_SECONDS", "2"))

@@ -7,11 +7,11 @@ from kontor.billing.api import credits_router as billing_credits_router
 from kontor.billing.api import router as billing_router
 from kontor.contacts.api import router as contacts_router
 from kontor.ledger.api import router as ledger_router
-from kontor.messaging.api import router as messaging_router
-from kontor.messaging.api_connectors import router as connectors_staff_router
-from kontor.messaging.api_dlr import router as connector_dlr_router
-from kontor.messaging.api_inbound import router as inbound_router
-from kontor.messaging.api_staff import router as messaging_staff_router
+from kontor.messaging.api.connectors import router as connectors_staff_router
+from kontor.messaging.api.dlr import router as connector_dlr_router
+from kontor.messaging.api.inbound import router as inbound_router
+from kontor.messaging.api.messages import router as messaging_router
+from kontor.messaging.api.sendrate import router as messaging_staff_router
 from kontor.numbers.api import router as numbers_router
 from kontor.staff.api import router as staff_router
 from kontor.tenancy.api import router as tenancy_router

@@ -7,10 +7,10 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from kontor.ledger.verify import register_check
-        from kontor.messaging import checks
         from kontor.messaging.connectors.base import install_sink
+        from kontor.messaging.delivery import checks
+        from kontor.messaging.delivery.sink import MessagingSink
         from kontor.messaging.models import Message
-        from kontor.messaging.sink import MessagingSink
         from kontor.tenancy.registry import register_account_data
 
         register_check(checks.hold_not_matching_messages)

@@ -1,50 +1,55 @@
+"""The messaging pages, by topic (the views/ package); names and paths are what templates and tests
+reverse, under the `messaging` namespace."""
+
 from django.urls import include, path
 
-from kontor.messaging import (
-    views,
-    views_campaigns,
-    views_inbox,
-    views_rates,
-    views_send_rate,
-    views_staff,
-    views_webhooks,
-)
+from kontor.messaging.views import campaigns, connectors, inbox, messages, ratecard, rejections, sendrate, webhooks
 
 app_name = "messaging"
+
+# Staff pages for connectors, under staff/connectors/ (names in the messaging namespace).
+connector_patterns = [
+    path("", connectors.connectors, name="connectors"),
+    path("add/", connectors.connector_add, name="connector_add"),
+    path("<int:pk>/", connectors.connector_edit, name="connector_edit"),
+    path("<int:pk>/enabled/", connectors.connector_enabled, name="connector_enabled"),
+    path("customers/<int:pk>/", connectors.connector_routes, name="connector_routes"),
+]
+
 urlpatterns = [
-    path("send/", views.send, name="send"),
-    path("send/counter/", views.counter, name="counter"),
-    path("sent/<int:pk>/", views.sent, name="sent"),
-    path("", views.transactions, name="transactions"),
-    path("inbox/", views_inbox.inbox, name="inbox"),
-    path("export.csv", views.export, name="export"),
-    path("<int:pk>/", views.message, name="message"),
-    path("campaigns/", views_campaigns.campaign_list, name="campaigns"),
-    path("campaigns/new/", views_campaigns.campaign_new, name="campaign_new"),
-    path("campaigns/<int:pk>/", views_campaigns.campaign_detail, name="campaign_detail"),
-    path("rates/", views_rates.rates, name="rates"),
-    path("rates/add/", views_rates.rate_add, name="rate_add"),
-    path("rates/<int:pk>/", views_rates.rate_edit, name="rate_edit"),
-    path("rates/<int:pk>/delete/", views_rates.rate_delete, name="rate_delete"),
-    path("webhook/", views_webhooks.webhooks, name="webhooks"),
-    path("webhook/test/", views_webhooks.webhook_test, name="webhook_test"),
-    path("webhook/secret/", views_webhooks.webhook_rotate, name="webhook_rotate"),
-    path("webhook/deliveries/<int:pk>/retry/", views_webhooks.webhook_delivery_retry, name="webhook_delivery_retry"),
-    path("staff/inbound-rejections/", views_staff.inbound_rejections, name="inbound_rejections"),
+    path("send/", messages.send, name="send"),
+    path("send/counter/", messages.counter, name="counter"),
+    path("sent/<int:pk>/", messages.sent, name="sent"),
+    path("", messages.transactions, name="transactions"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("export.csv", messages.export, name="export"),
+    path("<int:pk>/", messages.message, name="message"),
+    path("campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("rates/", ratecard.rates, name="rates"),
+    path("rates/add/", ratecard.rate_add, name="rate_add"),
+    path("rates/<int:pk>/", ratecard.rate_edit, name="rate_edit"),
+    path("rates/<int:pk>/delete/", ratecard.rate_delete, name="rate_delete"),
+    path("webhook/", webhooks.webhooks, name="webhooks"),
+    path("webhook/test/", webhooks.webhook_test, name="webhook_test"),
+    path("webhook/secret/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhook/deliveries/<int:pk>/retry/", webhooks.webhook_delivery_retry, name="webhook_delivery_retry"),
+    path("staff/inbound-rejections/", rejections.inbound_rejections, name="inbound_rejections"),
     path(
         "staff/inbound-rejections/export.csv",
-        views_staff.inbound_rejections_export,
+        rejections.inbound_rejections_export,
         name="inbound_rejections_export",
     ),
     path(
         "staff/customers/<int:pk>/accounts/<int:account_pk>/send-rate/",
-        views_send_rate.send_rate,
+        sendrate.send_rate,
         name="staff_send_rate",
     ),
     path(
         "staff/customers/<int:pk>/accounts/<int:account_pk>/send-rate/set/",
-        views_send_rate.send_rate_set,
+        sendrate.send_rate_set,
         name="staff_send_rate_set",
     ),
-    path("staff/connectors/", include("kontor.messaging.urls_connectors")),
+    path("staff/connectors/", include(connector_patterns)),
 ]

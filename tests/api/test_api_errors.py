@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 
 from kontor.contacts import services as contact_services
 from kontor.contacts.models import Contact
-from kontor.messaging.fastlane import FastLane
+from kontor.messaging.api.fastlane import FastLane
 from tests.api.conftest import BASE, problem
 from tests.messaging.test_fastlane import call
 

@@ -19,7 +19,7 @@ from kontor.billing.defaults import ensure_default_prices
 from kontor.contacts.models import Contact, Phonebook
 from kontor.ledger.posting import user_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging.inbound import receive_inbound
+from kontor.messaging.delivery.inbound import receive_inbound
 from kontor.messaging.models import Campaign, Direction, Message, RateCardEntry
 from kontor.tenancy.models import Membership
 from tests.browser.test_credits_flow import sign_in

@@ -22,7 +22,7 @@ from kontor.billing.defaults import ensure_default_prices
 from kontor.ledger.posting import hold_wallet, user_wallet
 from kontor.ledger.verify import verify
 from kontor.messaging.models import Campaign, Message, RateCardEntry, Status
-from kontor.messaging.officehours import holiday_name
+from kontor.messaging.rules.officehours import holiday_name
 from kontor.ops.management.commands.load_demo import OFFICE_HOURS_SENDER
 from tests.browser.test_credits_flow import sign_in
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from kontor.ledger.posting import pool_wallet
 from kontor.messaging.models import Message, Status
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 from kontor.ops.management.commands import worker
 from tests.messaging.conftest import fund
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_sweep_dispatches_a_message_whose_task_was_lost(world, monkeypatch):
     fund(pool_wallet(world.acme.account), 10)
-    monkeypatch.setattr("kontor.messaging.delivery.enqueue_dispatch", lambda *a, **k: None)  # the lost task
+    monkeypatch.setattr("kontor.messaging.delivery.outbound.enqueue_dispatch", lambda *a, **k: None)  # the lost task
     message = send_message(world.acme.account, actor=world.acme.user("sender"), to="+46701234567", text="hi")
     Message.objects.filter(pk=message.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=5))
     monkeypatch.setattr(worker.connection, "close", lambda: None)  # keep the test's transaction

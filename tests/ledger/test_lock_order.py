@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import Batch, Entry, Leg, hold_wallet, lock_wallets, pool_wallet, post_batches
 from kontor.ledger.verify import verify
-from kontor.messaging import groupcommit
+from kontor.messaging.bulk import groupcommit
 from tests.messaging.conftest import fund
 from tests.messaging.test_groupcommit_safety import pending
 
@@ -82,7 +82,7 @@ def test_an_early_failure_report_locks_wallet_hold_and_provider_together_before_
     """Settle (hold → provider) and the refund of a failure report that overtook the acceptance
     (provider → wallet) share a transaction: the three wallets are locked first, in id order."""
     from kontor.ledger.posting import provider_wallet
-    from kontor.messaging import delivery
+    from kontor.messaging.delivery import outbound as delivery
     from tests.messaging.test_recovery import OvertakenBy, send
 
     acme = world.acme

@@ -13,10 +13,10 @@ import pytest
 
 from kontor.access.roles import sync_builtin_roles
 from kontor.ledger.posting import hold_wallet, pool_wallet, provider_wallet
-from kontor.messaging import delivery
 from kontor.messaging.connectors import smpp
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, RateCardEntry
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 from tests.messaging.conftest import fund
 from tests.messaging.smsc import Sent, Smsc
 from tests.world import World, build_world

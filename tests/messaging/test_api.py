@@ -111,7 +111,7 @@ def test_batch(api, world, run_commits):
 
 def test_search_scoped_and_filtered(api, client, world, run_commits):
     fund(pool_wallet(world.globex.account), 5)
-    from kontor.messaging.services import send_message
+    from kontor.messaging.services.messages import send_message
 
     with run_commits():
         send_message(world.acme.account, actor=world.acme.master, to="+46701234567", text="Mine")
@@ -130,7 +130,7 @@ def test_search_scoped_and_filtered(api, client, world, run_commits):
 
 
 def test_support_key_searches_by_mobile_only(client, world, pool, run_commits):
-    from kontor.messaging.services import send_message
+    from kontor.messaging.services.messages import send_message
 
     with run_commits():
         mine = send_message(world.acme.account, actor=world.acme.master, to="+46701234567", text="Mine")
@@ -144,7 +144,7 @@ def test_support_key_searches_by_mobile_only(client, world, pool, run_commits):
 
 
 def test_details_without_troubleshoot_hide_technical(client, world, pool, run_commits):
-    from kontor.messaging.services import send_message
+    from kontor.messaging.services.messages import send_message
 
     with run_commits():
         mine = send_message(world.acme.account, actor=world.acme.master, to="+46701234567", text="Mine")

@@ -17,9 +17,9 @@ from kontor.core.errors import Invalid
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging.campaigns import preview_campaign, send_campaign
 from kontor.messaging.models import Campaign, Message, RateCardEntry, Status
-from kontor.messaging.services import OutsideOfficeHours
+from kontor.messaging.services.campaigns import preview_campaign, send_campaign
+from kontor.messaging.services.messages import OutsideOfficeHours
 from tests.api.conftest import Api, problem
 from tests.messaging.conftest import fund
 

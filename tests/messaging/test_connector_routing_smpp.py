@@ -11,11 +11,11 @@ import pytest
 
 from kontor.ledger.posting import hold_wallet, pool_wallet, provider_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery
 from kontor.messaging.connectors import connector_for, forget_instances, smpp
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import ConnectorConfig, Status
-from kontor.messaging.services import send_message
-from kontor.messaging.services_connectors import create_connector, route_account
+from kontor.messaging.services.connectors import create_connector, route_account
+from kontor.messaging.services.messages import send_message
 from tests.messaging import smpp_support
 from tests.messaging.conftest import fund
 from tests.messaging.smpp_support import TO, answered

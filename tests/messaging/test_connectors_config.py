@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from kontor.audit.models import AuditEntry
 from kontor.core.errors import ErrorCode, Forbidden, Invalid
-from kontor.messaging import delivery
 from kontor.messaging.connectors import (
     HeldConnector,
     build,
@@ -23,9 +22,10 @@ from kontor.messaging.connectors import (
 )
 from kontor.messaging.connectors.http import HttpConnector
 from kontor.messaging.connectors.simulator import SimulatorConnector
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import AccountRoute, ConnectorConfig, Status
-from kontor.messaging.services import send_message
-from kontor.messaging.services_connectors import create_connector, route_account, update_connector
+from kontor.messaging.services.connectors import create_connector, route_account, update_connector
+from kontor.messaging.services.messages import send_message
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kontor.messaging import encoding as enc
+from kontor.messaging.rules import encoding as enc
 
 
 def test_plain_text_is_gsm7_one_segment():

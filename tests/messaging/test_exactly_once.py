@@ -14,11 +14,12 @@ from django.utils import timezone
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import hold_wallet, pool_wallet, provider_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery, inbound, webhooks
 from kontor.messaging.connectors import SubmitResult, simulator
+from kontor.messaging.delivery import inbound, webhooks
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.management.commands import dispatch_pending as dispatch_pending_command
 from kontor.messaging.models import Direction, InboundPartial, Message, Status, WebhookDelivery
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 from tests.messaging import test_webhooks
 from tests.numbers import conftest as numbers_conftest
 from tests.numbers.conftest import DEDICATED

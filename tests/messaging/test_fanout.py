@@ -1,4 +1,4 @@
-"""Campaign fan-out (kontor/messaging/fanout.py): rendered texts with custom columns (and the characters
+"""Campaign fan-out (kontor/messaging/bulk/fanout.py): rendered texts with custom columns (and the characters
 COPY must escape), pricing per prefix, opt-outs, refusals that write nothing, one reservation journal per
 campaign that settle, release and refund per message keep balanced, dispatch in chunks on commit, and a
 campaign of a few thousand recipients. Both databases: PostgreSQL writes with COPY, SQLite with
@@ -24,9 +24,13 @@ from kontor.core.errors import Invalid
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import campaigns, delivery, encoding, fanout, rates
-from kontor.messaging.campaigns import preview_campaign, send_campaign
+from kontor.messaging.bulk import fanout
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Campaign, Message, MessageEvent, RateCardEntry, Status
+from kontor.messaging.rules import encoding
+from kontor.messaging.rules import ratecard as rates
+from kontor.messaging.services import campaigns
+from kontor.messaging.services.campaigns import preview_campaign, send_campaign
 from tests.messaging.conftest import fund
 
 pytestmark = pytest.mark.django_db

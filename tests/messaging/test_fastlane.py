@@ -1,4 +1,4 @@
-"""The fast lane (messaging/fastlane.py) answers a plain send itself, exactly as the full stack would,
+"""The fast lane (messaging/api/fastlane.py) answers a plain send itself, exactly as the full stack would,
 and hands everything else to the full stack untouched."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.test import override_settings
 from kontor.access.services import revoke_api_key
 from kontor.core import hotcache
 from kontor.ledger.posting import pool_wallet
-from kontor.messaging.fastlane import FastLane
+from kontor.messaging.api.fastlane import FastLane
 from kontor.messaging.models import Message
 
 pytestmark = pytest.mark.django_db

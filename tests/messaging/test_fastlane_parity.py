@@ -1,4 +1,4 @@
-"""The fast lane (messaging/fastlane.py) never answers what the full stack would refuse: a Host header
+"""The fast lane (messaging/api/fastlane.py) never answers what the full stack would refuse: a Host header
 outside ALLOWED_HOSTS (400 from Django) and text no database column can take (422 from the API's input
 check) go to the full stack, and nothing is written."""
 

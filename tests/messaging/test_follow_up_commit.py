@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from kontor.messaging import delivery
 from kontor.messaging.connectors.simulator import SimulatorConnector
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, Status
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 
 pytestmark = pytest.mark.django_db
 

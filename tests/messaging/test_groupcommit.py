@@ -1,4 +1,4 @@
-"""Group commit (messaging/groupcommit.py): concurrent single sends share one transaction, each
+"""Group commit (messaging/bulk/groupcommit.py): concurrent single sends share one transaction, each
 refused on its own when its wallet cannot cover it or its number opted out, and never lost."""
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from kontor.core.errors import Invalid
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import bulkinsert, groupcommit, services
+from kontor.messaging.bulk import groupcommit
+from kontor.messaging.bulk import insert as bulkinsert
 from kontor.messaging.models import Message, MessageEvent, RateCardEntry, Status
+from kontor.messaging.services import messages as services
 from tests.messaging.conftest import fund
 
 TO = "+46701234567"

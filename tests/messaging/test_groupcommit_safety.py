@@ -1,4 +1,4 @@
-"""Group commit (messaging/groupcommit.py) under failure and contention: a group is written once even
+"""Group commit (messaging/bulk/groupcommit.py) under failure and contention: a group is written once even
 when enqueueing its dispatch fails after the commit; its wallets are locked only by the ledger's
 ordered UPDATEs, last, as every other posting locks them; a spend that overtakes its balance read
 refuses the group, whose messages then go one by one."""
@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery, groupcommit, services
+from kontor.messaging.bulk import groupcommit
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, RateCardEntry, Status
+from kontor.messaging.services import messages as services
 from tests.messaging.conftest import fund
 
 TO = "+46701234567"

@@ -19,12 +19,12 @@ import pytest
 
 from kontor.ledger.posting import hold_wallet, pool_wallet, provider_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery
 from kontor.messaging.connectors import HeldConnector, SubmitResult, connector_for, forget_instances
 from kontor.messaging.connectors.http import HttpConnector, get_path
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import AccountRoute, ConnectorConfig, Message, PendingDlr, Status
-from kontor.messaging.services import send_message
-from kontor.messaging.services_connectors import create_connector, route_account, update_connector
+from kontor.messaging.services.connectors import create_connector, route_account, update_connector
+from kontor.messaging.services.messages import send_message
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ import pytest
 from kontor.contacts.models import OptOut
 from kontor.core.errors import Invalid
 from kontor.ledger.posting import pool_wallet
-from kontor.messaging.inbound import receive_inbound, sender_e164
+from kontor.messaging.delivery.inbound import receive_inbound, sender_e164
 from kontor.messaging.models import Direction, InboundRejection, Message, Status
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 from kontor.numbers import services as numbers
 from kontor.numbers.models import UnmatchedOwner
 from tests.messaging.conftest import fund

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from kontor.access.services import create_api_key
-from kontor.messaging.inbound import receive_inbound
+from kontor.messaging.delivery.inbound import receive_inbound
 from kontor.messaging.models import Direction, InboundRejection, Message
 from kontor.numbers import services as numbers
 from tests.numbers import conftest as numbers_conftest
@@ -151,7 +151,7 @@ def test_the_operation_is_documented_with_its_own_auth(client):
 @pytest.fixture
 def traffic(world, keywords, pool, run_commits):
     """Inbound: two to Acme Sales, one to Acme's Support desk, one to Globex; plus one Sales outbound."""
-    from kontor.messaging.services import send_message
+    from kontor.messaging.services.messages import send_message
 
     acme = world.acme
     sales = receive_inbound(from_number="+46701111111", to=SHARED, text="ACME first", connector="smpp").message

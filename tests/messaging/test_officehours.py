@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kontor.messaging.officehours import check, window_check
+from kontor.messaging.rules.officehours import check, window_check
 
 STO = ZoneInfo("Europe/Stockholm")
 LON = ZoneInfo("Europe/London")

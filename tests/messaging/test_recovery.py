@@ -12,11 +12,11 @@ from django.utils import timezone
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import hold_wallet, pool_wallet, provider_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery
 from kontor.messaging.connectors import SubmitResult, simulator
 from kontor.messaging.connectors.simulator import SimulatorConnector
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, PendingDlr, Status
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 
 pytestmark = pytest.mark.django_db
 

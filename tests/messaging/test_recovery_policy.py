@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from kontor.ledger.posting import hold_wallet, pool_wallet, provider_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery
 from kontor.messaging.connectors import ABSENT, SubmitResult
 from kontor.messaging.connectors.http import HttpConnector
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import ConnectorConfig, Message, Status
-from kontor.messaging.services import send_message
-from kontor.messaging.services_connectors import create_connector, update_connector
+from kontor.messaging.services.connectors import create_connector, update_connector
+from kontor.messaging.services.messages import send_message
 from tests.messaging import test_http_connector
 
 pytestmark = pytest.mark.django_db

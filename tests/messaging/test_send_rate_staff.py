@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 
 from kontor.audit.models import AuditEntry
-from kontor.messaging import throttle
 from kontor.messaging.models import SendRate
-from kontor.messaging.services import set_send_rate
+from kontor.messaging.rules import sendrate as throttle
+from kontor.messaging.services.sendrate import set_send_rate
 from tests.api.conftest import Api, problem
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,12 @@ from kontor.core.errors import ErrorCode, Forbidden, Invalid
 from kontor.ledger.models import JournalTransaction, Wallet
 from kontor.ledger.posting import InsufficientCredits, hold_wallet, pool_wallet, provider_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery, services
 from kontor.messaging.connectors import SubmitResult
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, MessageEvent, RateCardEntry, Status
-from kontor.messaging.rates import price
-from kontor.messaging.services import OutsideOfficeHours, send_batch, send_message
+from kontor.messaging.rules.ratecard import price
+from kontor.messaging.services import messages as services
+from kontor.messaging.services.messages import OutsideOfficeHours, send_batch, send_message
 from tests.messaging.conftest import fund
 
 pytestmark = pytest.mark.django_db

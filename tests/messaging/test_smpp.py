@@ -10,8 +10,8 @@ import logging
 import pytest
 
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery
 from kontor.messaging.connectors import smpp, smpp_codec
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import ConnectorConfig, Message, PendingDlr, Status
 from tests.messaging import smpp_support
 from tests.messaging.smpp_support import answered, balances, dispatched, send

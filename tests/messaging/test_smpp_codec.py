@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kontor.messaging import encoding
 from kontor.messaging.connectors import smpp_codec as codec
 from kontor.messaging.connectors.smpp import OptionsError, SmppOptions
+from kontor.messaging.rules import encoding
 
 
 def test_gsm_round_trip_with_extension_characters():

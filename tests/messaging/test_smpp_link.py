@@ -10,8 +10,8 @@ import time
 import pytest
 from smpplib.smpp import make_pdu
 
-from kontor.messaging import delivery
 from kontor.messaging.connectors import smpp
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import InboundRejection, Status
 from tests.messaging import smpp_support
 from tests.messaging.smpp_support import answered, balances, dispatched

@@ -11,10 +11,10 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery
 from kontor.messaging.connectors import SubmitResult
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, Status
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 from kontor.ops.management.commands import worker
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def accepted(world, text="Hello"):
 def dlr_task(message, *, started_ago: float, claims: int = 1) -> DBTaskResult:
     """A delivery-report task a worker claimed `started_ago` seconds ago and died running."""
     return DBTaskResult.objects.create(
-        task_path="kontor.messaging.delivery.simulator_dlr",
+        task_path="kontor.messaging.delivery.outbound.simulator_dlr",
         args_kwargs={"args": [message.downstream_id, "failed", "NET-1", "Unreachable"], "kwargs": {}},
         backend_name="default",
         queue_name="default",

@@ -11,10 +11,12 @@ from kontor.audit.models import AuditEntry
 from kontor.core.errors import Forbidden, Invalid
 from kontor.ledger.posting import hold_wallet, pool_wallet
 from kontor.ledger.verify import verify
-from kontor.messaging import delivery, throttle
 from kontor.messaging.connectors import simulator
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, SendBucket, SendRate, Status
-from kontor.messaging.services import send_batch, send_message, set_send_rate
+from kontor.messaging.rules import sendrate as throttle
+from kontor.messaging.services.messages import send_batch, send_message
+from kontor.messaging.services.sendrate import set_send_rate
 from tests.messaging.conftest import fund
 
 pytestmark = pytest.mark.django_db

@@ -12,10 +12,11 @@ from django_tasks import default_task_backend
 
 from kontor.access.roles import sync_builtin_roles
 from kontor.ledger.posting import pool_wallet
-from kontor.messaging import delivery
 from kontor.messaging.connectors import simulator
+from kontor.messaging.delivery import outbound as delivery
 from kontor.messaging.models import Message, RateCardEntry, Status
-from kontor.messaging.services import send_batch, set_send_rate
+from kontor.messaging.services.messages import send_batch
+from kontor.messaging.services.sendrate import set_send_rate
 from tests.messaging.conftest import fund
 from tests.world import build_world
 

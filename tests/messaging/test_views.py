@@ -12,7 +12,7 @@ from django.urls import reverse
 from kontor.audit.models import AuditEntry
 from kontor.ledger.posting import pool_wallet
 from kontor.messaging.models import Message, RateCardEntry, Status
-from kontor.messaging.services import send_message
+from kontor.messaging.services.messages import send_message
 from tests.messaging.conftest import fund
 
 pytestmark = pytest.mark.django_db

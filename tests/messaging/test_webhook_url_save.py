@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from kontor.core.errors import Invalid
-from kontor.messaging import webhooks
+from kontor.messaging.delivery import webhooks
 from kontor.messaging.models import Webhook
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from kontor.audit.models import AuditEntry
 from kontor.core.errors import Invalid
-from kontor.messaging import webhooks
-from kontor.messaging.inbound import receive_inbound
+from kontor.messaging.delivery import webhooks
+from kontor.messaging.delivery.inbound import receive_inbound
 from kontor.messaging.models import Webhook, WebhookDelivery
 from tests.numbers import conftest as numbers_conftest
 from tests.numbers.conftest import DEDICATED

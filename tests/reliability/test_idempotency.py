@@ -291,7 +291,7 @@ def _killed_then_retried(api, monkeypatch, target: object, name: str, path: str,
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_killed_after_its_commit_is_replayed_not_sent_again(sender_api, world, monkeypatch):
     from kontor.ledger.posting import pool_wallet
-    from kontor.messaging import services as messaging
+    from kontor.messaging.services import messages as messaging
 
     items = [{"to": f"+4670123456{i}", "text": f"n{i}"} for i in range(2)]
     again, messages = _killed_then_retried(
@@ -304,8 +304,8 @@ def test_a_batch_killed_after_its_commit_is_replayed_not_sent_again(sender_api, 
 @pytest.mark.django_db(transaction=True)
 def test_a_campaign_killed_after_its_commit_is_replayed_not_sent_again(sender_api, world, monkeypatch):
     from kontor.ledger.posting import pool_wallet
-    from kontor.messaging import campaigns
     from kontor.messaging.models import Campaign
+    from kontor.messaging.services import campaigns
 
     body = {"name": "Kill", "text": "Hello", "numbers": ["+46701234561", "+46701234562", "+46701234563"]}
     again, messages = _killed_then_retried(
@@ -318,7 +318,7 @@ def test_a_campaign_killed_after_its_commit_is_replayed_not_sent_again(sender_ap
 
 @pytest.mark.django_db(transaction=True)
 def test_a_single_send_killed_after_its_commit_is_replayed(sender_api, world, monkeypatch):
-    from kontor.messaging import services as messaging
+    from kontor.messaging.services import messages as messaging
 
     body = {"to": "+46701234567", "text": "Once"}
     _, messages = _killed_then_retried(sender_api, monkeypatch, messaging, "send_message", "/messages", body)
@@ -352,8 +352,8 @@ def test_a_transfer_killed_after_its_commit_is_replayed(client, world, monkeypat
 def test_a_crash_before_the_commit_leaves_no_claim_so_the_retry_does_the_work(sender_api, world, monkeypatch):
     """Killed before the commit point: the claim rolls back with the work, no zombie blocks the retry."""
     from kontor.core.models import IdempotencyRecord
-    from kontor.messaging import services as messaging
     from kontor.messaging.models import Message
+    from kontor.messaging.services import messages as messaging
 
     original = messaging.send_batch
 

@@ -83,7 +83,7 @@ def _transfers(statuses: Counter[str], errors: list[str], master_id: int, pairs:
 def _single_sends(statuses: Counter[str], errors: list[str], user_ids: list[int], n: int) -> None:
     from django.conf import settings
 
-    from kontor.messaging import groupcommit
+    from kontor.messaging.bulk import groupcommit
 
     settings.KONTOR_GROUP_COMMIT = True  # several request threads: their sends share groups
 

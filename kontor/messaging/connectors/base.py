@@ -4,7 +4,7 @@ which connectors hand what the network sends back (delivery receipts, inbound me
 
 Connectors import only this module (and their own helpers): the factory that builds them is
 kontor/messaging/connectors/registry.py, and the sink is installed by messaging at start-up
-(MessagingConfig.ready, kontor/messaging/sink.py), so no connector imports the delivery lifecycle."""
+(MessagingConfig.ready, kontor/messaging/delivery/sink.py), so no connector imports the delivery lifecycle."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ kinds.HTTP), and the reading of the provider's answer.
 
 Redirects are not followed and no proxy from the environment is used: the configured URL is the one
 called. Downstream ids are stored as "<connector name>:<provider's id>", so that two providers that
-number their messages alike never confuse each other's delivery reports (kontor.messaging.api_dlr adds
+number their messages alike never confuse each other's delivery reports (kontor.messaging.api.dlr adds
 the same prefix). The provider should dedupe on our reference (`field_reference`): a message whose worker
 died mid-request may be submitted again under the same reference. Before that, recovery asks the
 provider when a `lookup_url` is configured (`lookup`): 2xx and the success rule, it has the message; 404,

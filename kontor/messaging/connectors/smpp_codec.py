@@ -2,7 +2,7 @@
 submitted in (UDH or SAR concatenation, or one message_payload), addresses, delivery receipts and
 inbound (MO) bodies. No sockets and no database here, so all of it is tested without an SMSC.
 
-The text is split where kontor.messaging.encoding splits it (the segments the customer was charged
+The text is split where kontor.messaging.rules.encoding splits it (the segments the customer was charged
 for), so an ESC pair or a surrogate pair never straddles two parts."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kontor.messaging import encoding
+from kontor.messaging.rules import encoding
 
 # GSM 03.38 basic table, index = code (0x1B is the escape to the extension table).
 GSM_BASIC_TABLE = (

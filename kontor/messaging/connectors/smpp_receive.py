@@ -1,5 +1,5 @@
 """What the SMPP connector does with a deliver_sm: a delivery receipt goes to delivery.handle_dlr, a
-mobile-originated message to kontor.messaging.inbound (routed by number and keyword). The answer is
+mobile-originated message to kontor.messaging.delivery.inbound (routed by number and keyword). The answer is
 the deliver_sm_resp status: ROK once stored (or deliberately dropped), a temporary error when it
 could not be stored so that the SMSC delivers it again, a permanent one for garbage.
 

@@ -11,8 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from kontor.core.context import origin
-from kontor.messaging.delivery import sweep_limit
-from kontor.messaging.webhooks import deliver, due
+from kontor.messaging.delivery.outbound import sweep_limit
+from kontor.messaging.delivery.webhooks import deliver, due
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from kontor.core.context import origin
-from kontor.messaging.delivery import dispatch, pending, recover, resolve_pending_dlrs, stuck
-from kontor.messaging.inbound import expire_partials
+from kontor.messaging.delivery.inbound import expire_partials
+from kontor.messaging.delivery.outbound import dispatch, pending, recover, resolve_pending_dlrs, stuck
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from kontor.core.commands import KontorCommand
 from kontor.ledger import services as ledger
 from kontor.ledger.posting import system_wallet, user_wallet
 from kontor.messaging.models import ConnectorConfig
-from kontor.messaging.services_connectors import create_connector
+from kontor.messaging.services.connectors import create_connector
 from kontor.numbers import services as numbers
 from kontor.numbers.models import Number
 from kontor.tenancy import services as tenancy

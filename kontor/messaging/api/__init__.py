@@ -1,0 +1,1 @@
+"""The messaging API, one router per topic; kontor/api/urls.py mounts them."""

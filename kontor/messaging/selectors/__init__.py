@@ -1,0 +1,1 @@
+"""Reads of messaging that pages and API share, one module per topic."""

@@ -1,0 +1,1 @@
+"""The messaging pages, one module per topic; kontor/messaging/urls.py names them."""
