@@ -369,3 +369,8 @@ class DetailView(ObjectPage[T]):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return render(request, self.template_name, self.get_context(self.get_object()))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # The row is looked up first, so another customer's id answers 404 whatever the method.
+        self.get_object()
+        return HttpResponseNotAllowed(["GET"])
