@@ -1,4 +1,4 @@
-"""Tables of the access pages (users, roles, API keys)."""
+"""Tables of the access pages (users, roles, API keys); the users table also declares its CSV download."""
 
 from __future__ import annotations
 
@@ -36,7 +36,11 @@ class UserTable(tables.Table):
         order_by=("last_name", "first_name"),
         verbose_name="Name",
         linkify=lambda record: reverse("access:user_detail", args=[record.pk]),
+        exclude_from_export=True,
     )
+    # The CSV has the name in two columns.
+    first_name = tables.Column(visible=False)
+    last_name = tables.Column(visible=False)
     email = tables.Column()
     phone = tables.Column(verbose_name="Phone")
     is_master = tables.Column(verbose_name="Master")
@@ -45,10 +49,12 @@ class UserTable(tables.Table):
     team = tables.Column(order_by=("team__name",))
     accounts = tables.Column(empty_values=(), orderable=False, verbose_name="Accounts and roles")
 
+    export_names = {"is_master": "master", "is_active": "active"}
+
     class Meta:
         model = User
         fields = ("name", "email", "phone", "is_master", "is_active", "primary_office", "team", "accounts")
-        sequence = fields
+        sequence = ("name", "first_name", "last_name", *fields[1:])
         attrs = {"class": "table"}
         empty_text = "No users match."
 
@@ -70,6 +76,10 @@ class UserTable(tables.Table):
         if not rows:
             return "—"
         return format_html_join(mark_safe("<br>"), "{} → {}", rows)
+
+    def value_accounts(self, record: User) -> str:
+        roles = [f"{m.account.name}: {m.role.name}" for m in record.memberships.all()]
+        return "; ".join((["All accounts: Master user"] if record.is_master else []) + roles)
 
 
 class RoleTable(tables.Table):

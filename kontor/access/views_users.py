@@ -6,9 +6,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kontor.access import services
@@ -17,23 +19,15 @@ from kontor.access.forms import MembershipAddForm, MembershipRoleForm, UserForm
 from kontor.access.login import password_confirms
 from kontor.access.models import Role, User, normalise_email
 from kontor.access.perms import CUSTOMER_PERMS, Perm
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.access.selectors import accounts_for, perms_in_account
 from kontor.access.tables import UserTable
-from kontor.core.errors import DomainError, Forbidden
+from kontor.core.errors import DomainError, Forbidden, Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy.models import Account, Membership, Office, Team
 from kontor.web.decorators import customer_view
-from kontor.web.lists import Action, export_csv, form_errors_from, list_page
-
-
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from kontor.web.generic import ActionView, ConfirmView, DetailView, EditView, Link, ListView
+from kontor.web.lists import export_csv
 
 
 def _users(scope: Scope) -> QuerySet[User]:
@@ -112,205 +106,191 @@ def _may_change(actor: User, target: User) -> bool:
 
 
 @customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
-def user_list(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
-    actions = [Action("Add user", reverse("access:user_add"))] if scope.has(Perm.MANAGE_USERS) else []
-    return list_page(
-        request,
-        title="Users",
-        queryset=_users(scope),
-        table_class=UserTable,
-        filterset_class=UserFilter,
-        actions=actions,
-        export_url=reverse("access:users_export"),
-        intro=f"Everyone who can sign in to {scope.customer.name}, with their roles per account.",
-    )
+class UserList(ListView):
+    title = _("Users")
+    table_class = UserTable
+    filterset_class = UserFilter
+    actions = [Link(_("Add user"), "access:user_add", Perm.MANAGE_USERS)]
+    export_url = "access:users_export"
+
+    def get_intro(self) -> str:
+        return gettext("Everyone who can sign in to %(name)s, with their roles per account.") % {
+            "name": self.scope.customer.name
+        }
+
+    def get_queryset(self) -> QuerySet[User]:
+        return _users(self.scope)
 
 
 @customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
-def user_export(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
-
-    def accounts(user: User) -> str:
-        roles = [f"{m.account.name}: {m.role.name}" for m in user.memberships.all()]
-        return "; ".join((["All accounts: Master user"] if user.is_master else []) + roles)
-
+def user_export(request: ScopedRequest) -> HttpResponse:
     return export_csv(  # type: ignore[return-value]  # a streamed response
         request,
-        queryset=_users(scope),
+        queryset=_users(request.scope),
         filterset_class=UserFilter,
+        table_class=UserTable,
         filename="users.csv",
-        columns=[
-            ("first_name", lambda u: u.first_name),
-            ("last_name", lambda u: u.last_name),
-            ("email", lambda u: u.email),
-            ("phone", lambda u: u.phone),
-            ("master", lambda u: "yes" if u.is_master else "no"),
-            ("active", lambda u: "yes" if u.is_active else "no"),
-            ("primary_office", lambda u: u.primary_office.name if u.primary_office else ""),
-            ("team", lambda u: u.team.name if u.team else ""),
-            ("accounts", accounts),
-        ],
     )
 
 
-def _user_form(request: HttpRequest, *, with_accounts: bool, **kwargs: Any) -> UserForm:
-    scope, actor = _scope(request), _actor(request)
-    accounts = []
-    if with_accounts:
-        roles = _offerable_roles(scope)
-        accounts = [(a, _grantable_roles(scope, roles, have)) for a, have in _managed_accounts(scope, actor)]
-    return UserForm(
-        request.POST or None,
-        offices=scoped(scope, Office),
-        teams=scoped(scope, Team),
-        may_set_master=actor.is_master,
-        accounts=accounts,
-        **kwargs,
-    )
+class _UserForm(EditView[User]):
+    form_class = UserForm
+    template_name = "access/user_form.html"
+    with_accounts = False  # memberships are chosen on a new user's form, later on their page
+
+    def get_form_kwargs(self, person: User | None) -> dict[str, Any]:
+        scope, actor = self.scope, self.actor
+        accounts = []
+        if self.with_accounts:
+            roles = _offerable_roles(scope)
+            accounts = [(a, _grantable_roles(scope, roles, have)) for a, have in _managed_accounts(scope, actor)]
+        return {
+            "offices": scoped(scope, Office),
+            "teams": scoped(scope, Team),
+            "may_set_master": actor.is_master,
+            "accounts": accounts,
+        }
+
+    def check_reauthenticated(self, form: UserForm, person: User | None) -> None:
+        data = form.cleaned_data
+        if _touches_master(self.actor, person, data, form) and not _reauthenticated(
+            self.actor, data.get("current_password")
+        ):
+            raise Invalid.field("current_password", REAUTH_WRONG)
+
+    def get_success_url(self, person: User) -> str:
+        return reverse("access:user_detail", args=[person.pk])
 
 
 @customer_view(Perm.MANAGE_USERS)
-@require_http_methods(["GET", "POST"])
-def user_add(request: HttpRequest) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
-    form = _user_form(request, with_accounts=True, initial={"time_zone": scope.customer.time_zone})
-    if request.method == "POST" and form.is_valid():
+class UserAdd(_UserForm):
+    with_accounts = True
+    add_title = _("Add user")
+    submit = _("Add user")
+    success_message = _("%(full_name)s has been added and will get a welcome email.")
+    cancel_url = "access:users"
+
+    def get_add_initial(self) -> dict[str, Any]:
+        return {"time_zone": self.scope.customer.time_zone}
+
+    def save(self, form: UserForm, person: None) -> User:
+        self.check_reauthenticated(form, None)
         data = form.cleaned_data
-        if _touches_master(actor, None, data, form) and not _reauthenticated(actor, data.get("current_password")):
-            form.add_error("current_password", REAUTH_WRONG)
-            return render(
-                request,
-                "access/user_form.html",
-                {"form": form, "title": "Add user", "submit": "Add user", "cancel_url": reverse("access:users")},
-            )
-        try:
-            user = services.create_user(
-                scope.customer,
-                actor=actor,
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                email=data["email"],
-                phone=data["phone"],
-                time_zone=data["time_zone"],
-                is_master=bool(data.get("is_master")),
-                primary_office=data["primary_office"],
-                additional_offices=list(data["additional_offices"]),
-                team=data["team"],
-                memberships=form.memberships(),
-            )
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"{user.full_name} has been added and will get a welcome email.")
-            return redirect("access:user_detail", pk=user.pk)
-    return render(
-        request,
-        "access/user_form.html",
-        {"form": form, "title": "Add user", "submit": "Add user", "cancel_url": reverse("access:users")},
-    )
+        return services.create_user(
+            self.scope.customer,
+            actor=self.actor,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            phone=data["phone"],
+            time_zone=data["time_zone"],
+            is_master=bool(data.get("is_master")),
+            primary_office=data["primary_office"],
+            additional_offices=list(data["additional_offices"]),
+            team=data["team"],
+            memberships=form.memberships(),
+        )
 
 
 @customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
-    person = get_scoped(scope, _users(scope), pk=pk)
-    can_manage = scope.has(Perm.MANAGE_USERS) and _may_change(actor, person)
-    managed = {a.pk: (a, have) for a, have in _managed_accounts(scope, actor)} if can_manage else {}
-    roles = _offerable_roles(scope) if managed else []
-    rows = []
-    for membership in person.memberships.all():
-        found = managed.get(membership.account_id)
-        form = None
-        if found is not None:
-            form = MembershipRoleForm(
-                initial={"role": membership.role_id},
-                roles=_grantable_roles(scope, roles, found[1]),
-                prefix=f"m{membership.pk}",
+class UserDetail(DetailView[User]):
+    template_name = "access/user_detail.html"
+
+    def get_object(self) -> User:
+        return get_scoped(self.scope, _users(self.scope), pk=self.kwargs["pk"])
+
+    def get_context(self, person: User) -> dict[str, Any]:
+        scope, actor = self.scope, self.actor
+        can_manage = scope.has(Perm.MANAGE_USERS) and _may_change(actor, person)
+        managed = {a.pk: (a, have) for a, have in _managed_accounts(scope, actor)} if can_manage else {}
+        roles = _offerable_roles(scope) if managed else []
+        rows = []
+        for membership in person.memberships.all():
+            found = managed.get(membership.account_id)
+            form = None
+            if found is not None:
+                form = MembershipRoleForm(
+                    initial={"role": membership.role_id},
+                    roles=_grantable_roles(scope, roles, found[1]),
+                    prefix=f"m{membership.pk}",
+                )
+            rows.append((membership, form))
+        free = [a for pk_, (a, _have) in managed.items() if pk_ not in {m.account_id for m, _form in rows}]
+        add_form = None
+        if free:
+            add_form = MembershipAddForm(
+                accounts=scoped(scope, Account).filter(pk__in=[a.pk for a in free]),
+                roles=scoped(scope, Role).exclude(customer__isnull=True, slug="master"),
             )
-        rows.append((membership, form))
-    free = [a for pk_, (a, _) in managed.items() if pk_ not in {m.account_id for m, _ in rows}]
-    add_form = None
-    if free:
-        add_form = MembershipAddForm(
-            accounts=scoped(scope, Account).filter(pk__in=[a.pk for a in free]),
-            roles=scoped(scope, Role).exclude(customer__isnull=True, slug="master"),
-        )
-    return render(
-        request,
-        "access/user_detail.html",
-        {
+        return {
             "person": person,
             "rows": rows,
             "add_form": add_form,
             "can_manage": can_manage,
             "welcome_pending": not (person.has_usable_password() and person.has_pin),
             "offices": list(person.additional_offices.all()),
-        },
-    )
+        }
 
 
 @customer_view(Perm.MANAGE_USERS)
-@require_http_methods(["GET", "POST"])
-def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
-    person = get_scoped(scope, User, pk=pk)
-    _check_may_change(actor, person)
-    initial = {
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "email": person.email,
-        "phone": person.phone,
-        "time_zone": person.time_zone,
-        "is_master": person.is_master,
-        "primary_office": person.primary_office_id,
-        "additional_offices": [o.pk for o in person.additional_offices.all()],
-        "team": person.team_id,
-    }
-    form = _user_form(request, with_accounts=False, initial=initial)
-    if request.method == "POST" and form.is_valid():
+class UserEdit(_UserForm):
+    title = _("Edit %(full_name)s")
+    submit = _("Save")
+    success_message = _("%(full_name)s has been saved.")
+
+    def get_object(self) -> User:
+        person = get_scoped(self.scope, User, pk=self.kwargs["pk"])
+        _check_may_change(self.actor, person)
+        return person
+
+    def get_initial(self, person: User) -> dict[str, Any]:
+        return {
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "email": person.email,
+            "phone": person.phone,
+            "time_zone": person.time_zone,
+            "is_master": person.is_master,
+            "primary_office": person.primary_office_id,
+            "additional_offices": [o.pk for o in person.additional_offices.all()],
+            "team": person.team_id,
+        }
+
+    def get_cancel_url(self, person: User | None) -> str:
+        assert person is not None
+        return self.get_success_url(person)
+
+    def save(self, form: UserForm, person: User | None) -> User:
+        assert person is not None
+        self.check_reauthenticated(form, person)
         data = form.cleaned_data
-        if _touches_master(actor, person, data, form) and not _reauthenticated(actor, data.get("current_password")):
-            form.add_error("current_password", REAUTH_WRONG)
-        else:
-            try:
-                services.update_user(
-                    person,
-                    actor=actor,
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                    email=data["email"],
-                    phone=data["phone"],
-                    time_zone=data["time_zone"],
-                    is_master=data["is_master"] if "is_master" in form.fields else None,
-                    primary_office=data["primary_office"],
-                    additional_offices=list(data["additional_offices"]),
-                    team=data["team"],
-                )
-            except DomainError as exc:
-                form_errors_from(form, exc)
-            else:
-                messages.success(request, f"{person.full_name} has been saved.")
-                return redirect("access:user_detail", pk=person.pk)
-    detail = reverse("access:user_detail", args=[person.pk])
-    return render(
-        request,
-        "access/user_form.html",
-        {"form": form, "title": f"Edit {person.full_name}", "submit": "Save", "cancel_url": detail},
-    )
+        services.update_user(
+            person,
+            actor=self.actor,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            phone=data["phone"],
+            time_zone=data["time_zone"],
+            is_master=data["is_master"] if "is_master" in form.fields else None,
+            primary_office=data["primary_office"],
+            additional_offices=list(data["additional_offices"]),
+            team=data["team"],
+        )
+        return person
 
 
-def _membership_account(request: HttpRequest, account: Account) -> Account:
+def _membership_account(request: ScopedRequest, account: Account) -> Account:
     """The account, if the actor may manage users in it (a 403 otherwise)."""
-    if Perm.MANAGE_USERS not in perms_in_account(_actor(request), account):
+    if Perm.MANAGE_USERS not in perms_in_account(actor_of(request), account):
         raise Forbidden(f"You cannot manage users in {account.name}.")
     return account
 
 
 @customer_view(Perm.MANAGE_USERS)
 @require_POST
-def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
+def membership_add(request: ScopedRequest, pk: int) -> HttpResponse:
+    scope, actor = request.scope, actor_of(request)
     person = get_scoped(scope, User, pk=pk)
     _check_master_rule(actor, person)
     form = MembershipAddForm(
@@ -333,8 +313,8 @@ def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @customer_view(Perm.MANAGE_USERS)
 @require_POST
-def membership_role(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
+def membership_role(request: ScopedRequest, pk: int, mpk: int) -> HttpResponse:
+    scope, actor = request.scope, actor_of(request)
     person = get_scoped(scope, User, pk=pk)
     membership = get_scoped(scope, scoped(scope, Membership).filter(user=person), pk=mpk)
     _check_master_rule(actor, person)
@@ -355,40 +335,32 @@ def membership_role(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
 
 
 @customer_view(Perm.MANAGE_USERS)
-@require_http_methods(["GET", "POST"])
-def membership_remove(request: HttpRequest, pk: int, mpk: int) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
-    person = get_scoped(scope, User, pk=pk)
-    membership = get_scoped(
-        scope, scoped(scope, Membership).filter(user=person).select_related("account", "role"), pk=mpk
-    )
-    _check_master_rule(actor, person)
-    account = _membership_account(request, membership.account)
-    detail = reverse("access:user_detail", args=[person.pk])
-    if request.method == "POST":
-        try:
-            services.remove_membership(membership, actor=actor)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"{person.full_name} no longer has access to {account.name}.")
-        return redirect(detail)
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": "Remove access",
-            "question": f"Remove {person.full_name}'s access to {account.name} (role {membership.role.name})?",
-            "confirm_label": "Remove access",
-            "cancel_url": detail,
-        },
-    )
+class MembershipRemove(ConfirmView[Membership]):
+    title = _("Remove access")
+    question = _("Remove %(user.full_name)s's access to %(account.name)s (role %(role.name)s)?")
+    confirm_label = _("Remove access")
+    done_message = _("%(user.full_name)s no longer has access to %(account.name)s.")
+
+    def get_object(self) -> Membership:
+        scope = self.scope
+        person = get_scoped(scope, User, pk=self.kwargs["pk"])
+        memberships = scoped(scope, Membership).filter(user=person).select_related("user", "account", "role")
+        membership = get_scoped(scope, memberships, pk=self.kwargs["mpk"])
+        _check_master_rule(self.actor, person)
+        _membership_account(self.request, membership.account)
+        return membership
+
+    def get_done_url(self, membership: Membership) -> str:
+        return reverse("access:user_detail", args=[membership.user_id])
+
+    def act(self, membership: Membership) -> None:
+        services.remove_membership(membership, actor=self.actor)
 
 
 @customer_view(Perm.MANAGE_USERS)
 @require_http_methods(["GET", "POST"])
-def user_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
+def user_set_active(request: ScopedRequest, pk: int, active: bool) -> HttpResponse:
+    scope, actor = request.scope, actor_of(request)
     person = get_scoped(scope, User, pk=pk)
     _check_may_change(actor, person)
     detail = reverse("access:user_detail", args=[person.pk])
@@ -428,15 +400,16 @@ def user_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse
 
 
 @customer_view(Perm.MANAGE_USERS)
-@require_POST
-def user_resend_welcome(request: HttpRequest, pk: int) -> HttpResponse:
-    scope, actor = _scope(request), _actor(request)
-    person = get_scoped(scope, User, pk=pk)
-    _check_may_change(actor, person)
-    try:
-        services.resend_welcome(person, actor=actor)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"A new welcome link has been mailed to {person.email}; older links no longer work.")
-    return redirect("access:user_detail", pk=person.pk)
+class UserResendWelcome(ActionView[User]):
+    done_message = _("A new welcome link has been mailed to %(email)s; older links no longer work.")
+
+    def get_object(self) -> User:
+        person = get_scoped(self.scope, User, pk=self.kwargs["pk"])
+        _check_may_change(self.actor, person)
+        return person
+
+    def get_done_url(self, person: User) -> str:
+        return reverse("access:user_detail", args=[person.pk])
+
+    def act(self, person: User) -> None:
+        services.resend_welcome(person, actor=self.actor)

@@ -1,4 +1,4 @@
-"""One FilterSet drives the audit list, its CSV export and the staff audit page."""
+"""One FilterSet drives the audit list, its CSV export and the audit API list."""
 
 from __future__ import annotations
 
@@ -6,31 +6,33 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
 
 from kontor.audit.models import AuditEntry
+from kontor.web.filtering import DateFromFilter, DateToFilter, OpenChoiceField
+
+
+class _OpenChoiceFilter(django_filters.ChoiceFilter):
+    field_class = OpenChoiceField
 
 
 class AuditFilter(django_filters.FilterSet):
-    action = django_filters.ChoiceFilter(choices=[], empty_label="Any action")
+    action = _OpenChoiceFilter(
+        choices=[],
+        empty_label="Any action",
+        method="filter_action",
+    )
     actor = django_filters.CharFilter(
         field_name="actor_label",
         lookup_expr="icontains",
         label="Actor",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "email contains"}),
     )
-    object_type = django_filters.ChoiceFilter(choices=[], empty_label="Any object", label="Object type")
-    date_from = django_filters.DateFilter(
-        field_name="created_at",
-        lookup_expr="date__gte",
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
+    object_type = _OpenChoiceFilter(
+        choices=[], empty_label="Any object", label="Object type", method="filter_object_type"
     )
-    date_to = django_filters.DateFilter(
-        field_name="created_at",
-        lookup_expr="date__lte",
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    date_from = DateFromFilter(field_name="created_at", label="From")
+    date_to = DateToFilter(field_name="created_at", label="To")
     q = django_filters.CharFilter(
         field_name="object_repr",
         lookup_expr="icontains",
@@ -49,3 +51,13 @@ class AuditFilter(django_filters.FilterSet):
         for name in ("action", "object_type"):
             values = base.values_list(name, flat=True).distinct().order_by(name)
             self.filters[name].extra["choices"] = [(v, v) for v in values if v]
+
+    def filter_action(self, queryset: QuerySet[AuditEntry], name: str, value: str) -> QuerySet[AuditEntry]:
+        # "account.create" exactly; "account" (as integrations ask) every account.* action.
+        action = value.strip()
+        if "." in action:
+            return queryset.filter(action=action)
+        return queryset.filter(action__startswith=f"{action}.")
+
+    def filter_object_type(self, queryset: QuerySet[AuditEntry], name: str, value: str) -> QuerySet[AuditEntry]:
+        return queryset.filter(object_type=value.strip())

@@ -19,24 +19,6 @@ from kontor.core.scope import get_scoped
 from kontor.web.decorators import customer_view
 from kontor.web.lists import export_csv, list_page
 
-CSV_COLUMNS: list[tuple[str, Any]] = [
-    ("time", lambda e: e.created_at.isoformat()),
-    ("actor", lambda e: e.actor_label),
-    ("action", lambda e: e.action),
-    ("object_type", lambda e: e.object_type),
-    ("object_id", lambda e: e.object_id),
-    ("object", lambda e: e.object_repr),
-    ("before", lambda e: _json(e.before)),
-    ("after", lambda e: _json(e.after)),
-    ("source", lambda e: e.source),
-    ("address", lambda e: e.ip),
-    ("request_id", lambda e: e.request_id),
-]
-
-
-def _json(value: Any) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
 
 def _entries(request: HttpRequest) -> QuerySet[AuditEntry]:
     return visible_entries(request.scope)  # type: ignore[attr-defined]
@@ -63,8 +45,8 @@ def export(request: HttpRequest) -> HttpResponse:
         request,
         queryset=_entries(request),
         filterset_class=AuditFilter,
+        table_class=AuditTable,
         filename="audit-log.csv",
-        columns=CSV_COLUMNS,
     )
 
 

@@ -1,4 +1,4 @@
-"""One FilterSet drives the invoice list and its CSV export."""
+"""One FilterSet drives the invoice list, its CSV export and the invoices API list."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 
 from kontor.billing.models import Invoice
+from kontor.web.filtering import DateFromFilter, DateToFilter
 
 
 class InvoiceFilter(django_filters.FilterSet):
@@ -15,12 +16,8 @@ class InvoiceFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "KON-2026-…"}),
     )
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices, empty_label="Any status")
-    date_from = django_filters.DateFilter(
-        field_name="issued_at", lookup_expr="date__gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = django_filters.DateFilter(
-        field_name="issued_at", lookup_expr="date__lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = DateFromFilter(field_name="issued_at", label="From")
+    date_to = DateToFilter(field_name="issued_at", label="To")
 
     class Meta:
         model = Invoice

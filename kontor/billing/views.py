@@ -31,22 +31,6 @@ def _invoices(request: HttpRequest) -> QuerySet[Invoice]:
     return scoped(request.scope, Invoice).order_by("-issued_at", "-id")  # type: ignore[attr-defined]
 
 
-CSV_COLUMNS: list[tuple[str, Any]] = [
-    ("number", lambda i: i.number),
-    ("issued_at", lambda i: i.issued_at.isoformat()),
-    ("quantity", lambda i: i.quantity),
-    ("currency", lambda i: i.currency),
-    ("net", lambda i: format_money(i.net_minor, i.currency).rsplit(" ", 1)[0].replace(" ", "")),
-    ("vat_rate", lambda i: format_rate(i.vat_rate_bp)),
-    ("vat", lambda i: format_money(i.vat_minor, i.currency).rsplit(" ", 1)[0].replace(" ", "")),
-    ("total", lambda i: format_money(i.gross_minor, i.currency).rsplit(" ", 1)[0].replace(" ", "")),
-    ("status", lambda i: i.status),
-    ("payment_method", lambda i: i.payment_method),
-    ("payment_reference", lambda i: i.payment_reference),
-    ("journal_id", lambda i: str(i.journal_id or "")),
-]
-
-
 @customer_view(Perm.VIEW_CREDITS)
 def invoices(request: HttpRequest) -> HttpResponse:
     return list_page(
@@ -66,8 +50,8 @@ def invoices_export(request: HttpRequest) -> HttpResponse:
         request,
         queryset=_invoices(request),
         filterset_class=InvoiceFilter,
+        table_class=InvoiceTable,
         filename="invoices.csv",
-        columns=CSV_COLUMNS,
     )
 
 

@@ -1,4 +1,4 @@
-"""Tables of the number lists."""
+"""Tables of the number lists; the inventory's also declares its CSV download."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from kontor.numbers.models import KeywordOrder, Number
+from kontor.tenancy.models import Customer
 from kontor.web.lists import subscriber_id_html
 
 
@@ -20,15 +21,35 @@ class NumberTable(tables.Table):
     status = tables.Column("Status")
     customer = tables.Column("Customer", default="—", order_by=("customer__name",))
     account_count = tables.Column("Accounts using it")
+    # Only in the CSV download.
+    subscriber_id = tables.Column(accessor="customer__subscriber_id", visible=False)
+    assigned_at = tables.Column(visible=False)
+
+    export_names = {"account_count": "accounts_using_it"}
 
     class Meta:
         model = Number
         fields = ("value", "kind", "country", "operator", "two_way", "status", "customer", "account_count")
+        sequence = (
+            "value",
+            "kind",
+            "country",
+            "operator",
+            "two_way",
+            "status",
+            "subscriber_id",
+            "customer",
+            "account_count",
+            "assigned_at",
+        )
         order_by = ("value",)
 
     def render_customer(self, record: Number) -> SafeString:
         assert record.customer is not None
         return format_html("{} {}", record.customer.name, subscriber_id_html(record.customer.pk))
+
+    def value_customer(self, value: Customer) -> str:
+        return value.name
 
     def render_status(self, record: Number) -> SafeString:
         css = {"assigned": "ok", "suspended": "warn"}.get(record.status, "off")

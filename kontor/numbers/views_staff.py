@@ -53,19 +53,8 @@ def inventory_export(request: HttpRequest) -> HttpResponse:
         request,
         queryset=inventory(),
         filterset_class=NumberFilter,
+        table_class=NumberTable,
         filename="numbers.csv",
-        columns=[
-            ("value", lambda n: n.value),
-            ("kind", lambda n: n.kind),
-            ("country", lambda n: n.country),
-            ("operator", lambda n: n.operator),
-            ("two_way", lambda n: "yes" if n.two_way else "no"),
-            ("status", lambda n: n.status),
-            ("subscriber_id", lambda n: n.customer.subscriber_id if n.customer else ""),
-            ("customer", lambda n: n.customer.name if n.customer else ""),
-            ("accounts_using_it", lambda n: n.account_count),
-            ("assigned_at", lambda n: n.assigned_at.isoformat() if n.assigned_at else ""),
-        ],
     )
 
 

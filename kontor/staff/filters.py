@@ -12,6 +12,7 @@ from kontor.audit.models import AuditEntry
 from kontor.tenancy.models import Customer
 from kontor.tenancy.selectors import subscriber_pk
 from kontor.web.choices import country_choices
+from kontor.web.filtering import DateFromFilter, DateToFilter
 
 
 def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Customer]:
@@ -72,12 +73,8 @@ class AuditFilter(django_filters.FilterSet):
         lookup_expr="iexact",
         widget=forms.TextInput(attrs={"placeholder": "e.g. user", "size": 10}),
     )
-    date_from = django_filters.DateFilter(
-        label="From", field_name="created_at", lookup_expr="date__gte", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = django_filters.DateFilter(
-        label="To", field_name="created_at", lookup_expr="date__lte", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = DateFromFilter(label="From", field_name="created_at")
+    date_to = DateToFilter(label="To", field_name="created_at")
 
     class Meta:
         model = AuditEntry

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from kontor.audit.models import AuditEntry
 from kontor.tenancy.models import CostCenter, Customer, Feature
+from kontor.web.export import json_cell
 from kontor.web.lists import subscriber_id_html
 
 
@@ -20,14 +21,34 @@ class CustomerTable(tables.Table):
     status = tables.Column("Status")
     country = tables.Column("Country")
     created_at = tables.DateTimeColumn(verbose_name="Created", format="Y-m-d")
+    # Only in the CSV download.
+    billing_id = tables.Column(visible=False)
+    time_zone = tables.Column(visible=False)
+    credit_mode = tables.Column(visible=False)
+
+    export_names = {"name": "company", "master_email": "master_user_email"}
 
     class Meta:
         model = Customer
         fields = ("subscriber_id", "name", "master_email", "status", "country", "created_at")
+        sequence = (
+            "subscriber_id",
+            "name",
+            "master_email",
+            "status",
+            "country",
+            "billing_id",
+            "time_zone",
+            "credit_mode",
+            "created_at",
+        )
         order_by = ("name",)
 
     def render_subscriber_id(self, value: int) -> str:
         return subscriber_id_html(value)
+
+    def value_subscriber_id(self, record: Customer) -> str:
+        return record.subscriber_id
 
     def render_status(self, record: Customer) -> str:
         css = {"active": "ok", "suspended": "warn"}.get(record.status, "off")
@@ -87,12 +108,47 @@ class AuditTable(tables.Table):
     object_repr = tables.Column("Object", default="")
     source = tables.Column("Source")
     ip = tables.Column("Address", default="")
+    # Only in the CSV download.
+    object_id = tables.Column(visible=False)
+    before = tables.Column(visible=False, empty_values=())
+    after = tables.Column(visible=False, empty_values=())
+    request_id = tables.Column(visible=False)
+
+    export_names = {
+        "created_at": "time",
+        "customer_id": "subscriber_id",
+        "actor_label": "actor",
+        "object_repr": "object",
+    }
 
     class Meta:
         model = AuditEntry
         fields = ("created_at", "customer_id", "actor_label", "action", "object_type", "object_repr", "source", "ip")
+        sequence = (
+            "created_at",
+            "customer_id",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "source",
+            "request_id",
+            "ip",
+        )
         order_by = ("-created_at",)
 
     def render_customer_id(self, value: int) -> str:
         url = reverse("staff:customer", args=[value])
         return format_html('<a href="{}"><code>{}</code></a>', url, f"S{value:06d}")
+
+    def value_customer_id(self, value: int) -> str:
+        return f"S{value:06d}"
+
+    def value_before(self, value: Any) -> str:
+        return json_cell(value)
+
+    def value_after(self, value: Any) -> str:
+        return json_cell(value)

@@ -43,18 +43,8 @@ def customers_export(request: HttpRequest) -> HttpResponse:
         request,
         queryset=customers_with_master(),
         filterset_class=CustomerFilter,
+        table_class=CustomerTable,
         filename="customers.csv",
-        columns=[
-            ("subscriber_id", lambda c: c.subscriber_id),
-            ("company", lambda c: c.name),
-            ("master_user_email", lambda c: c.master_email),
-            ("status", lambda c: c.status),
-            ("country", lambda c: c.country),
-            ("billing_id", lambda c: c.billing_id),
-            ("time_zone", lambda c: c.time_zone),
-            ("credit_mode", lambda c: c.credit_mode),
-            ("created_at", lambda c: c.created_at.isoformat()),
-        ],
     )
 
 
