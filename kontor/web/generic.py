@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import wraps
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import django_filters
@@ -76,19 +75,8 @@ class Page(View):
     def as_view(cls, **initkwargs: Any) -> ViewFunction:
         if "guard" not in cls.__dict__:
             raise ImproperlyConfigured(f"{cls.__name__} declares no @customer_view or @staff_view.")
-        guarded = cls.guard(super().as_view(**initkwargs))
-        allowed = [m.upper() for m in cls.http_method_names if hasattr(cls, m)]
-        if "GET" in allowed:
-            allowed.append("HEAD")
-
-        # A refused method is answered before anything else (as @require_POST outside the guard did).
-        @wraps(guarded)
-        def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if (request.method or "GET").upper() not in allowed:
-                return HttpResponseNotAllowed([m for m in allowed if m not in ("HEAD", "OPTIONS")])
-            return guarded(request, *args, **kwargs)
-
-        return view
+        # The guard answers first (sign in, 403), then the method (405), as on the function views.
+        return cls.guard(super().as_view(**initkwargs))
 
     request: ScopedRequest  # customer pages; staff pages read only `actor`
 
