@@ -173,7 +173,7 @@ class UserAdd(_UserForm):
     def get_add_initial(self) -> dict[str, Any]:
         return {"time_zone": self.scope.customer.time_zone}
 
-    def save(self, form: UserForm, person: None) -> User:
+    def save(self, form: UserForm, person: User | None) -> User:
         self.check_reauthenticated(form, None)
         data = form.cleaned_data
         return services.create_user(
