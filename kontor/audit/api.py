@@ -8,8 +8,10 @@ from ninja import Field, Query, Router, Schema
 
 from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest
+from kontor.api.filtering import DateRangeQuery, filtered
 from kontor.api.permissions import requires
-from kontor.api.schemas import Page, PageQuery, errors, page
+from kontor.api.schemas import Page, errors, page
+from kontor.audit.filters import AuditFilter
 from kontor.audit.models import AuditEntry
 from kontor.audit.selectors import visible_entries
 from kontor.core.scope import Scope, get_scoped
@@ -34,14 +36,15 @@ class AuditEntryOut(Schema):
     ip: str | None
 
 
-class AuditEntryFilters(PageQuery):
+class AuditEntryFilters(DateRangeQuery):
+    """The audit page's filters (kontor/audit/filters.py), by the same names."""
+
     action: str | None = Field(
         None, max_length=64, description="`account.create` exactly, or `account` for every account.* action."
     )
     actor: str | None = Field(None, max_length=254, description="Part of the actor's email.")
     object_type: str | None = Field(None, max_length=64, description="e.g. `account`, `user`, `apikey`.")
-    since: datetime | None = Field(None, description="From this time on (inclusive).")
-    until: datetime | None = Field(None, description="Before this time.")
+    q: str | None = Field(None, max_length=200, description="Part of the object's name.")
 
 
 def _entries(scope: Scope) -> QuerySet[AuditEntry]:
@@ -74,18 +77,7 @@ def list_audit(request: ScopedRequest, filters: Query[AuditEntryFilters]) -> dic
     """The customer's audit log, newest first (`view_audit`): the customer-wide entries, and those
     of the accounts the caller works in (an API key: its own account; a master user: all)."""
     scope = request.scope
-    qs = _entries(scope).order_by("-created_at", "-id")
-    if filters.action:
-        action = filters.action.strip()
-        qs = qs.filter(action=action) if "." in action else qs.filter(action__startswith=f"{action}.")
-    if filters.actor:
-        qs = qs.filter(actor_label__icontains=filters.actor.strip())
-    if filters.object_type:
-        qs = qs.filter(object_type=filters.object_type.strip())
-    if filters.since is not None:
-        qs = qs.filter(created_at__gte=filters.since)
-    if filters.until is not None:
-        qs = qs.filter(created_at__lt=filters.until)
+    qs = filtered(request, AuditFilter, _entries(scope).order_by("-created_at", "-id"), filters)
     return page(qs, filters, _out)
 
 

@@ -16,9 +16,11 @@ from ninja import Field, Header, Query, Router, Schema
 from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest, actor_of
-from kontor.api.core import idempotent
+from kontor.api.filtering import DateRangeQuery, filtered
+from kontor.api.idempotency import Work, idempotent_write
 from kontor.api.permissions import requires
-from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names, page
+from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, collect, errors, field_names, page
+from kontor.billing.filters import InvoiceFilter
 from kontor.billing.invoices import BILLING_FIELDS
 from kontor.billing.models import Invoice
 from kontor.billing.payments import has_outside_effect
@@ -78,10 +80,11 @@ class InvoiceOut(Schema):
     buyer: dict[str, Any]
 
 
-class InvoiceFilters(PageQuery):
+class InvoiceFilters(DateRangeQuery):
+    """The invoice page's filters (kontor/billing/filters.py), by the same names; the dates are the issue dates."""
+
+    number: str | None = Field(None, max_length=32, description="Part of the invoice number.")
     status: str | None = Field(None, pattern="^(paid|due)$")
-    since: datetime | None = Field(None, description="Issued at or after this time.")
-    until: datetime | None = Field(None, description="Issued before this time.")
 
 
 def _invoices(scope: Scope) -> QuerySet[Invoice]:
@@ -139,13 +142,7 @@ def get_quote(request: ScopedRequest, query: Query[BillingQuoteQuery]) -> dict[s
 def list_invoices(request: ScopedRequest, filters: Query[InvoiceFilters]) -> dict[str, Any]:
     """The customer's invoices, newest first (`view_credits`)."""
     scope = request.scope
-    qs = _invoices(scope)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.since is not None:
-        qs = qs.filter(issued_at__gte=filters.since)
-    if filters.until is not None:
-        qs = qs.filter(issued_at__lt=filters.until)
+    qs = filtered(request, InvoiceFilter, _invoices(scope), filters)
     return page(qs, filters, _out)
 
 
@@ -292,11 +289,14 @@ PURCHASE_FIELDS = {
     "402 `payment_declined` and applies nothing." + IDEMPOTENCY_DOC,
 )
 @requires(any_of=CREDIT_WRITERS, refusal=WRITER_REFUSAL)
+# Only a charge outside this database (a card) needs the in-flight protocol; an invoice on account
+# claims, buys and answers in one transaction.
+@idempotent_write(external=lambda payload, **_: has_outside_effect(payload.payment_method))
 def purchase_credits(
     request: ScopedRequest,
     payload: PurchaseIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
+) -> Work:
     scope, user = _credit_caller(request)
     target: User | None = None
     if payload.for_user_id is not None:
@@ -326,6 +326,4 @@ def purchase_credits(
         }
         return HttpResponse(json.dumps(body, default=str), status=201, content_type="application/json")
 
-    # Only a charge outside this database (a card) needs the in-flight protocol; an invoice on account
-    # claims, buys and answers in one transaction.
-    return idempotent(request, scope, idempotency_key, work, external=has_outside_effect(payload.payment_method))
+    return work

@@ -8,18 +8,20 @@ Ids in a body that are missing or foreign answer 422 naming the field."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from django.db.models import Q
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
 
 from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest, StaffRequest, actor_of
+from kontor.api.filtering import filtered
 from kontor.api.permissions import requires, requires_staff
 from kontor.api.schemas import Input, Page, PageQuery, errors, field_names, page
 from kontor.core.errors import Invalid
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.numbers import services
+from kontor.numbers.filters import NumberFilter
 from kontor.numbers.models import KEYWORD_MAX, Keyword, KeywordOrder, Number
 from kontor.numbers.routing import sender_for
 from kontor.numbers.selectors import (
@@ -32,7 +34,6 @@ from kontor.numbers.selectors import (
     order_for_staff,
 )
 from kontor.tenancy.models import Account
-from kontor.tenancy.selectors import subscriber_pk
 
 router = Router()
 PERMS = (Perm.TECHNICAL_SETTINGS, Perm.MANAGE_SERVICES)
@@ -266,10 +267,21 @@ class NumberInventoryOut(Schema):
 
 
 class NumberInventoryQuery(PageQuery):
+    """The inventory page's filters (kontor/numbers/filters.py), by the same names."""
+
+    aliases: ClassVar[dict[str, str]] = {"subscriber_id": "customer"}
+
+    q: str | None = Field(None, max_length=30, description="Part of the number.")
     kind: Literal["short_code", "long_code", "dnis"] | None = None
     status: Literal["available", "assigned", "suspended"] | None = None
     country: str | None = Field(None, max_length=2)
-    subscriber_id: str | None = Field(None, max_length=20)
+    customer: str | None = Field(None, max_length=200, description="Subscriber ID (S000012) or part of the name.")
+    subscriber_id: str | None = Field(None, max_length=20, deprecated=True, description="Deprecated: use `customer`.")
+
+    @field_validator("country", mode="after")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
 
 
 class NumberInventoryIn(Input):
@@ -315,15 +327,7 @@ def _inventory_out(n: Number) -> dict[str, Any]:
 )
 @requires_staff(Perm.STAFF_MANAGE_NUMBERS)
 def staff_list_numbers(request: StaffRequest, query: Query[NumberInventoryQuery]) -> dict[str, Any]:
-    qs = inventory()
-    if query.kind:
-        qs = qs.filter(kind=query.kind)
-    if query.status:
-        qs = qs.filter(status=query.status)
-    if query.country:
-        qs = qs.filter(country=query.country.upper())
-    if query.subscriber_id:
-        qs = qs.filter(Q(customer_id=subscriber_pk(query.subscriber_id) or 0))
+    qs = filtered(request, NumberFilter, inventory(), query)
     return page(qs, query, _inventory_out)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from ninja import Query, Router, Status
 
 from kontor.access.models import User
@@ -13,6 +12,7 @@ from kontor.access.perms import Perm
 from kontor.access.requests import StaffRequest
 from kontor.access.selectors import staff_scope
 from kontor.access.services import onboard_enterprise, verify_caller
+from kontor.api.filtering import filtered
 from kontor.api.permissions import requires_staff
 from kontor.api.schemas import Page, PageQuery, errors, page
 from kontor.audit.models import AuditEntry
@@ -45,14 +45,6 @@ from kontor.tenancy.models import Account, CostCenter, Customer, Feature
 from kontor.tenancy.services import save_cost_center, save_feature, set_credit_mode, set_features, update_customer
 
 router = Router(tags=["staff"])
-
-
-def _filtered(filterset_class: Any, queryset: QuerySet, params: dict[str, Any]) -> QuerySet:
-    data = {k: ("" if v is None else str(v)) for k, v in params.items() if k not in ("limit", "offset")}
-    fs = filterset_class(data, queryset=queryset)
-    if not fs.is_valid():
-        raise Invalid("The filters are not valid.", fields={k: [str(m) for m in v] for k, v in fs.errors.items()})
-    return fs.qs
 
 
 def _customer(pk: int) -> Customer:
@@ -117,7 +109,7 @@ def _detail_out(customer: Customer, scope: Scope) -> dict[str, Any]:
 @requires_staff(Perm.STAFF_VIEW_CUSTOMERS)
 def list_customers(request: StaffRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
     """Subscriber lookup: search and filter customers."""
-    qs = _filtered(CustomerFilter, customers_with_master().prefetch_related("features"), query.dict())
+    qs = filtered(request, CustomerFilter, customers_with_master().prefetch_related("features"), query)
     return page(qs, query, _customer_out)
 
 
@@ -293,5 +285,5 @@ def create_feature(request: StaffRequest, payload: FeatureIn) -> Status:
 @requires_staff(Perm.STAFF_VIEW_AUDIT)
 def list_audit(request: StaffRequest, query: Query[AuditQuery]) -> dict[str, Any]:
     """Every customer's and the provider's audit entries, newest first."""
-    qs = _filtered(AuditFilter, AuditEntry.objects.order_by("-created_at", "-id"), query.dict())
+    qs = filtered(request, AuditFilter, AuditEntry.objects.order_by("-created_at", "-id"), query)
     return page(qs, query, lambda entry: entry)
