@@ -19,7 +19,7 @@ from ninja import Field, Header, Query, Router, Schema
 from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest, actor_of
-from kontor.api.core import idempotent
+from kontor.api.idempotency import Work, idempotent_write
 from kontor.api.permissions import requires
 from kontor.api.schemas import IDEMPOTENCY_DOC, Input, Page, PageQuery, collect, errors, field_names
 from kontor.core.errors import Forbidden
@@ -222,11 +222,12 @@ def wallet_log_csv(request: ScopedRequest, wallet_id: int, query: Query[CsvQuery
     "is 409 `insufficient_credits`." + IDEMPOTENCY_DOC,
 )
 @requires(any_of=CREDIT_WRITERS, refusal=WRITER_REFUSAL)
+@idempotent_write()
 def transfer_credits(
     request: ScopedRequest,
     payload: TransferIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
+) -> Work:
     scope, user = _caller(request)
     wallets = _body_wallets(scope, [("from_wallet_id", payload.from_wallet_id), ("to_wallet_id", payload.to_wallet_id)])
     source, target = wallets["from_wallet_id"], wallets["to_wallet_id"]
@@ -239,7 +240,7 @@ def transfer_credits(
         selectors.read_balances_together([source, target])  # one snapshot: the pair always adds up
         return _created({"journal_id": journal.pk, "from_balance": source.balance, "to_balance": target.balance})
 
-    return idempotent(request, scope, idempotency_key, work)
+    return work
 
 
 @router.post(
@@ -250,11 +251,12 @@ def transfer_credits(
     "`errors` as `transfers.N`." + IDEMPOTENCY_DOC,
 )
 @requires(any_of=CREDIT_WRITERS, refusal=WRITER_REFUSAL)
+@idempotent_write()
 def batch_transfer_credits(
     request: ScopedRequest,
     payload: BatchIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
+) -> Work:
     scope, user = _caller(request)
     ids = {t.from_wallet_id for t in payload.transfers} | {t.to_wallet_id for t in payload.transfers}
     found = {w.pk: w for w in scoped(scope, Wallet).filter(pk__in=[i for i in ids if 0 < i < 2**63])}
@@ -274,7 +276,7 @@ def batch_transfer_credits(
             {"journal_id": result.journals[0].pk, "journal_ids": [j.pk for j in result.journals], "count": len(items)}
         )
 
-    return idempotent(request, scope, idempotency_key, work)
+    return work
 
 
 @router.put(
