@@ -3,7 +3,6 @@ every request (web and API alike)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from django.contrib.auth import logout
@@ -14,6 +13,7 @@ from kontor.access.selectors import accounts_for, scope_for_user
 from kontor.core import rls
 from kontor.core.errors import ErrorCode
 from kontor.core.netaddr import address_allowed
+from kontor.core.problems import problem
 
 SESSION_ACCOUNT = "kontor_account_id"
 
@@ -21,14 +21,7 @@ SESSION_ACCOUNT = "kontor_account_id"
 def ip_refused_response(request: HttpRequest, address: str | None) -> HttpResponse:
     detail = f"Your organisation does not allow access from {address or 'this address'}."
     if request.path.startswith("/api/"):
-        body = {
-            "type": "about:blank",
-            "title": "Forbidden",
-            "status": 403,
-            "detail": detail,
-            "code": ErrorCode.IP_NOT_ALLOWED.value,
-        }
-        return HttpResponse(json.dumps(body), status=403, content_type="application/problem+json")
+        return problem(403, ErrorCode.IP_NOT_ALLOWED, detail)
     html = render_to_string("web/ip_refused.html", {"detail": detail}, request=request)
     return HttpResponse(html, status=403)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -21,8 +19,8 @@ from kontor.access.services import authenticate_api_key
 from kontor.api.openapi import KontorAPI
 from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, NotConfirmed
-from kontor.core.idempotency import run_idempotent
 from kontor.core.netaddr import address_allowed
+from kontor.core.problems import body_response, problem, problem_bytes
 from kontor.core.retry import Busy, is_retryable
 from kontor.core.scope import Scope
 
@@ -98,38 +96,6 @@ api = KontorAPI(
 )
 
 
-def problem(status: int, code: str, detail: str, *, title: str = "", **extra: Any) -> HttpResponse:
-    body = problem_body(status, code, detail, title=title, **extra)
-    return HttpResponse(body, status=status, content_type="application/problem+json")
-
-
-def problem_body(status: int, code: str, detail: str, *, title: str = "", **extra: Any) -> bytes:
-    body = {
-        "type": "about:blank",
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        **extra,
-    }
-    return json.dumps(body, default=str).encode()
-
-
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Content too large",
-    422: "Unprocessable content",
-    429: "Too many requests",
-    500: "Internal error",
-    503: "Service unavailable",
-}
-
-
 PAYLOAD_TOO_LARGE = "payload_too_large"
 METHOD_NOT_ALLOWED = "method_not_allowed"
 BAD_REQUEST = "bad_request"
@@ -166,9 +132,7 @@ def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return HttpResponse(
-        json.dumps(exc.problem(), default=str), status=exc.status, content_type="application/problem+json"
-    )
+    return body_response(exc.problem(), exc.status)
 
 
 @api.exception_handler(NinjaValidationError)
@@ -218,14 +182,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Busy)
 def _busy(request: HttpRequest, exc: Busy) -> HttpResponse:
     # Retries of the whole transaction were exhausted (kontor.core.retry): nothing was written.
-    response = HttpResponse(json.dumps(exc.problem()), status=503, content_type="application/problem+json")
+    response = body_response(exc.problem(), 503)
     response["Retry-After"] = str(exc.retry_after)
     return response
 
 
 @api.exception_handler(NotConfirmed)
 def _not_confirmed(request: HttpRequest, exc: NotConfirmed) -> HttpResponse:
-    # As the fast lane answers it (messaging/fastlane.py): the send may still be written, so not a 500.
+    # As the fast lane answers it (messaging/api/fastlane.py): the send may still be written, so not a 500.
     return problem(503, "not_confirmed", str(exc))
 
 
@@ -241,20 +205,5 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 # Until messaging's API modules use kontor.access.requests directly (they import these names from here).
 user_of = actor_of
+problem_body = problem_bytes
 __all__ = ["api", "problem", "problem_body", "scope_of", "scope_of_any", "staff_of", "user_of"]
-
-
-def idempotent(
-    request: HttpRequest, scope: Scope, key: str | None, work: Callable[[], HttpResponse], *, external: bool = False
-) -> HttpResponse:
-    """Run an API write under its Idempotency-Key: claim, work and answer in one transaction, retried whole
-    on a deadlock (`external`: the work has an effect outside the database, such as a card charge)."""
-    return run_idempotent(
-        customer_id=scope.customer.pk,
-        key=key,
-        method=request.method or "POST",
-        path=request.path,
-        body=request.body,
-        work=work,
-        external=external,
-    )

@@ -1,6 +1,6 @@
 """The OpenAPI document as the API really answers, corrected in one place after ninja builds it:
 
-- every error (4xx, 5xx) is sent as `application/problem+json` (api.core.problem), not the
+- every error (4xx, 5xx) is sent as `application/problem+json` (kontor.core.problems), not the
   `application/json` ninja declares for any response schema;
 - the CSV exports (paths ending in `.csv`) answer `text/csv`, a string, not JSON;
 - an operation that takes a body can answer 413 `payload_too_large` (DATA_UPLOAD_MAX_MEMORY_SIZE);

@@ -15,13 +15,13 @@ from pydantic import Field
 
 from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest, actor_of
-from kontor.api.core import problem
 from kontor.api.permissions import requires
 from kontor.api.schemas import Input, Page, PageQuery, Problem, errors, page
 from kontor.contacts import selectors, services
 from kontor.contacts.csvimport import import_contacts
 from kontor.contacts.models import Contact, OptOut, Phonebook
 from kontor.core.errors import ErrorCode, Invalid
+from kontor.core.problems import problem
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy.models import Account, CustomColumn
 from kontor.web.lists import stream_csv

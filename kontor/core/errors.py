@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from kontor.core.problems import problem_dict
+
 
 class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
@@ -51,28 +53,9 @@ class DomainError(Exception):
 
     def problem(self) -> dict[str, object]:
         """The application/problem+json body for this refusal."""
-        body: dict[str, object] = {
-            "type": "about:blank",
-            "title": _TITLES.get(self.status, "Error"),
-            "status": self.status,
-            "detail": self.message,
-            "code": self.code.value,
-        }
         if self.fields:
-            body["errors"] = self.fields
-        return body
-
-
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    402: "Payment required",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    422: "Unprocessable content",
-    429: "Too many requests",
-}
+            return problem_dict(self.status, self.code.value, self.message, errors=self.fields)
+        return problem_dict(self.status, self.code.value, self.message)
 
 
 class Invalid(DomainError):

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from kontor.core.errors import Conflict, DomainError, ErrorCode, Invalid
 from kontor.core.models import IdempotencyRecord
+from kontor.core.problems import PROBLEM_JSON
 from kontor.core.retry import retrying
 
 STALE_AFTER = timedelta(minutes=5)  # longer than any payment provider's timeout
@@ -71,7 +72,7 @@ class Stored:
     body: str
 
     def response(self) -> HttpResponse:
-        content_type = "application/problem+json" if self.status >= 400 else "application/json"
+        content_type = PROBLEM_JSON if self.status >= 400 else "application/json"
         response = HttpResponse(self.body, status=self.status, content_type=content_type)
         response["Idempotent-Replayed"] = "true"
         return response

@@ -58,11 +58,6 @@ class Busy(DomainError):
     def __init__(self, message: str = "The service is busy; nothing was changed. Retry in a moment.") -> None:
         super().__init__(message)
 
-    def problem(self) -> dict[str, object]:
-        body = super().problem()
-        body["title"] = "Service unavailable"
-        return body
-
 
 def is_retryable(exc: BaseException) -> bool:
     """A deadlock, a serialization failure or a locked SQLite database, anywhere in the exception's chain."""
