@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from kontor.core.errors import DomainError
 from kontor.tenancy.models import CustomColumn
@@ -82,3 +83,43 @@ class ImportForm(forms.Form):
 class OptOutForm(forms.Form):
     phone = forms.CharField(max_length=40, label="Phone number", widget=forms.TextInput(attrs={"type": "tel"}))
     note = forms.CharField(max_length=200, required=False)
+
+
+FILTER_PREFIX = "filter-"
+
+
+class BulkContactsForm(forms.Form):
+    """What to do with the selected contacts of a phonebook. The chosen rows come as `ids` (checkboxes of
+    the list, outside this form's fields) or, with `selection=all`, as the list's filter parameters
+    prefixed with `filter-`."""
+
+    action = forms.ChoiceField(
+        label=gettext_lazy("With the selected contacts"),
+        choices=[
+            ("delete", gettext_lazy("Delete them")),
+            ("move", gettext_lazy("Move them to another phonebook")),
+            ("copy", gettext_lazy("Copy them to another phonebook")),
+        ],
+    )
+    target = forms.TypedChoiceField(label=gettext_lazy("Other phonebook"), coerce=int, required=False, empty_value=None)
+    selection = forms.ChoiceField(
+        label=gettext_lazy("Which contacts"),
+        choices=[("ids", gettext_lazy("The ones ticked")), ("all", gettext_lazy("All matching the filter"))],
+        widget=forms.RadioSelect,
+        initial="ids",
+    )
+
+    def __init__(self, *args: Any, targets: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        target = self.fields["target"]
+        assert isinstance(target, forms.TypedChoiceField)
+        target.choices = [("", "—"), *targets]
+
+    @staticmethod
+    def ids(data: Any) -> list[int]:
+        """The ticked contact ids; anything not a number is left out (it could name no contact)."""
+        return [int(v) for v in data.getlist("ids") if str(v).isdigit()]
+
+    @staticmethod
+    def filter_data(data: Any) -> dict[str, str]:
+        return {k[len(FILTER_PREFIX) :]: v for k, v in data.items() if k.startswith(FILTER_PREFIX)}

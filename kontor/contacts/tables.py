@@ -4,6 +4,7 @@ sortable through the col_<id> annotations of selectors.with_columns."""
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.utils.translation import gettext as _
 
 from kontor.contacts.models import Contact, OptOut, Phonebook
 from kontor.contacts.selectors import column_key
@@ -45,12 +46,35 @@ class ContactTable(tables.Table):
         attrs = {"class": "table", "id": "contacts"}
 
 
-def contact_table(columns: list[CustomColumn]) -> type[ContactTable]:
-    """ContactTable with one sortable column per custom column of the account."""
+class SelectColumn(tables.CheckBoxColumn):
+    """A checkbox per row that belongs to the bulk form after the table (form="contacts-bulk"), so the
+    list needs no enclosing form and no JavaScript. The header is a word: ticking every row of a page
+    would need a script, and "all matching the filter" is one choice in the bulk form."""
+
+    @property
+    def header(self) -> str:  # type: ignore[override]
+        return str(_("Select"))
+
+
+def _select_label(record: Contact) -> str:
+    return _("Select %(phone)s") % {"phone": record.phone}
+
+
+def contact_table(columns: list[CustomColumn], *, selectable: bool = False) -> type[ContactTable]:
+    """ContactTable with one sortable column per custom column of the account, and with `selectable` a
+    first column of checkboxes for bulk changes."""
     attrs: dict[str, object] = {
         column_key(c): tables.Column(verbose_name=c.name, accessor=column_key(c), default="") for c in columns
     }
-    attrs["Meta"] = type("Meta", (ContactTable.Meta,), {})
+    meta: dict[str, object] = {}
+    if selectable:
+        attrs["ids"] = SelectColumn(
+            accessor="pk",
+            attrs={"td__input": {"form": "contacts-bulk", "aria-label": _select_label}},
+            exclude_from_export=True,
+        )
+        meta["sequence"] = ("ids", *ContactTable.Meta.sequence)
+    attrs["Meta"] = type("Meta", (ContactTable.Meta,), meta)
     return type("AccountContactTable", (ContactTable,), attrs)  # type: ignore[return-value]
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.phonebook_edit, name="phonebook_edit"),
     path("<int:pk>/delete/", views.phonebook_delete, name="phonebook_delete"),
     path("<int:pk>/export.csv", views.phonebook_export, name="phonebook_export"),
+    path("<int:pk>/bulk/", views.phonebook_bulk, name="phonebook_bulk"),
     path("<int:pk>/import/", views_import.phonebook_import, name="phonebook_import"),
     path("<int:pk>/contacts/add/", views.phonebook_contact_add, name="phonebook_contact_add"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),

@@ -7,21 +7,26 @@ from collections.abc import Callable
 from functools import partial
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.contacts import bulk as bulk_contacts
 from kontor.contacts import selectors, services
-from kontor.contacts.filters import ContactFilter, OptOutFilter
-from kontor.contacts.forms import ContactForm, OptOutForm, PhonebookForm
+from kontor.contacts.filters import ContactFilter, OptOutFilter, describe_selection, select_contacts
+from kontor.contacts.forms import FILTER_PREFIX, BulkContactsForm, ContactForm, OptOutForm, PhonebookForm
 from kontor.contacts.models import Contact, OptOut, Phonebook
 from kontor.contacts.tables import OptOutTable, PhonebookTable, contact_table
-from kontor.core.errors import DomainError
+from kontor.core.bulk import PlanChanged, plan, preview
+from kontor.core.errors import DomainError, NotFound
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy.models import Account
+from kontor.web.bulk import preview_page
 from kontor.web.decorators import customer_view
 from kontor.web.lists import Action, export_csv, form_errors_from, list_page
 
@@ -106,7 +111,8 @@ def phonebook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     book = _phonebook(request, pk)
     columns = selectors.columns(scope)
     actions: list[Action] = []
-    if scope.has(Perm.MANAGE_CONTACTS):
+    manage = scope.has(Perm.MANAGE_CONTACTS)
+    if manage:
         actions = [
             Action("Add contact", reverse("contacts:phonebook_contact_add", args=[book.pk])),
             Action("Import CSV", reverse("contacts:phonebook_import", args=[book.pk])),
@@ -114,15 +120,25 @@ def phonebook_detail(request: HttpRequest, pk: int) -> HttpResponse:
             Action("Delete", reverse("contacts:phonebook_delete", args=[book.pk])),
         ]
     actions.append(Action("All phonebooks", reverse("contacts:phonebooks")))
+    extra: dict[str, object] = {}
+    if manage:
+        # The bulk form sits after the list; the ticked rows belong to it through their form="…" attribute.
+        extra = {
+            "bulk_form": BulkContactsForm(targets=_bulk_targets(scope, book)),
+            "bulk_url": reverse("contacts:phonebook_bulk", args=[book.pk]),
+            "filter_carry": _filter_carry(request.GET),
+        }
     return list_page(
         request,
         title=f"Phonebook: {book.name}",
         queryset=selectors.contacts(scope, book, columns),
-        table_class=contact_table(columns),
+        table_class=contact_table(columns, selectable=manage),
         filterset_class=ContactFilter,
         actions=actions,
         export_url=reverse("contacts:phonebook_export", args=[book.pk]),
         intro=book.description,
+        template="contacts/phonebook_detail.html" if manage else "web/list.html",
+        extra=extra,
     )
 
 
@@ -185,6 +201,94 @@ def phonebook_delete(request: HttpRequest, pk: int) -> HttpResponse:
         details=["Opt-outs are kept: they belong to the account, not to a phonebook."],
         cancel_url=reverse("contacts:phonebook_detail", args=[book.pk]),
         label="Delete phonebook",
+    )
+
+
+# --- bulk changes --------------------------------------------------------------------------------
+
+
+def _bulk_targets(scope: Scope, book: Phonebook) -> list[tuple[int, str]]:
+    return list(scoped(scope, Phonebook).exclude(pk=book.pk).order_by("name").values_list("pk", "name"))
+
+
+def _filter_carry(data: QueryDict) -> list[tuple[str, str]]:
+    """The list's filter parameters, renamed for the bulk form (a filter named like a bulk field must
+    not change the bulk choice)."""
+    names = set(ContactFilter.base_filters)
+    return [(FILTER_PREFIX + k, str(v)) for k, v in data.items() if k in names and v]
+
+
+@customer_view(Perm.MANAGE_CONTACTS)
+def phonebook_bulk(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete, move or copy the ticked contacts, or all matching the list's filter: the first POST shows
+    the preview, the second (with `confirm` and the preview's fingerprint) applies it, or shows a fresh
+    preview if anything changed meanwhile."""
+    scope = _scope(request)
+    book = _phonebook(request, pk)
+    back = reverse("contacts:phonebook_detail", args=[book.pk])
+    if request.method != "POST":
+        return redirect(back)
+    form = BulkContactsForm(request.POST, targets=_bulk_targets(scope, book))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect(back)
+    kind, everything = form.cleaned_data["action"], form.cleaned_data["selection"] == "all"
+    ids = None if everything else BulkContactsForm.ids(request.POST)
+    filter_data = BulkContactsForm.filter_data(request.POST) if everything else None
+    confirming = "confirm" in request.POST
+    try:
+        target_pk = form.cleaned_data["target"]
+        target = get_scoped(scope, Phonebook, pk=target_pk) if target_pk is not None else None
+        action = bulk_contacts.action_for(book, kind, target)
+        selection, filterset = select_contacts(scope, book, ids=ids, data=filter_data, must_exist=not confirming)
+    except NotFound:
+        raise  # a foreign or missing id is the 404 page, as everywhere
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    in_words = describe_selection(filterset, len(ids or ()))
+    carry = [(name, str(value)) for name, value in form.cleaned_data.items() if value is not None]
+    carry += [("ids", str(i)) for i in ids or ()] + [(FILTER_PREFIX + k, v) for k, v in (filter_data or {}).items()]
+    error = ""
+    if confirming:
+        try:
+            applied = bulk_contacts.apply_bulk(
+                action,
+                selection,
+                request.POST.get("fingerprint", ""),
+                actor=_user(request),
+                selected={"filter": filter_data} if everything else {"ids": len(ids or ())},
+            )
+        except PlanChanged as exc:
+            fresh, error = exc.plan, exc.message
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect(back)
+        else:
+            message = action.done(applied.count)
+            skipped = len(applied.plan.refused)
+            if skipped:
+                message += " " + ngettext("%(count)d was skipped.", "%(count)d were skipped.", skipped) % {
+                    "count": skipped
+                }
+            messages.success(request, message)
+            return redirect(back)
+    else:
+        fresh = plan(action, selection)
+    return preview_page(
+        request,
+        title=_("Preview: %(phonebook)s") % {"phonebook": book.name},
+        preview=preview(action, fresh, filters=[]),
+        selection=in_words,
+        carry=carry,
+        action_url=reverse("contacts:phonebook_bulk", args=[book.pk]),
+        cancel_url=back,
+        confirm_label=_("Confirm"),
+        labels=bulk_contacts.LABELS,
+        error=error,
+        status=409 if error else 200,
     )
 
 
