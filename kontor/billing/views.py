@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest
 from kontor.billing.filters import InvoiceFilter
 from kontor.billing.forms import CountryTaxForm, PriceListForm, TierForm
 from kontor.billing.models import CountryTax, Invoice, PriceList, PriceTier
@@ -19,33 +19,32 @@ from kontor.billing.pdf import pdf_response
 from kontor.billing.pricing import format_money, format_rate, format_unit_price, net_minor
 from kontor.billing.services import delete_tier, save_country_tax, save_price_list, save_tier
 from kontor.billing.tables import InvoiceTable
-from kontor.core.errors import DomainError, NotFound
 from kontor.core.scope import get_scoped, scoped
 from kontor.web.decorators import customer_view, staff_view
-from kontor.web.lists import export_csv, form_errors_from, list_page
+from kontor.web.generic import ConfirmView, EditView, ListView
+from kontor.web.lists import export_csv
 
 # --- customer: invoices --------------------------------------------------------------------------
 
 
-def _invoices(request: HttpRequest) -> QuerySet[Invoice]:
-    return scoped(request.scope, Invoice).order_by("-issued_at", "-id")  # type: ignore[attr-defined]
+def _invoices(request: ScopedRequest) -> QuerySet[Invoice]:
+    return scoped(request.scope, Invoice).order_by("-issued_at", "-id")
 
 
 @customer_view(Perm.VIEW_CREDITS)
-def invoices(request: HttpRequest) -> HttpResponse:
-    return list_page(
-        request,
-        title="Invoices",
-        queryset=_invoices(request),
-        table_class=InvoiceTable,
-        filterset_class=InvoiceFilter,
-        export_url=reverse("billing:invoices_export"),
-        intro="Tax invoices and receipts for SMS credits bought. Download each one as a PDF.",
-    )
+class InvoiceList(ListView):
+    title = _("Invoices")
+    table_class = InvoiceTable
+    filterset_class = InvoiceFilter
+    export_url = "billing:invoices_export"
+    intro = _("Tax invoices and receipts for SMS credits bought. Download each one as a PDF.")
+
+    def get_queryset(self) -> QuerySet[Invoice]:
+        return _invoices(self.request)
 
 
 @customer_view(Perm.VIEW_CREDITS)
-def invoices_export(request: HttpRequest) -> HttpResponse:
+def invoices_export(request: ScopedRequest) -> HttpResponse:
     return export_csv(  # type: ignore[return-value]  # a streamed response
         request,
         queryset=_invoices(request),
@@ -56,26 +55,11 @@ def invoices_export(request: HttpRequest) -> HttpResponse:
 
 
 @customer_view(Perm.VIEW_CREDITS)
-def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    return pdf_response(get_scoped(request.scope, Invoice, pk=pk))  # type: ignore[attr-defined]
+def invoice_pdf(request: ScopedRequest, pk: int) -> HttpResponse:
+    return pdf_response(get_scoped(request.scope, Invoice, pk=pk))
 
 
 # --- staff: price lists, tiers, country taxes ----------------------------------------------------
-
-
-def _staff(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # staff_view guarantees a signed-in staff user
-    return user
-
-
-def _get(model: type[Any], pk: int | None, what: str) -> Any:
-    if pk is None:
-        return None
-    obj = model.objects.filter(pk=pk).first()
-    if obj is None:
-        raise NotFound(what)
-    return obj
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
@@ -104,124 +88,115 @@ def price_lists(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/price_lists.html", {"title": "Prices", "cards": cards, "taxes": taxes})
 
 
-def _form_page(request: HttpRequest, title: str, form: Any, intro: str = "") -> HttpResponse:
-    return render(
-        request,
-        "web/form.html",
-        {"title": title, "form": form, "intro": intro, "cancel_url": reverse("billing:price_lists")},
-    )
+class _PricesPage(EditView[Any]):
+    catalogue = True
+    success_url = "billing:price_lists"
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
-def price_list_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    obj: PriceList | None = _get(PriceList, pk, "price list")
-    initial = {"name": obj.name, "currency": obj.currency, "is_active": obj.is_active} if obj else None
-    form = PriceListForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = save_price_list(obj, actor=_staff(request), **form.cleaned_data)
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Price list {saved.name} saved.")
-            return redirect("billing:price_lists")
-    return _form_page(
-        request,
-        f"Edit price list {obj.name}" if obj else "Add price list",
-        form,
-        "A switched-off list is not used: its countries fall back to the ZZ row.",
-    )
+class PriceListEdit(_PricesPage):
+    model = PriceList
+    form_class = PriceListForm
+    title = _("Edit price list %(name)s")
+    add_title = _("Add price list")
+    intro = _("A switched-off list is not used: its countries fall back to the ZZ row.")
+    success_message = _("Price list %(name)s saved.")
+
+    def get_initial(self, obj: PriceList) -> dict[str, Any]:
+        return {"name": obj.name, "currency": obj.currency, "is_active": obj.is_active}
+
+    def save(self, form: PriceListForm, obj: PriceList | None) -> PriceList:
+        return save_price_list(obj, actor=self.actor, **form.cleaned_data)
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
-def tier_add(request: HttpRequest, list_pk: int) -> HttpResponse:
-    return _tier_form(request, _get(PriceList, list_pk, "price list"), None)
+class TierEdit(_PricesPage):
+    """A tier of a price list: added under the list's URL (list_pk), changed under its own (pk)."""
+
+    model = PriceTier
+    form_class = TierForm
+    success_message = _("Prices of %(name)s saved.")  # of the price list
+
+    def price_list(self, tier: PriceTier | None) -> PriceList:
+        if tier is not None:
+            return tier.price_list
+        found: PriceList = self.lookup(self.kwargs["list_pk"], PriceList)
+        return found
+
+    def get_initial(self, tier: PriceTier) -> dict[str, Any]:
+        return {"min_quantity": tier.min_quantity, "unit_price": tier.unit_price_micro / 1_000_000}
+
+    def get_title(self, tier: PriceTier | None) -> str:
+        name = self.price_list(tier).name
+        if tier is None:
+            return gettext("%(list)s: add tier") % {"list": name}
+        return gettext("%(list)s: tier from %(min)s") % {"list": name, "min": tier.min_quantity}
+
+    def get_intro(self, tier: PriceTier | None) -> str:
+        return gettext("Prices in %(currency)s per credit.") % {"currency": self.price_list(tier).currency}
+
+    def save(self, form: TierForm, tier: PriceTier | None) -> PriceList:
+        price_list = self.price_list(tier)
+        save_tier(
+            tier,
+            actor=self.actor,
+            price_list=price_list,
+            min_quantity=form.cleaned_data["min_quantity"],
+            unit_price_micro=form.unit_price_micro(),
+        )
+        return price_list
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
-def tier_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    tier: PriceTier = _get(PriceTier, pk, "price tier")
-    return _tier_form(request, tier.price_list, tier)
+class TierDelete(ConfirmView[PriceTier]):
+    model = PriceTier
+    catalogue = True
+    title = _("Remove price tier")
+    confirm_label = _("Remove tier")
+    done_message = _("Tier from %(min_quantity)s removed from %(price_list.name)s.")
+    done_url = "billing:price_lists"
 
+    def get_question(self, tier: PriceTier) -> str:
+        return gettext("Remove the tier from %(min)s credits (%(price)s per credit) from %(list)s?") % {
+            "min": tier.min_quantity,
+            "price": format_unit_price(tier.unit_price_micro, tier.price_list.currency),
+            "list": tier.price_list.name,
+        }
 
-def _tier_form(request: HttpRequest, price_list: PriceList, tier: PriceTier | None) -> HttpResponse:
-    initial = None
-    if tier is not None:
-        initial = {"min_quantity": tier.min_quantity, "unit_price": tier.unit_price_micro / 1_000_000}
-    form = TierForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            save_tier(
-                tier,
-                actor=_staff(request),
-                price_list=price_list,
-                min_quantity=form.cleaned_data["min_quantity"],
-                unit_price_micro=form.unit_price_micro(),
-            )
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Prices of {price_list.name} saved.")
-            return redirect("billing:price_lists")
-    title = f"{price_list.name}: " + (f"tier from {tier.min_quantity}" if tier else "add tier")
-    return _form_page(request, title, form, f"Prices in {price_list.currency} per credit.")
+    def get_details(self, tier: PriceTier) -> list[str]:
+        return [
+            gettext("Purchases of that size will be priced by the next smaller tier."),
+            gettext("Issued invoices keep their prices."),
+        ]
+
+    def act(self, tier: PriceTier) -> None:
+        delete_tier(tier, actor=self.actor)
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
-def tier_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    tier: PriceTier = _get(PriceTier, pk, "price tier")
-    price = format_unit_price(tier.unit_price_micro, tier.price_list.currency)
-    if request.method == "POST":
-        try:
-            delete_tier(tier, actor=_staff(request))
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Tier from {tier.min_quantity} removed from {tier.price_list.name}.")
-        return redirect("billing:price_lists")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": "Remove price tier",
-            "question": f"Remove the tier from {tier.min_quantity} credits ({price} per credit) "
-            f"from {tier.price_list.name}?",
-            "details": [
-                "Purchases of that size will be priced by the next smaller tier.",
-                "Issued invoices keep their prices.",
-            ],
-            "confirm_label": "Remove tier",
-            "cancel_url": reverse("billing:price_lists"),
-        },
-    )
+class CountryTaxEdit(_PricesPage):
+    model = CountryTax
+    not_found = "country"
+    form_class = CountryTaxForm
+    title = _("Country %(country)s")
+    add_title = _("Add country")
+    intro = _("Customers in this country are quoted from this price list, in its currency, with this VAT rate.")
+    success_message = _("%(country)s: VAT and price list saved.")
 
+    def get_initial(self, obj: CountryTax) -> dict[str, Any]:
+        return {"country": obj.country, "vat_rate": obj.vat_rate_bp / 100, "price_list": obj.price_list_id}
 
-@staff_view(Perm.STAFF_MANAGE_BILLING)
-def country_tax_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    obj: CountryTax | None = _get(CountryTax, pk, "country")
-    initial = None
-    if obj is not None:
-        initial = {"country": obj.country, "vat_rate": obj.vat_rate_bp / 100, "price_list": obj.price_list_id}
-    form = CountryTaxForm(request.POST or None, initial=initial)
-    if obj is not None:
-        form.fields["country"].disabled = True
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = save_country_tax(
-                obj,
-                actor=_staff(request),
-                country=form.cleaned_data["country"],
-                vat_rate_bp=form.vat_rate_bp(),
-                price_list=form.cleaned_data["price_list"],
-            )
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"{saved.country}: VAT and price list saved.")
-            return redirect("billing:price_lists")
-    return _form_page(
-        request,
-        f"Country {obj.country}" if obj else "Add country",
-        form,
-        "Customers in this country are quoted from this price list, in its currency, with this VAT rate.",
-    )
+    def make_form(self, obj: CountryTax | None) -> CountryTaxForm:
+        form: CountryTaxForm = super().make_form(obj)
+        if obj is not None:
+            form.fields["country"].disabled = True  # a country's row is changed, never moved
+        return form
+
+    def save(self, form: CountryTaxForm, obj: CountryTax | None) -> CountryTax:
+        return save_country_tax(
+            obj,
+            actor=self.actor,
+            country=form.cleaned_data["country"],
+            vat_rate_bp=form.vat_rate_bp(),
+            price_list=form.cleaned_data["price_list"],
+        )

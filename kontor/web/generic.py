@@ -97,13 +97,15 @@ class ObjectPage(Page, Generic[T]):
     catalogue: ClassVar[bool] = False
     not_found: ClassVar[str] = ""  # the "No such …" word; the model's verbose name by default
 
-    def lookup(self, pk: Any) -> T:
+    def lookup(self, pk: Any, model: type[Model] | None = None) -> T:
+        """The page's row (or one of `model`, e.g. the parent a new row is added to)."""
+        model = model or self.model
         if not self.catalogue:
-            found: T = get_scoped(self.scope, self.model, pk=pk)  # type: ignore[assignment]
+            found: T = get_scoped(self.scope, model, pk=pk)  # type: ignore[assignment]
             return found
-        row = self.model._default_manager.filter(pk=pk).first()
+        row = model._default_manager.filter(pk=pk).first()
         if row is None:
-            raise NotFound(self.not_found or str(self.model._meta.verbose_name))
+            raise NotFound((model is self.model and self.not_found) or str(model._meta.verbose_name))
         return row  # type: ignore[return-value]
 
 
