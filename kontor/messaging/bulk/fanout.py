@@ -10,7 +10,7 @@ to a spool (memory up to SPOOL_MEMORY, then a temporary file), so the credits ar
 before anything is written, and what is written is exactly what was checked.
 
 Write (`write`): on PostgreSQL the messages and their first events are COPYed, with ids taken from the
-table's sequence beforehand; elsewhere bulk_create (both in bulkinsert.py, shared with the group
+table's sequence beforehand; elsewhere bulk_create (both in bulk/insert.py, shared with the group
 commit). The caller reserves the total in one journal (`reserve`, reference `campaign:<id>`): settle,
 release and refund stay per message and need only the message (delivery/outbound.py), and the hold-balance check
 (ledger verify) compares the hold wallet with the credits of messages in flight, so one journal for all
@@ -35,13 +35,12 @@ from kontor.core.validation import e164
 from kontor.ledger.models import JournalTransaction
 from kontor.ledger.posting import Leg, hold_wallet, post
 from kontor.messaging import adapters
-from kontor.messaging.bulk import insert as bulkinsert
+from kontor.messaging.bulk import insert
 from kontor.messaging.bulk.insert import Row, Sending, Spool
-from kontor.messaging.delivery import outbound as delivery
+from kontor.messaging.delivery import outbound
 from kontor.messaging.models import RateCardEntry
-from kontor.messaging.rules import encoding
-from kontor.messaging.rules import ratecard as rates
-from kontor.messaging.rules import text as rules
+from kontor.messaging.rules import encoding, ratecard
+from kontor.messaging.rules.text import MAX_TEXT, max_segments
 from kontor.tenancy.models import CustomColumn
 
 if TYPE_CHECKING:
@@ -68,12 +67,12 @@ class Pricer:
     """Encoding, segments and credits of one text to one number, with the whole rate card loaded once."""
 
     def __init__(self) -> None:
-        self.table = rates.RateTable()
+        self.table = ratecard.RateTable()
         # The longest prefix is what decides, so numbers that share this many leading digits share a rate.
         self.width = max((len(prefix) for prefix in self.table.entries), default=0)
         self.entries: dict[str, RateCardEntry | None] = {}
         self.texts: dict[str, tuple[str, int]] = {}
-        self.max_segments = rules.max_segments()
+        self.max_segments = max_segments()
 
     def analyse(self, text: str) -> tuple[str, int]:
         """(encoding, segments); Invalid (a bare problem, the caller names the number) when unsendable."""
@@ -83,7 +82,7 @@ class Pricer:
         if not text.strip():
             raise Invalid.field("text", "Write a message.")
         found = _analyse(text)
-        if len(text) > rules.MAX_TEXT or found[1] > self.max_segments:
+        if len(text) > MAX_TEXT or found[1] > self.max_segments:
             label = "GSM-7" if found[0] == encoding.GSM7 else "UCS-2 (Unicode)"
             raise Invalid.field(
                 "text",
@@ -308,8 +307,8 @@ def write(p: Plan, how: Sending) -> list[int]:
     returns the message ids, in plan order."""
     assert p.spool is not None, "plan(..., keep=True) first"
     if connection.vendor == "postgresql":
-        return bulkinsert.copy_spool(p.spool, how)
-    return bulkinsert.insert_spool(p.spool, how)
+        return insert.copy_spool(p.spool, how)
+    return insert.insert_spool(p.spool, how)
 
 
 def _opted_out(account: Account, phones: list[str]) -> set[str]:
@@ -350,7 +349,7 @@ def enqueue_on_commit(ids: list[int], run_after: dt.datetime | None) -> None:
     picks them up."""
 
     def enqueue() -> None:
-        task: Any = delivery.dispatch_messages
+        task: Any = outbound.dispatch_messages
         backend = task.get_backend()
         if run_after is not None:
             if not backend.supports_defer:

@@ -39,8 +39,8 @@ from kontor.core.errors import Invalid, NotConfirmed
 from kontor.ledger.models import JournalTransaction, Wallet
 from kontor.ledger.posting import Batch, Entry, InsufficientCredits, Leg, hold_wallet, post_batches
 from kontor.messaging import adapters
-from kontor.messaging.bulk import insert as bulkinsert
-from kontor.messaging.delivery import outbound as delivery
+from kontor.messaging.bulk import insert
+from kontor.messaging.delivery import outbound
 from kontor.messaging.models import Direction, Message, MessageEvent
 from kontor.messaging.rules.text import opted_out_message
 
@@ -160,7 +160,7 @@ def write_group(
                 # No savepoint: a refused posting fails the whole group, which is then written one by one.
                 post_batches(batches, savepoint=False)
             # Looked up now, not at import: the tests stand in for the task queue there.
-            _dispatch_on_commit(fitting, delivery.enqueue_dispatch)
+            _dispatch_on_commit(fitting, outbound.enqueue_dispatch)
     except BaseException as exc:
         for item in items:
             if item.error is None:
@@ -182,7 +182,7 @@ def _insert(items: Sequence[Pending]) -> list[Message]:
         and connection.vendor == "postgresql"
         and all(_shared(item) == _shared(first) for item in items)
     ):
-        how = bulkinsert.Sending(
+        how = insert.Sending(
             account=first.account,
             actor=first.actor,
             campaign=None,
@@ -194,11 +194,11 @@ def _insert(items: Sequence[Pending]) -> list[Message]:
             on_behalf_of=first.on_behalf_of,
         )
         rows = [(i.to, i.text, i.encoding, i.segments, i.credits, i.rate_prefix, i.operator) for i in items]
-        return bulkinsert.copy_messages(rows, how)
+        return insert.copy_messages(rows, how)
     messages = Message.objects.bulk_create([_message(item) for item in items])
     MessageEvent.objects.bulk_create(
         [
-            MessageEvent(message=row, status=row.status, at=item.at, detail=bulkinsert.created_detail(row))
+            MessageEvent(message=row, status=row.status, at=item.at, detail=insert.created_detail(row))
             for item, row in zip(items, messages, strict=True)
         ]
     )
@@ -260,7 +260,7 @@ def _dispatch_on_commit(items: Sequence[Pending], enqueue: Any) -> None:
 
 
 def _tasks_in_this_database() -> bool:
-    return isinstance(delivery.dispatch_messages.get_backend(), DatabaseBackend)
+    return isinstance(outbound.dispatch_messages.get_backend(), DatabaseBackend)
 
 
 def _enqueue_dispatch(enqueue: Any, ids: list[int], run_after: dt.datetime | None) -> Callable[[], None]:

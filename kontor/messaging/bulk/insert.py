@@ -102,6 +102,13 @@ def event_detail(how: Sending, credits: int, segments: int) -> str:
 
 # The columns that differ per message, in the order a planned Row gives them (after the id).
 VARYING = ("id", "to_number", "text", "encoding", "segments", "credits", "rate_prefix", "operator")
+
+
+def varying(row: Row) -> dict[str, Any]:
+    """A planned row as the fields of its message (the COPY writes them in the same order)."""
+    return dict(zip(VARYING[1:], row, strict=True))
+
+
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
@@ -202,19 +209,10 @@ def copy_messages(rows: list[Row], how: Sending) -> list[Message]:
     shared = {k: v for k, v in template.__dict__.items() if k != "_state"}
     alias = connection.alias
     messages = []
-    for i, (to, text, enc, segments, credits, prefix, operator) in zip(ids, rows, strict=True):
+    for i, row in zip(ids, rows, strict=True):
         message = Message.__new__(Message)
         message.__dict__.update(shared)
-        message.__dict__.update(
-            id=i,
-            to_number=to,
-            text=text,
-            encoding=enc,
-            segments=segments,
-            credits=credits,
-            rate_prefix=prefix,
-            operator=operator,
-        )
+        message.__dict__.update(id=i, **varying(row))
         message._state = ModelState()
         message._state.adding, message._state.db = False, alias
         messages.append(message)
@@ -225,21 +223,7 @@ def insert_spool(spool: Spool, how: Sending) -> list[int]:
     """bulk_create of the spooled messages and their first events, chunk by chunk (not PostgreSQL)."""
     ids: list[int] = []
     for chunk in spool.chunks():
-        rows = Message.objects.bulk_create(
-            [
-                message_for(
-                    how,
-                    to_number=to,
-                    text=text,
-                    encoding=enc,
-                    segments=segments,
-                    credits=credits,
-                    rate_prefix=prefix,
-                    operator=operator,
-                )
-                for to, text, enc, segments, credits, prefix, operator in chunk
-            ]
-        )
+        rows = Message.objects.bulk_create([message_for(how, **varying(row)) for row in chunk])
         MessageEvent.objects.bulk_create(
             [
                 MessageEvent(

@@ -2,7 +2,7 @@
 delivery reports (DLRs), refunding messages that fail after acceptance.
 
 Credits, step by step (each one balanced ledger journal with reference `message:<id>`):
-    created   wallet → hold      (reserve, services.send_message)
+    created   wallet → hold      (reserve, services/messages.py: send_message)
     accepted  hold → provider    (settle)
     refused   hold → wallet      (release, when the connector refuses it at submit)
     failed    provider → wallet  (refund, when a DLR says failed after acceptance)
@@ -57,7 +57,7 @@ from kontor.messaging.models import (
     ResubmitPolicy,
     Status,
 )
-from kontor.messaging.rules import sendrate as throttle
+from kontor.messaging.rules import sendrate
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _claim(message_id: int, now: dt.datetime, connector: Connector | None) -> st
     if message.next_attempt_at is not None:
         if message.next_attempt_at > now:
             return "throttled"  # its turn (and token) comes later
-    elif (turn := throttle.take(message.account_id, now)) is not None:
+    elif (turn := sendrate.take(message.account_id, now)) is not None:
         return _hold_back(message, turn, now)
     connector = connector or connector_for(message.account)
     message.next_attempt_at = None

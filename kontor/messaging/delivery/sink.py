@@ -6,19 +6,18 @@ them is the one that runs."""
 
 from __future__ import annotations
 
-from kontor.messaging.delivery import inbound
-from kontor.messaging.delivery import outbound as delivery
+from kontor.messaging.delivery import inbound, outbound
 
 
 class MessagingSink:
     def receipt(self, downstream_id: str, status: str, error_code: str | None, error_text: str) -> object:
-        return delivery.handle_dlr(downstream_id, status, error_code, error_text)
+        return outbound.handle_dlr(downstream_id, status, error_code, error_text)
 
     def receipt_later(self, downstream_id: str, status: str, error_code: str, error_text: str, *, delay: float) -> None:
-        delivery.report_later(downstream_id, status, error_code, error_text, delay=delay)
+        outbound.report_later(downstream_id, status, error_code, error_text, delay=delay)
 
     def downstream_id(self, message_id: int, downstream_id: str) -> None:
-        delivery.note_downstream_id(message_id, downstream_id)
+        outbound.note_downstream_id(message_id, downstream_id)
 
     def inbound(self, *, connector: str, from_number: str, to: str, text: str) -> object:
         return inbound.receive_unnumbered(from_number=from_number, to=to, text=text, connector=connector)

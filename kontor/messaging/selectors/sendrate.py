@@ -11,7 +11,7 @@ from kontor.access.selectors import staff_scope
 from kontor.core.errors import NotFound
 from kontor.core.scope import get_scoped, scoped
 from kontor.messaging.models import SendRate
-from kontor.messaging.rules import sendrate as throttle
+from kontor.messaging.rules.sendrate import default_rate
 from kontor.tenancy.models import Account, Customer
 
 
@@ -34,5 +34,5 @@ def staff_account(actor: User, customer_id: int, account_id: int) -> Account:
 def send_rate_of(actor: User, account: Account) -> SendRateView:
     scope = replace(staff_scope(actor, account.customer), account=account)
     override = scoped(scope, SendRate).values_list("messages_per_second", flat=True).first()
-    default = throttle.default_rate()
+    default = default_rate()
     return SendRateView(account, int(override) if override else default, override is None, default)

@@ -26,7 +26,7 @@ from kontor.messaging import adapters
 from kontor.messaging.bulk import fanout
 from kontor.messaging.models import Campaign, Message, Status
 from kontor.messaging.rules.officehours import OfficeHoursResult, window_check
-from kontor.messaging.services import messages as services
+from kontor.messaging.services.messages import timing
 
 if TYPE_CHECKING:
     from kontor.access.models import User
@@ -101,7 +101,7 @@ def send_campaign(
     p = fanout.plan(account, text, phonebook, numbers, keep=True)
     try:
         now = timezone.now()
-        status, scheduled_for = services.timing(account, now=now, schedule_at=schedule_at, office_hours=office_hours)
+        status, scheduled_for = timing(account, now=now, schedule_at=schedule_at, office_hours=office_hours)
         wallet = sending_wallet(actor, account)
         if wallet.balance < p.credits_total:
             raise InsufficientCredits(wallet, wallet.balance, p.credits_total)

@@ -23,8 +23,7 @@ from kontor.ledger.services import ensure_not_archived, sending_wallet
 from kontor.messaging import adapters
 from kontor.messaging.bulk import groupcommit
 from kontor.messaging.models import Message, Status
-from kontor.messaging.rules import encoding
-from kontor.messaging.rules import ratecard as rates
+from kontor.messaging.rules import encoding, ratecard
 from kontor.messaging.rules.officehours import window_check
 from kontor.messaging.rules.text import MAX_TEXT, max_segments, opted_out_message
 
@@ -71,7 +70,7 @@ class Plan:
 
 
 def plan(
-    account: Account, to: str, text: str, *, table: rates.RateTable | None = None, check_opt_out: bool = True
+    account: Account, to: str, text: str, *, table: ratecard.RateTable | None = None, check_opt_out: bool = True
 ) -> Plan:
     """Validate and price one message (Invalid names the field: `to` or `text`)."""
     errors: dict[str, list[str]] = {}
@@ -93,7 +92,7 @@ def plan(
         errors["to"] = [opted_out_message(number)]
     if errors:
         raise Invalid("Please correct the errors below.", fields=errors)
-    credits, entry = (table or rates.current()).price(number, info.segments)
+    credits, entry = (table or ratecard.current()).price(number, info.segments)
     return Plan(number, text, info.encoding, info.segments, credits, entry.prefix, entry.operator)
 
 
@@ -234,7 +233,7 @@ def send_batch(
         raise Invalid.field("messages", f"At most {MAX_BATCH} messages per batch.")
     indexed: list[tuple[int, Plan]] = []
     errors: dict[str, list[str]] = {}
-    table = rates.RateTable()
+    table = ratecard.RateTable()
     for index, (to, text) in enumerate(messages):
         try:
             indexed.append((index, plan(account, to, text, table=table, check_opt_out=False)))
