@@ -27,6 +27,8 @@ _NOT_FILTERS = frozenset({"limit", "offset"})
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # as PageQuery reads a time without an offset
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, bool):
@@ -69,9 +71,9 @@ def filtered(
     return fs.qs
 
 
-class DateRangeQuery(PageQuery):
-    """Paging and a date range under the FilterSets' names (DateFromFilter, DateToFilter), with the
-    names the API had before as deprecated aliases."""
+class DateRange(Schema):
+    """A date range under the FilterSets' names (DateFromFilter, DateToFilter), with the names the API
+    had before as deprecated aliases."""
 
     aliases: ClassVar[dict[str, str]] = {"since": "date_from", "until": "date_to"}
 
@@ -81,3 +83,7 @@ class DateRangeQuery(PageQuery):
     date_to: str | None = Field(None, max_length=40, description="Up to and including this day, or before this time.")
     since: dt.datetime | None = Field(None, deprecated=True, description="Deprecated: use `date_from`.")
     until: dt.datetime | None = Field(None, deprecated=True, description="Deprecated: use `date_to` with a time.")
+
+
+class DateRangeQuery(PageQuery, DateRange):
+    """Paging and a date range."""

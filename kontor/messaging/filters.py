@@ -1,4 +1,4 @@
-"""One FilterSet drives the transaction search page, its CSV export and (by the same rules) the API.
+"""One FilterSet drives the transaction search page, its CSV export and the API list and export.
 Support (search by mobile number only) gets a FilterSet with that one field, and no rows without it."""
 
 from __future__ import annotations
@@ -6,23 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-import phonenumbers
 from django import forms
 from django.db.models import Q, QuerySet
 
-from kontor.messaging.models import Direction, Message, Status
+from kontor.core import phone
+from kontor.messaging.models import Direction, InboundRejection, Message, Status
+from kontor.web.filtering import DateFromFilter, DateToFilter
 
 
 def normalise_mobile(value: str, region: str) -> str:
     """E.164 for anything phonenumbers can read (with the customer's country as default region), else
     "+" and the digits typed; matching is exact, so a partial number finds nothing."""
-    text = (value or "").strip()
-    try:
-        number = phonenumbers.parse(text, region or None)
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    except phonenumbers.NumberParseException:
-        digits = "".join(ch for ch in text if ch.isdigit())
-        return "+" + digits if digits else ""
+    number = phone.e164(value, region=region, check=phone.Check.NONE)
+    if number is not None:
+        return number
+    digits = "".join(ch for ch in (value or "") if ch.isdigit())
+    return "+" + digits if digits else ""
 
 
 def by_mobile(qs: QuerySet[Message], value: str, region: str) -> QuerySet[Message]:
@@ -49,12 +48,8 @@ class _Base(django_filters.FilterSet):
 
 
 class MessageFilter(_Base):
-    date_from = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = DateFromFilter(field_name="created_at", label="From")
+    date_to = DateToFilter(field_name="created_at", label="To")
     status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="Any status")
     direction = django_filters.ChoiceFilter(choices=Direction.choices, empty_label="Both directions")
     q = django_filters.CharFilter(
@@ -81,3 +76,23 @@ class MobileOnlyFilter(_Base):
         if not (self.form.is_valid() and self.form.cleaned_data.get("mobile")):
             return self.queryset.none()  # type: ignore[no-any-return]
         return super().qs  # type: ignore[no-any-return]
+
+
+class InboundRejectionFilter(django_filters.FilterSet):
+    reason = django_filters.ChoiceFilter(choices=InboundRejection.Reason.choices, empty_label="Any reason")
+    to_number = django_filters.CharFilter(
+        method="filter_to_number",
+        label="To number",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "+46701234567 or 72000"}),
+    )
+    date_from = DateFromFilter(field_name="at", label="From")
+    date_to = DateToFilter(field_name="at", label="To")
+
+    class Meta:
+        model = InboundRejection
+        fields: list[str] = []
+
+    def filter_to_number(self, qs: QuerySet[InboundRejection], name: str, value: str) -> QuerySet[InboundRejection]:
+        # People type numbers with spaces and dashes; stored ones have none. A part of a number matches too.
+        cleaned = "".join(ch for ch in value if not ch.isspace() and ch != "-")
+        return qs.filter(to_number__icontains=cleaned) if cleaned else qs

@@ -10,22 +10,24 @@ from typing import Any, Literal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.api.core import scope_of, scope_of_any, user_of
+from kontor.access.requests import ScopedRequest, actor_of
+from kontor.api.filtering import DateRange, filter_data, filtered
+from kontor.api.idempotency import Work, idempotent_write
+from kontor.api.permissions import requires
 from kontor.api.schemas import Input, Page, PageQuery, collect, errors, page
 from kontor.core.errors import Forbidden
-from kontor.core.idempotency import run_idempotent
 from kontor.core.scope import Scope, get_scoped, scoped
-from kontor.messaging.filters import by_mobile
+from kontor.messaging.filters import MessageFilter
 from kontor.messaging.models import Message
 from kontor.messaging.services import messages as services
-from kontor.messaging.tables import CSV_COLUMNS
-from kontor.web.lists import stream_csv
+from kontor.messaging.tables import MessageTable
+from kontor.web.export import table_csv
 
 router = Router(tags=["messages"])
 
@@ -105,22 +107,17 @@ class SmsBatchOut(Schema):
     messages: list[MessageOut]
 
 
-class MessageFilters(PageQuery):
+class MessageCsvQuery(DateRange):
+    """The transaction page's filters (kontor/messaging/filters.py), by the same names."""
+
     mobile: str | None = Field(None, max_length=40, description="Messages to or from this number.")
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
     status: StatusName | None = None
     direction: Literal["out", "in"] | None = None
     q: str | None = Field(None, max_length=200, description="Words in the message text.")
 
 
-class MessageCsvQuery(Schema):
-    mobile: str | None = Field(None, max_length=40)
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-    status: StatusName | None = None
-    direction: Literal["out", "in"] | None = None
-    q: str | None = Field(None, max_length=200)
+class MessageFilters(PageQuery, MessageCsvQuery):
+    """The same filters, and paging."""
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -152,9 +149,9 @@ def _created(body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(json.dumps(body, cls=DjangoJSONEncoder), status=201, content_type="application/json")
 
 
-def _sender(request: HttpRequest) -> tuple[Scope, User]:
-    scope = scope_of(request, Perm.SEND_SMS)
-    user = user_of(request)
+def _sender(request: ScopedRequest) -> tuple[Scope, User]:
+    scope = request.scope
+    user = actor_of(request)
     if scope.account is None:
         raise Forbidden("Choose an account to send from.")
     return scope, user
@@ -166,28 +163,19 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def _search(request: HttpRequest, f: MessageFilters | MessageCsvQuery, *perms: str) -> QuerySet[Message]:
-    scope = scope_of_any(request, *perms)
+# Searching: everything, or (Support) by mobile number only.
+SEARCH = (Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE)
+
+
+def _search(request: ScopedRequest, f: MessageFilters | MessageCsvQuery) -> QuerySet[Message]:
+    scope = request.scope
     qs = scoped(scope, Message).order_by("-created_at", "-id")
     if not scope.has(Perm.SEARCH_TRANSACTIONS):
-        others = [n for n in ("since", "until", "status", "direction", "q") if getattr(f, n) not in (None, "")]
-        if others:
+        if any(name != "mobile" for name in filter_data(f)):
             raise Forbidden("You may search by mobile number only.")
         if not f.mobile:
             collect({"mobile": ["Give the mobile number to search for."]})
-    if f.mobile:
-        qs = by_mobile(qs, f.mobile, scope.customer.country)
-    if f.since is not None:
-        qs = qs.filter(created_at__gte=_aware(f.since))
-    if f.until is not None:
-        qs = qs.filter(created_at__lt=_aware(f.until))
-    if f.status:
-        qs = qs.filter(status=f.status)
-    if f.direction:
-        qs = qs.filter(direction=f.direction)
-    if f.q:
-        qs = qs.filter(text__icontains=f.q)
-    return qs
+    return filtered(request, MessageFilter, qs, f)
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -201,11 +189,13 @@ def _search(request: HttpRequest, f: MessageFilters | MessageCsvQuery, *perms: s
     "(individual mode) or the account pool at once; too few is 409 `insufficient_credits`, outside office "
     "hours (when refused) 409 `conflict` with `next_allowed`." + IDEMPOTENCY_DOC,
 )
+@requires(Perm.SEND_SMS)
+@idempotent_write()
 def send_message(
-    request: HttpRequest,
+    request: ScopedRequest,
     payload: SmsSendIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
+) -> Work:
     scope, user = _sender(request)
     account = scope.account
     assert account is not None
@@ -229,14 +219,7 @@ def send_message(
         )
         return _created(_out(message))
 
-    return run_idempotent(
-        customer_id=scope.customer.pk,
-        key=idempotency_key,
-        method="POST",
-        path=request.path,
-        body=request.body,
-        work=work,
-    )
+    return work
 
 
 @router.post(
@@ -246,11 +229,13 @@ def send_message(
     description="Up to 1,000 messages, all or nothing: a bad item is named in `errors` as `messages.N.to` or "
     "`messages.N.text` and nothing is sent; the credits of all are reserved together." + IDEMPOTENCY_DOC,
 )
+@requires(Perm.SEND_SMS)
+@idempotent_write()
 def send_message_batch(
-    request: HttpRequest,
+    request: ScopedRequest,
     payload: SmsBatchIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
+) -> Work:
     scope, user = _sender(request)
     account = scope.account
     assert account is not None
@@ -267,42 +252,35 @@ def send_message_batch(
             {"count": len(rows), "credits": sum(m.credits for m in rows), "messages": [_out(m) for m in rows]}
         )
 
-    return run_idempotent(
-        customer_id=scope.customer.pk,
-        key=idempotency_key,
-        method="POST",
-        path=request.path,
-        body=request.body,
-        work=work,
-    )
+    return work
 
 
 # --- reads ---------------------------------------------------------------------------------------
 
 
 @router.get("", response={200: Page[MessageOut], **errors()}, operation_id="list_messages")
-def list_messages(request: HttpRequest, filters: Query[MessageFilters]) -> dict[str, Any]:
+@requires(any_of=SEARCH)
+def list_messages(request: ScopedRequest, filters: Query[MessageFilters]) -> dict[str, Any]:
     """The account's transactions, newest first. With only `search_by_mobile` (Support), `mobile` is required
     and the other filters are refused."""
-    qs = _search(request, filters, Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE)
+    qs = _search(request, filters)
     return page(qs, filters, _out)
 
 
 @router.get("/export.csv", response={200: str, **errors()}, operation_id="export_messages_csv")
-def export_messages_csv(request: HttpRequest, filters: Query[MessageCsvQuery]) -> StreamingHttpResponse:
+@requires(Perm.EXPORT_TRANSACTIONS, any_of=SEARCH)
+def export_messages_csv(request: ScopedRequest, filters: Query[MessageCsvQuery]) -> StreamingHttpResponse:
     """The filtered transactions as CSV (text/csv, streamed), newest first."""
     # Exporting is its own permission (manual 003); what is exported is what the caller may search.
-    scope_of(request, Perm.EXPORT_TRANSACTIONS)
-    qs = _search(request, filters, Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE).select_related("user")
-    header = [name for name, _ in CSV_COLUMNS]
-    rows = ([getter(m) for _, getter in CSV_COLUMNS] for m in qs.iterator(chunk_size=2000))
-    return stream_csv(f"transactions-{timezone.now():%Y%m%d-%H%M}.csv", header, rows)
+    qs = _search(request, filters).select_related("user")
+    return table_csv(f"transactions-{timezone.now():%Y%m%d-%H%M}.csv", MessageTable, qs)
 
 
 @router.get("/{int:message_id}", response={200: MessageDetailOut, **errors(404)}, operation_id="get_message")
-def get_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
+@requires(any_of=(Perm.SEARCH_TRANSACTIONS, Perm.TROUBLESHOOT_TRANSACTIONS))
+def get_message(request: ScopedRequest, message_id: int) -> dict[str, Any]:
     """One transaction; connector, downstream id and the status history with `troubleshoot_transactions`."""
-    scope = scope_of_any(request, Perm.SEARCH_TRANSACTIONS, Perm.TROUBLESHOOT_TRANSACTIONS)
+    scope = request.scope
     m = get_scoped(scope, Message, pk=message_id)
     technical = scope.has(Perm.TROUBLESHOOT_TRANSACTIONS)
     events = [{"status": e.status, "at": e.at, "detail": e.detail} for e in m.events.all()] if technical else None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,19 +30,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kontor.contacts.services import opt_out
+from kontor.core import phone
 from kontor.core.errors import DomainError
 from kontor.core.retry import retrying
 from kontor.messaging.delivery.webhooks import notify_inbound
 from kontor.messaging.models import Direction, InboundPartial, InboundRejection, Message, MessageEvent, Status
 from kontor.messaging.rules import encoding
-from kontor.numbers import normalise
 from kontor.numbers.routing import route_inbound
 from kontor.tenancy.models import Account
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 5000
-_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 @dataclass(frozen=True)
@@ -67,10 +65,7 @@ class InboundResult:
 def sender_e164(text: str) -> str | None:
     """The sender as E.164. Connectors often drop the "+" of an international number, so bare digits
     are read as international; anything that is not a possible phone number is None."""
-    value = _SEPARATORS.sub("", (text or "").strip())
-    if value.isdigit() and not value.startswith("00"):
-        value = "+" + value
-    return normalise.e164(value)
+    return phone.e164(text, check=phone.Check.POSSIBLE, bare_digits_international=True)
 
 
 def _clip(value: object, size: int) -> str:

@@ -27,7 +27,7 @@ from kontor.messaging.rules import encoding
 from kontor.messaging.rules import ratecard as rates
 from kontor.messaging.rules import sendrate as throttle
 from kontor.messaging.services import messages as services
-from kontor.messaging.tables import CSV_COLUMNS, MessageTable, MobileSearchTable
+from kontor.messaging.tables import MessageTable, MobileSearchTable
 from kontor.web.decorators import customer_view
 from kontor.web.lists import export_csv, form_errors_from, list_page
 
@@ -166,8 +166,8 @@ def export(request: HttpRequest) -> HttpResponse:
         request,
         queryset=_messages(request),
         filterset_class=MobileOnlyFilter if _mobile_only(scope) else MessageFilter,
+        table_class=MessageTable,
         filename=f"transactions-{stamp}.csv",
-        columns=CSV_COLUMNS,
     )
 
 
