@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest, actor_of
 from kontor.core.errors import DomainError
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.numbers import services
@@ -23,20 +24,10 @@ from kontor.numbers.selectors import current_number, customer_numbers, numbers_i
 from kontor.numbers.tables import KeywordOrderTable
 from kontor.tenancy.models import Account
 from kontor.web.decorators import customer_view
-from kontor.web.lists import form_errors_from, list_page
+from kontor.web.generic import ConfirmView, ListView
+from kontor.web.lists import form_errors_from
 
 NUMBER_PERMS = (Perm.TECHNICAL_SETTINGS, Perm.MANAGE_SERVICES)
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _scope(request: HttpRequest) -> Scope:
-    scope: Scope = request.scope  # type: ignore[attr-defined]
-    return scope
 
 
 def _account(scope: Scope) -> Account:
@@ -44,8 +35,8 @@ def _account(scope: Scope) -> Account:
     return scope.account
 
 
-def _page(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpResponse:
-    scope = _scope(request)
+def _page(request: ScopedRequest, *, status: int = 200, **forms: Any) -> HttpResponse:
+    scope = request.scope
     numbers = customer_numbers(scope)
     mine = current_number(scope)
     uses = numbers_in_use(scope, list(numbers))
@@ -73,18 +64,18 @@ def _page(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
 
 
 @customer_view(any_of=NUMBER_PERMS)
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: ScopedRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @customer_view(any_of=NUMBER_PERMS)
-def mo_number(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def mo_number(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     form = MoNumberForm(request.POST, numbers=customer_numbers(scope))
     if form.is_valid():
         try:
-            services.set_account_number(_account(scope), form.cleaned_data["number"], actor=_actor(request))
+            services.set_account_number(_account(scope), form.cleaned_data["number"], actor=actor_of(request))
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
@@ -99,12 +90,12 @@ def mo_number(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @customer_view(any_of=NUMBER_PERMS)
-def keyword_claim(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def keyword_claim(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     form = KeywordForm(request.POST)
     if form.is_valid():
         try:
-            keyword = services.claim_keyword(_account(scope), form.cleaned_data["word"], actor=_actor(request))
+            keyword = services.claim_keyword(_account(scope), form.cleaned_data["word"], actor=actor_of(request))
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
@@ -114,37 +105,35 @@ def keyword_claim(request: HttpRequest) -> HttpResponse:
 
 
 @customer_view(any_of=NUMBER_PERMS)
-def keyword_release(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = _scope(request)
-    keyword = get_scoped(scope, scoped(scope, Keyword).select_related("number"), pk=pk)
-    if request.method == "POST":
-        services.release_keyword(keyword, actor=_actor(request))
-        messages.success(request, f"The keyword {keyword.word} was released.")
-        return redirect("numbers:index")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": "Release keyword",
-            "question": f"Release the keyword {keyword.word} on {keyword.number.value}? Messages starting "
-            "with it will no longer come to this account, and another account may claim it.",
-            "confirm_label": "Release",
-            "cancel_url": reverse("numbers:index"),
-        },
+class KeywordRelease(ConfirmView[Keyword]):
+    title = _("Release keyword")
+    question = _(
+        "Release the keyword %(word)s on %(number.value)s? Messages starting with it will no longer come to "
+        "this account, and another account may claim it."
     )
+    confirm_label = _("Release")
+    done_message = _("The keyword %(word)s was released.")
+    done_url = "numbers:index"
+
+    def get_object(self) -> Keyword:
+        scope = self.scope
+        return get_scoped(scope, scoped(scope, Keyword).select_related("number"), pk=self.kwargs["pk"])
+
+    def act(self, keyword: Keyword) -> None:
+        services.release_keyword(keyword, actor=self.actor)
 
 
 @require_POST
 @customer_view(any_of=NUMBER_PERMS)
-def unmatched_set(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = _scope(request)
+def unmatched_set(request: ScopedRequest, pk: int) -> HttpResponse:
+    scope = request.scope
     number = get_scoped(scope, customer_numbers(scope), pk=pk)
     uses = numbers_in_use(scope, [number])[0]
     form = UnmatchedForm(request.POST, accounts=uses.accounts, prefix=f"n{number.pk}")
     if form.is_valid():
         account = next(a for a in uses.accounts if a.pk == form.cleaned_data["account"])
         try:
-            services.set_unmatched_owner(number, account, actor=_actor(request))
+            services.set_unmatched_owner(number, account, actor=actor_of(request))
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
@@ -155,8 +144,8 @@ def unmatched_set(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @customer_view(any_of=NUMBER_PERMS)
-def keyword_order(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def keyword_order(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     form = KeywordForm(request.POST, prefix="order")
     number: Number | None = current_number(scope)
     if form.is_valid():
@@ -165,7 +154,7 @@ def keyword_order(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 order = services.order_keyword(
-                    _account(scope), number, form.cleaned_data["word"], actor=_actor(request)
+                    _account(scope), number, form.cleaned_data["word"], actor=actor_of(request)
                 )
             except DomainError as exc:
                 form_errors_from(form, exc)
@@ -178,12 +167,10 @@ def keyword_order(request: HttpRequest) -> HttpResponse:
 
 
 @customer_view(any_of=NUMBER_PERMS)
-def orders(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
-    return list_page(
-        request,
-        title="Keyword orders",
-        queryset=scoped(scope, KeywordOrder).select_related("number").order_by("-created_at", "-id"),
-        table_class=KeywordOrderTable,
-        intro="Keywords this account ordered on shared short codes; the provider approves or rejects them.",
-    )
+class Orders(ListView):
+    title = _("Keyword orders")
+    table_class = KeywordOrderTable
+    intro = _("Keywords this account ordered on shared short codes; the provider approves or rejects them.")
+
+    def get_queryset(self) -> QuerySet[KeywordOrder]:
+        return scoped(self.scope, KeywordOrder).select_related("number").order_by("-created_at", "-id")

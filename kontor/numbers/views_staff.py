@@ -3,48 +3,46 @@ subscriber ID (manual 002) and the queue of keyword orders."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from kontor.access.models import User
 from kontor.access.perms import Perm
 from kontor.core.errors import DomainError
 from kontor.numbers import services
 from kontor.numbers.filters import KeywordOrderFilter, NumberFilter
 from kontor.numbers.forms import AssignNumberForm, NumberEditForm, NumberForm, NumberImportForm, RejectForm
+from kontor.numbers.models import KeywordOrder, Number
 from kontor.numbers.selectors import inventory, keyword_orders_for_staff, number_for_staff, order_for_staff
 from kontor.numbers.tables import NumberTable, StaffKeywordOrderTable
-from kontor.web.decorators import staff_view
-from kontor.web.lists import Action, export_csv, form_errors_from, list_page
+from kontor.web.decorators import staff_actor, staff_view
+from kontor.web.generic import ConfirmView, EditView, Link, ListView
+from kontor.web.lists import export_csv, form_errors_from
 
 MANAGE = Perm.STAFF_MANAGE_NUMBERS
 
 
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
 @staff_view(MANAGE)
-def inventory_list(request: HttpRequest) -> HttpResponse:
-    return list_page(
-        request,
-        title="Numbers",
-        queryset=inventory(),
-        table_class=NumberTable,
-        filterset_class=NumberFilter,
-        actions=[
-            Action("Add number", reverse("numbers:number_add")),
-            Action("Import CSV", reverse("numbers:number_import")),
-            Action("Assign/Unassign Number", reverse("numbers:assign")),
-            Action("Keyword orders", reverse("numbers:orders_staff")),
-        ],
-        export_url=reverse("numbers:inventory_export"),
-        intro="The provider's short codes, long codes and DNIS numbers. Two-way numbers can receive messages.",
-    )
+class InventoryList(ListView):
+    title = _("Numbers")
+    table_class = NumberTable
+    filterset_class = NumberFilter
+    actions = [
+        Link(_("Add number"), "numbers:number_add"),
+        Link(_("Import CSV"), "numbers:number_import"),
+        Link(_("Assign/Unassign Number"), "numbers:assign"),
+        Link(_("Keyword orders"), "numbers:orders_staff"),
+    ]
+    export_url = "numbers:inventory_export"
+    intro = _("The provider's short codes, long codes and DNIS numbers. Two-way numbers can receive messages.")
+
+    def get_queryset(self) -> QuerySet[Number]:
+        return inventory()
 
 
 @staff_view(MANAGE)
@@ -59,47 +57,47 @@ def inventory_export(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(MANAGE)
-def number_add(request: HttpRequest) -> HttpResponse:
-    form = NumberForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            number = services.add_number(actor=_actor(request), **form.cleaned_data)
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"{number.value} was added to the inventory.")
-            return redirect("numbers:inventory")
-    return render(
-        request,
-        "web/form.html",
-        {"title": "Add number", "form": form, "submit": "Add", "cancel_url": reverse("numbers:inventory")},
-        status=422 if form.errors else 200,
-    )
+class NumberAdd(EditView[Number]):
+    form_class = NumberForm
+    add_title = _("Add number")
+    submit = _("Add")
+    success_message = _("%(value)s was added to the inventory.")
+    success_url = "numbers:inventory"
+    invalid_status = 422
+
+    def save(self, form: NumberForm, number: Number | None) -> Number:
+        return services.add_number(actor=self.actor, **form.cleaned_data)
 
 
 @staff_view(MANAGE)
-def number_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    number = number_for_staff(pk)
-    initial = {"operator": number.operator, "two_way": number.two_way, "suspended": number.status == "suspended"}
-    form = NumberEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        services.update_number(number, actor=_actor(request), **form.cleaned_data)
-        messages.success(request, f"{number.value} was saved.")
-        return redirect("numbers:inventory")
-    owner = (
-        f"assigned to {number.customer.name} ({number.customer.subscriber_id})" if number.customer else "not assigned"
-    )
-    return render(
-        request,
-        "web/form.html",
-        {
-            "title": f"Number {number.value}",
-            "intro": f"{number.get_kind_display()}, {number.country}, {owner}. Assign or unassign it on the "
-            "Assign/Unassign Number page.",
-            "form": form,
-            "cancel_url": reverse("numbers:inventory"),
-        },
-    )
+class NumberEdit(EditView[Number]):
+    form_class = NumberEditForm
+    title = _("Number %(value)s")
+    success_message = _("%(value)s was saved.")
+    success_url = "numbers:inventory"
+
+    def get_object(self) -> Number:
+        return number_for_staff(self.kwargs["pk"])
+
+    def get_initial(self, number: Number) -> dict[str, Any]:
+        return {"operator": number.operator, "two_way": number.two_way, "suspended": number.status == "suspended"}
+
+    def get_intro(self, number: Number | None) -> str:
+        assert number is not None
+        customer = number.customer
+        owner = (
+            gettext("assigned to %(name)s (%(id)s)") % {"name": customer.name, "id": customer.subscriber_id}
+            if customer
+            else gettext("not assigned")
+        )
+        return gettext(
+            "%(kind)s, %(country)s, %(owner)s. Assign or unassign it on the Assign/Unassign Number page."
+        ) % {"kind": number.get_kind_display(), "country": number.country, "owner": owner}
+
+    def save(self, form: NumberEditForm, number: Number | None) -> Number:
+        assert number is not None
+        services.update_number(number, actor=self.actor, **form.cleaned_data)
+        return number
 
 
 @staff_view(MANAGE)
@@ -109,7 +107,7 @@ def number_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             report = services.import_numbers(
-                form.cleaned_data["file"].read(), actor=_actor(request), only_valid=form.cleaned_data["only_valid"]
+                form.cleaned_data["file"].read(), actor=staff_actor(request), only_valid=form.cleaned_data["only_valid"]
             )
         except DomainError as exc:
             form_errors_from(form, exc)
@@ -137,9 +135,9 @@ def assign(request: HttpRequest) -> HttpResponse:
         try:
             number = services.number_by_value(data["phone_number"])
             if unassign:
-                services.unassign_number(number, data["subscriber_id"], actor=_actor(request), force=data["force"])
+                services.unassign_number(number, data["subscriber_id"], actor=staff_actor(request), force=data["force"])
             else:
-                services.assign_number(number, data["subscriber_id"], actor=_actor(request))
+                services.assign_number(number, data["subscriber_id"], actor=staff_actor(request))
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
@@ -156,63 +154,44 @@ def assign(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(MANAGE)
-def orders_staff(request: HttpRequest) -> HttpResponse:
-    return list_page(
-        request,
-        title="Keyword orders",
-        queryset=keyword_orders_for_staff(),
-        table_class=StaffKeywordOrderTable,
-        filterset_class=KeywordOrderFilter,
-        intro="Customers' orders for keywords on shared short codes.",
-    )
+class OrdersStaff(ListView):
+    title = _("Keyword orders")
+    table_class = StaffKeywordOrderTable
+    filterset_class = KeywordOrderFilter
+    intro = _("Customers' orders for keywords on shared short codes.")
+
+    def get_queryset(self) -> QuerySet[KeywordOrder]:
+        return keyword_orders_for_staff()
 
 
 @staff_view(MANAGE)
-def order_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    order = order_for_staff(pk)
-    if request.method == "POST":
-        try:
-            services.approve_keyword_order(order, actor=_actor(request))
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(
-                request, f"The keyword {order.word} on {order.number.value} now belongs to {order.account.name}."
-            )
-        return redirect("numbers:orders_staff")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": "Approve keyword order",
-            "question": f"Give the keyword {order.word} on {order.number.value} to {order.account.name} "
-            f"({order.customer.name})?",
-            "confirm_label": "Approve",
-            "cancel_url": reverse("numbers:orders_staff"),
-        },
-    )
+class OrderApprove(ConfirmView[KeywordOrder]):
+    title = _("Approve keyword order")
+    question = _("Give the keyword %(word)s on %(number.value)s to %(account.name)s (%(customer.name)s)?")
+    confirm_label = _("Approve")
+    done_message = _("The keyword %(word)s on %(number.value)s now belongs to %(account.name)s.")
+    done_url = "numbers:orders_staff"
+
+    def get_object(self) -> KeywordOrder:
+        return order_for_staff(self.kwargs["pk"])
+
+    def act(self, order: KeywordOrder) -> None:
+        services.approve_keyword_order(order, actor=self.actor)
 
 
 @staff_view(MANAGE)
-def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    order = order_for_staff(pk)
-    form = RejectForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.reject_keyword_order(order, actor=_actor(request), reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"The order for {order.word} on {order.number.value} was rejected.")
-            return redirect("numbers:orders_staff")
-    return render(
-        request,
-        "web/form.html",
-        {
-            "title": f"Reject keyword {order.word} on {order.number.value}",
-            "form": form,
-            "submit": "Reject",
-            "cancel_url": reverse("numbers:orders_staff"),
-        },
-        status=422 if form.errors else 200,
-    )
+class OrderReject(EditView[KeywordOrder]):
+    form_class = RejectForm
+    title = _("Reject keyword %(word)s on %(number.value)s")
+    submit = _("Reject")
+    success_message = _("The order for %(word)s on %(number.value)s was rejected.")
+    success_url = "numbers:orders_staff"
+    invalid_status = 422
+
+    def get_object(self) -> KeywordOrder:
+        return order_for_staff(self.kwargs["pk"])
+
+    def save(self, form: RejectForm, order: KeywordOrder | None) -> KeywordOrder:
+        assert order is not None
+        services.reject_keyword_order(order, actor=self.actor, reason=form.cleaned_data["reason"])
+        return order
