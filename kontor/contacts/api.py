@@ -5,7 +5,7 @@ answers 404 exactly like a missing one. Reads need “view contacts” or “man
 “manage contacts”."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
@@ -17,9 +17,12 @@ from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest, actor_of
 from kontor.api.permissions import requires
 from kontor.api.schemas import Input, Page, PageQuery, Problem, errors, page
+from kontor.contacts import bulk as bulk_contacts
 from kontor.contacts import selectors, services
 from kontor.contacts.csvimport import import_contacts
+from kontor.contacts.filters import MAX_BULK_IDS, describe_selection, select_contacts
 from kontor.contacts.models import Contact, OptOut, Phonebook
+from kontor.core.bulk import BulkAction, Plan, PlanChanged, plan, preview
 from kontor.core.errors import ErrorCode, Invalid
 from kontor.core.problems import problem
 from kontor.core.scope import Scope, get_scoped, scoped
@@ -118,6 +121,78 @@ class ContactImportReport(Schema):
 
 class ContactImportProblem(Problem):
     report: ContactImportReport | None = None
+
+
+class ContactBulkFilter(Input):
+    q: str | None = Field(None, max_length=200, description="As the contacts list's `q`: phone or any value.")
+
+
+class ContactBulkIn(Input):
+    action: Literal["delete", "move", "copy"]
+    target_phonebook_id: int | None = Field(None, description="For move and copy: a phonebook of this account.")
+    ids: list[int] | None = Field(
+        None, max_length=MAX_BULK_IDS, description="Contacts chosen one by one (or give `filter`, not both)."
+    )
+    filter: ContactBulkFilter | None = Field(
+        None, description="Every contact of the phonebook matching it, as the list filters (`{}`: all of them)."
+    )
+    preview: bool = Field(True, description="True: only plan and show. False: apply the plan of `fingerprint`.")
+    fingerprint: str | None = Field(
+        None, max_length=64, description="From the preview; required to apply. A change since gives 409."
+    )
+    page: int = Field(1, ge=1, le=100_000, description="Page of the rows that change (100 per page).")
+    results: bool = Field(False, description="When applying: answer the outcome of every row.")
+
+
+class ContactBulkRow(Schema):
+    id: int
+    phone: str
+    before: dict[str, Any]
+    after: dict[str, Any] | None = Field(..., description="Null: the contact is deleted.")
+
+
+class ContactBulkRefused(Schema):
+    id: int
+    phone: str
+    code: str
+    reason: str
+
+
+class ContactBulkRefusal(Schema):
+    code: str = Field(..., description="Stable, e.g. `already_in_target`.")
+    reason: str
+    count: int
+
+
+class ContactBulkResult(Schema):
+    id: int
+    phone: str
+    outcome: Literal["ok", "skipped", "failed"]
+    reason: str
+
+
+class ContactBulkOut(Schema):
+    action: str
+    applied: bool
+    fingerprint: str = Field(..., description="Send it back with preview=false to apply exactly this plan.")
+    selection: list[str] = Field(..., description="The selection in words.")
+    summary: str
+    total: int = Field(..., description="Contacts selected.")
+    changing: int
+    refused: int
+    refusals: list[ContactBulkRefusal]
+    rows: list[ContactBulkRow]
+    refused_rows: list[ContactBulkRefused] = Field(..., description="The first 100.")
+    page: int
+    pages: int
+    batch_id: str | None = Field(None, description="When applied: the audit batch.")
+    changed: int | None = None
+    results: list[ContactBulkResult] | None = None
+
+
+class ContactBulkProblem(Problem):
+    fingerprint: str | None = None
+    preview: ContactBulkOut | None = None
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -277,6 +352,79 @@ def delete_contact(request: ScopedRequest, contact_id: int) -> Status[Any]:
     scope = request.scope
     services.delete_contact(get_scoped(scope, Contact, pk=contact_id), actor=actor_of(request))
     return Status(204, None)
+
+
+# --- bulk changes --------------------------------------------------------------------------------
+
+BULK_PAGE = 100
+
+
+def _bulk_out(action: BulkAction[Any], plan: Plan, selection: list[str], page_number: int) -> dict[str, Any]:
+    shown = preview(action, plan, page=page_number, per_page=BULK_PAGE)
+    return {
+        "action": next(k for k, v in bulk_contacts.ACTIONS.items() if v == action.name),
+        "applied": False,
+        "fingerprint": plan.fingerprint,
+        "selection": selection,
+        "summary": shown.summary,
+        "total": shown.total,
+        "changing": shown.changing,
+        "refused": shown.refused,
+        "refusals": [{"code": c, "reason": r, "count": n} for c, r, n in shown.refusals],
+        "rows": [{"id": c.pk, "phone": c.label, "before": c.before, "after": c.after} for c in shown.rows],
+        "refused_rows": [
+            {"id": c.pk, "phone": c.label, "code": c.refusal, "reason": c.reason} for c in shown.refused_rows
+        ],
+        "page": shown.page,
+        "pages": shown.pages,
+    }
+
+
+@router.post(
+    "/phonebooks/{phonebook_id}/contacts/bulk",
+    response={200: ContactBulkOut, **errors(404), 409: ContactBulkProblem},
+    operation_id="contacts_bulk",
+)
+@requires(Perm.MANAGE_CONTACTS)
+def bulk_change(request: ScopedRequest, phonebook_id: int, body: ContactBulkIn) -> Any:
+    """Delete, move or copy many contacts: plan → preview → apply. First send `preview: true` (the
+    default): nothing changes, and the answer lists what would (counts, a page of rows with before and
+    after, the rows that would be skipped and why) with a `fingerprint`. Then send the same request with
+    `preview: false` and that fingerprint: it applies in one transaction, all or nothing apart from the
+    skipped rows, unless the contacts changed since, which is 409 `bulk_plan_changed` with the fresh
+    `fingerprint` and `preview`. An id that is not a contact of this phonebook answers 404."""
+    scope = request.scope
+    book = _phonebook(scope, phonebook_id)
+    if (body.ids is None) == (body.filter is None):
+        raise Invalid.field("ids", "Give either ids or filter (an empty filter selects the whole phonebook).")
+    if not body.preview and not body.fingerprint:
+        raise Invalid.field("fingerprint", "Preview first, then apply with the preview's fingerprint.")
+    target = _phonebook(scope, body.target_phonebook_id) if body.target_phonebook_id is not None else None
+    action = bulk_contacts.action_for(book, body.action, target)
+    filter_data = body.filter.model_dump(exclude_none=True) if body.filter is not None else None
+    selection, filterset = select_contacts(scope, book, ids=body.ids, data=filter_data, must_exist=body.preview)
+    in_words = describe_selection(filterset, len(set(body.ids or ())))
+    if body.preview:
+        return _bulk_out(action, plan(action, selection), in_words, body.page)
+    try:
+        applied = bulk_contacts.apply_bulk(
+            action,
+            selection,
+            body.fingerprint,
+            actor=actor_of(request),
+            selected={"filter": filter_data} if filter_data is not None else {"ids": len(set(body.ids or ()))},
+        )
+    except PlanChanged as exc:
+        fresh = _bulk_out(action, exc.plan, in_words, 1)
+        return problem(409, exc.code.value, exc.message, fingerprint=exc.plan.fingerprint, preview=fresh)
+    out = _bulk_out(action, applied.plan, in_words, body.page)
+    out.update(applied=True, batch_id=applied.batch_id, changed=applied.count, summary=action.done(applied.count))
+    if body.results:
+        out["results"] = [
+            {"id": pk, "phone": label, "outcome": outcome, "reason": reason}
+            for pk, label, outcome, reason in applied.results()
+        ]
+    return out
 
 
 # --- import and export ---------------------------------------------------------------------------
