@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import UnionType
-from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from django.db.models import QuerySet
 from ninja import Field, Schema
@@ -318,8 +318,13 @@ class AccountPatch(Input):
 
 
 class AccountFilters(PageQuery):
+    """The accounts page's filters (kontor/tenancy/filters.py), by the same names."""
+
+    aliases: ClassVar[dict[str, str]] = {"q": "name"}
+
+    name: str | None = Field(None, max_length=200, description="Part of the name.")
     status: Literal["active", "archived"] | None = None
-    q: str | None = Field(None, max_length=200, description="Part of the name.")
+    q: str | None = Field(None, max_length=200, deprecated=True, description="Deprecated: use `name`.")
 
 
 class HeldOut(Schema):

@@ -10,7 +10,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from kontor.core import phone
-from kontor.messaging.models import Direction, InboundRejection, Message, Status
+from kontor.messaging.models import Campaign, Direction, InboundRejection, Message, Status
 from kontor.web.filtering import DateFromFilter, DateToFilter
 
 
@@ -96,3 +96,14 @@ class InboundRejectionFilter(django_filters.FilterSet):
         # People type numbers with spaces and dashes; stored ones have none. A part of a number matches too.
         cleaned = "".join(ch for ch in value if not ch.isspace() and ch != "-")
         return qs.filter(to_number__icontains=cleaned) if cleaned else qs
+
+
+class CampaignFilter(django_filters.FilterSet):
+    """The campaign list's filters: the page and the API list."""
+
+    name = django_filters.CharFilter(lookup_expr="icontains", label="Name")
+    status = django_filters.ChoiceFilter(choices=Campaign.State.choices, empty_label="Any status")
+
+    class Meta:
+        model = Campaign
+        fields = ["name", "status"]

@@ -17,6 +17,7 @@ from kontor.access.perms import Perm
 from kontor.access.requests import ScopedRequest, actor_of
 from kontor.access.selectors import accounts_for
 from kontor.access.visibility import account_to_act_on, visible_accounts
+from kontor.api.filtering import filtered
 from kontor.api.permissions import requires
 from kontor.api.schemas import (
     AccountDetail,
@@ -50,6 +51,7 @@ from kontor.numbers import services as number_services
 from kontor.numbers.models import AccountNumber, Number
 from kontor.numbers.selectors import customer_numbers
 from kontor.tenancy import services
+from kontor.tenancy.filters import AccountFilter
 from kontor.tenancy.models import Account, CostCenter, CustomColumn, Office, Team
 from kontor.tenancy.selectors import columns_for_accounts
 
@@ -195,11 +197,7 @@ def list_accounts(request: ScopedRequest, filters: Query[AccountFilters]) -> dic
     """Accounts the caller can see (any member): every account of the customer for a master user,
     the key's own account for an API key, else the accounts the caller is a member of."""
     scope = request.scope
-    qs = _visible_accounts(scope).order_by("name", "pk")
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.q:
-        qs = qs.filter(name__icontains=filters.q.strip())
+    qs = filtered(request, AccountFilter, _visible_accounts(scope).order_by("name", "pk"), filters)
     # One query for the columns of the whole page (the accounts are already resolved in scope).
     rows = list(qs[filters.offset : filters.offset + filters.limit])
     columns = columns_for_accounts(scope.customer, [a.pk for a in rows])

@@ -1,4 +1,4 @@
-"""Filters of the accounts list."""
+"""The accounts list's FilterSet: the page and the accounts API list."""
 
 from __future__ import annotations
 

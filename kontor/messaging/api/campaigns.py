@@ -8,19 +8,22 @@ import json
 from typing import Any, Literal
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
-from kontor.api.core import scope_of, user_of
+from kontor.access.requests import ScopedRequest, actor_of
+from kontor.api.filtering import filtered
+from kontor.api.idempotency import Work, idempotent_write
+from kontor.api.permissions import requires
 from kontor.api.schemas import Input, Page, PageQuery, collect, errors, page
 from kontor.contacts.models import Phonebook
 from kontor.core.errors import DomainError, Forbidden
-from kontor.core.idempotency import run_idempotent
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.ledger.services import sending_wallet
+from kontor.messaging.filters import CampaignFilter
 from kontor.messaging.models import Campaign, Message
 from kontor.messaging.services import campaigns
 from kontor.messaging.services import messages as services
@@ -87,12 +90,15 @@ class CampaignDetailOut(CampaignOut):
 
 
 class CampaignFilters(PageQuery):
+    """The campaign page's filters (kontor/messaging/filters.py), by the same names."""
+
+    name: str | None = Field(None, max_length=120, description="Part of the name.")
     status: Literal["draft", "scheduled", "sending", "sent", "refused"] | None = None
 
 
-def _sender(request: HttpRequest) -> tuple[Scope, User]:
-    scope = scope_of(request, Perm.SEND_SMS)
-    user = user_of(request)
+def _sender(request: ScopedRequest) -> tuple[Scope, User]:
+    scope = request.scope
+    user = actor_of(request)
     if scope.account is None:
         raise Forbidden("Choose an account to send from.")
     return scope, user
@@ -136,7 +142,8 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     description="Render and price a campaign without sending: recipients, opted-out numbers skipped, "
     "segments, credits (rate card) against the balance, samples and office hours. An unknown {Column} is 422.",
 )
-def preview_campaign(request: HttpRequest, payload: CampaignPreviewIn) -> dict[str, Any]:
+@requires(Perm.SEND_SMS)
+def preview_campaign(request: ScopedRequest, payload: CampaignPreviewIn) -> dict[str, Any]:
     scope, user = _sender(request)
     account = scope.account
     assert account is not None
@@ -171,11 +178,13 @@ def preview_campaign(request: HttpRequest, payload: CampaignPreviewIn) -> dict[s
     "office hours (when refused) 409 with `next_allowed`; either way nothing is sent. Send an "
     "`Idempotency-Key` header to make retries safe.",
 )
+@requires(Perm.SEND_SMS)
+@idempotent_write()
 def send_campaign(
-    request: HttpRequest,
+    request: ScopedRequest,
     payload: CampaignSendIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> HttpResponse:
+) -> Work:
     scope, user = _sender(request)
     account = scope.account
     assert account is not None
@@ -195,29 +204,22 @@ def send_campaign(
         body = json.dumps(_out(campaign), cls=DjangoJSONEncoder)
         return HttpResponse(body, status=201, content_type="application/json")
 
-    return run_idempotent(
-        customer_id=scope.customer.pk,
-        key=idempotency_key,
-        method="POST",
-        path=request.path,
-        body=request.body,
-        work=work,
-    )
+    return work
 
 
 @router.get("", response={200: Page[CampaignOut], **errors()}, operation_id="list_campaigns")
-def list_campaigns(request: HttpRequest, filters: Query[CampaignFilters]) -> dict[str, Any]:
+@requires(Perm.SEND_SMS)
+def list_campaigns(request: ScopedRequest, filters: Query[CampaignFilters]) -> dict[str, Any]:
     """The account's campaigns, newest first."""
-    qs = scoped(scope_of(request, Perm.SEND_SMS), Campaign).order_by("-created_at", "-id")
-    if filters.status:
-        qs = qs.filter(status=filters.status)
+    qs = filtered(request, CampaignFilter, scoped(request.scope, Campaign).order_by("-created_at", "-id"), filters)
     return page(qs, filters, _out)
 
 
 @router.get("/{int:campaign_id}", response={200: CampaignDetailOut, **errors(404)}, operation_id="get_campaign")
-def get_campaign(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
+@requires(Perm.SEND_SMS)
+def get_campaign(request: ScopedRequest, campaign_id: int) -> dict[str, Any]:
     """One campaign with its messages counted by status."""
-    scope = scope_of(request, Perm.SEND_SMS)
+    scope = request.scope
     campaign = get_scoped(scope, Campaign, pk=campaign_id)
     counts = campaigns.status_counts(campaigns.campaign_messages(scoped(scope, Message), campaign))
     return {**_out(campaign), "status_counts": counts}

@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-import django_filters
 import django_tables2 as tables
 from django import forms
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +23,7 @@ from kontor.core.errors import DomainError, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.ledger.posting import InsufficientCredits
 from kontor.ledger.services import sending_wallet
+from kontor.messaging.filters import CampaignFilter
 from kontor.messaging.forms.messages import in_company_zone, schedule_field
 from kontor.messaging.models import Campaign, Message
 from kontor.messaging.rules.officehours import window_check
@@ -162,15 +162,6 @@ class CampaignTable(tables.Table):
 
     def render_name(self, record: Campaign, value: str) -> str:
         return format_html('<a href="{}">{}</a>', reverse("messaging:campaign_detail", args=[record.pk]), value)
-
-
-class CampaignFilter(django_filters.FilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains", label="Name")
-    status = django_filters.ChoiceFilter(choices=Campaign.State.choices, empty_label="Any status")
-
-    class Meta:
-        model = Campaign
-        fields = ["name", "status"]
 
 
 @customer_view(Perm.SEND_SMS)
