@@ -13,14 +13,13 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from kontor.access.models import ApiKey, hash_secret
-from kontor.access.requests import actor_of, scope_of, scope_of_any, staff_of
 from kontor.access.selectors import scope_for_api_key
 from kontor.access.services import authenticate_api_key
 from kontor.api.openapi import KontorAPI
 from kontor.core import hotcache, rls
 from kontor.core.errors import DomainError, ErrorCode, NotConfirmed
 from kontor.core.netaddr import address_allowed
-from kontor.core.problems import body_response, problem, problem_bytes
+from kontor.core.problems import body_response, problem
 from kontor.core.retry import Busy, is_retryable
 from kontor.core.scope import Scope
 
@@ -201,9 +200,3 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         return _busy(request, Busy())
     log.exception("unhandled API error")
     return problem(500, ErrorCode.INTERNAL.value, "Something went wrong on our side; it has been logged.")
-
-
-# Until messaging's API modules use kontor.access.requests directly (they import these names from here).
-user_of = actor_of
-problem_body = problem_bytes
-__all__ = ["api", "problem", "problem_body", "scope_of", "scope_of_any", "staff_of", "user_of"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
+from kontor.access.requests import StaffRequest
 from kontor.access.selectors import staff_scope
-from kontor.api.core import staff_of
+from kontor.api.permissions import requires_staff
 from kontor.api.schemas import Input, Page, PageQuery, errors, page
 from kontor.core.errors import Invalid
 from kontor.messaging.connectors import kinds
@@ -119,31 +119,33 @@ def _route_out(row: selectors.AccountConnector) -> dict[str, Any]:
 
 
 @router.get("", response={200: Page[ConnectorOut], **errors()}, operation_id="staff_list_connectors")
-def staff_list_connectors(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
-    staff_of(request, MANAGE)
+@requires_staff(MANAGE)
+def staff_list_connectors(request: StaffRequest, query: Query[PageQuery]) -> dict[str, Any]:
     return page(selectors.connectors(), query, _out)
 
 
 @router.post("", response={201: ConnectorOut, **errors()}, operation_id="staff_create_connector")
-def staff_create_connector(request: HttpRequest, payload: ConnectorCreateIn) -> Status[dict[str, Any]]:
-    actor = staff_of(request, MANAGE)
+@requires_staff(MANAGE)
+def staff_create_connector(request: StaffRequest, payload: ConnectorCreateIn) -> Status[dict[str, Any]]:
+    actor = request.user
     config = create_connector(actor=actor, **payload.model_dump())
     return Status(201, _out(selectors.connector_for_staff(config.pk)))
 
 
 @router.get("/{int:connector_id}", response={200: ConnectorOut, **errors(404)}, operation_id="staff_get_connector")
-def staff_get_connector(request: HttpRequest, connector_id: int) -> dict[str, Any]:
-    staff_of(request, MANAGE)
+@requires_staff(MANAGE)
+def staff_get_connector(request: StaffRequest, connector_id: int) -> dict[str, Any]:
     return _out(selectors.connector_for_staff(connector_id))
 
 
 @router.patch(
     "/{int:connector_id}", response={200: ConnectorOut, **errors(404, 409)}, operation_id="staff_update_connector"
 )
-def staff_update_connector(request: HttpRequest, connector_id: int, payload: ConnectorUpdateIn) -> dict[str, Any]:
+@requires_staff(MANAGE)
+def staff_update_connector(request: StaffRequest, connector_id: int, payload: ConnectorUpdateIn) -> dict[str, Any]:
     """Change what the body names. `enabled: false` holds the traffic of the accounts that use it in the
     queue; `is_default: true` takes the default from the connector that had it."""
-    actor = staff_of(request, MANAGE)
+    actor = request.user
     config = selectors.connector_for_staff(connector_id)
     given = payload.model_fields_set
     changes: dict[str, Any] = {}
@@ -161,9 +163,9 @@ def staff_update_connector(request: HttpRequest, connector_id: int, payload: Con
     response={200: Page[AccountConnectorOut], **errors(404)},
     operation_id="staff_list_connector_accounts",
 )
-def staff_list_connector_accounts(request: HttpRequest, connector_id: int, query: Query[PageQuery]) -> dict[str, Any]:
+@requires_staff(MANAGE)
+def staff_list_connector_accounts(request: StaffRequest, connector_id: int, query: Query[PageQuery]) -> dict[str, Any]:
     """The accounts routed to this connector (not those that use it as the default)."""
-    staff_of(request, MANAGE)
     config = selectors.connector_for_staff(connector_id)
     rows = selectors.routed_accounts(config, limit=query.offset + query.limit)[query.offset :]
     return {
@@ -179,9 +181,10 @@ def staff_list_connector_accounts(request: HttpRequest, connector_id: int, query
     response={200: list[AccountConnectorOut], **errors(404)},
     operation_id="staff_list_account_connectors",
 )
-def staff_list_account_connectors(request: HttpRequest, customer_id: int) -> list[dict[str, Any]]:
+@requires_staff(MANAGE)
+def staff_list_account_connectors(request: StaffRequest, customer_id: int) -> list[dict[str, Any]]:
     """Every account of the customer and the connector its messages go through."""
-    actor = staff_of(request, MANAGE)
+    actor = request.user
     scope = staff_scope(actor, selectors.customer_for_staff(customer_id))
     return [_route_out(row) for row in selectors.routes_of(scope)]
 
@@ -191,8 +194,9 @@ def staff_list_account_connectors(request: HttpRequest, customer_id: int) -> lis
     response={200: AccountConnectorOut, **errors(404)},
     operation_id="staff_get_account_connector",
 )
-def staff_get_account_connector(request: HttpRequest, customer_id: int, account_id: int) -> dict[str, Any]:
-    actor = staff_of(request, MANAGE)
+@requires_staff(MANAGE)
+def staff_get_account_connector(request: StaffRequest, customer_id: int, account_id: int) -> dict[str, Any]:
+    actor = request.user
     return _route_out(selectors.route_of(selectors.account_for_staff(actor, customer_id, account_id)))
 
 
@@ -201,13 +205,14 @@ def staff_get_account_connector(request: HttpRequest, customer_id: int, account_
     response={200: AccountConnectorOut, **errors(404)},
     operation_id="staff_set_account_connector",
 )
+@requires_staff(MANAGE)
 def staff_set_account_connector(
-    request: HttpRequest, customer_id: int, account_id: int, payload: AccountConnectorIn
+    request: StaffRequest, customer_id: int, account_id: int, payload: AccountConnectorIn
 ) -> dict[str, Any]:
     """Route the account's outbound messages through the named connector (null: the default); audited as
     `connector.route`. A disabled connector may be chosen: the account's messages then wait in the queue
     until it is enabled."""
-    actor = staff_of(request, MANAGE)
+    actor = request.user
     account = selectors.account_for_staff(actor, customer_id, account_id)
     connector = None
     if payload.connector is not None:

@@ -24,9 +24,10 @@ from typing import Any
 from django.http import HttpRequest, QueryDict
 from ninja import Field, Router, Schema
 
-from kontor.api.core import problem
+from kontor.api.permissions import public
 from kontor.api.schemas import errors
 from kontor.core.errors import DomainError, ErrorCode, Invalid
+from kontor.core.problems import problem
 from kontor.messaging.connectors import kinds
 from kontor.messaging.connectors.http import get_path, namespaced, scalar_text
 from kontor.messaging.delivery.outbound import handle_dlr
@@ -151,6 +152,7 @@ def _read(index: int | None, report: Any, options: Mapping[str, Any], statuses: 
     "Authenticated by the connector's DLR token (Bearer, or ?token=). The fields are read as configured "
     "on the connector. A report for a message not accepted yet is kept and applied on acceptance.",
 )
+@public("a connector's provider, authenticated by the connector's DLR token (Bearer or ?token=)")
 def receive_connector_dlr(request: HttpRequest, connector_name: str) -> Any:
     config = _authenticated_connector(connector_name, _token(request))
     try:

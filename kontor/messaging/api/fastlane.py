@@ -30,6 +30,7 @@ from kontor.core import context, rls
 from kontor.core.errors import DomainError
 from kontor.core.middleware import request_id_from
 from kontor.core.netaddr import address_allowed, client_address
+from kontor.core.problems import PROBLEM_JSON, problem_bytes
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +181,9 @@ def _host_allowed(environ: dict[str, Any]) -> bool:
 def _problem(
     status: int, code: str, detail: str, request_id: str, environ: dict[str, Any]
 ) -> tuple[str, list[tuple[str, str]], bytes]:
-    from kontor.api.core import problem_body
-
-    payload = problem_body(status, code, detail)
+    payload = problem_bytes(status, code, detail)
     headers = [
-        ("Content-Type", "application/problem+json"),
+        ("Content-Type", PROBLEM_JSON),
         ("Content-Length", str(len(payload))),
         *security_headers(environ),
         ("X-Request-ID", request_id),

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.security import HttpBearer
 
+from kontor.api.permissions import public
 from kontor.api.schemas import Input, errors
 from kontor.core.errors import DomainError, ErrorCode
 from kontor.messaging.delivery.inbound import MAX_TEXT, receive_inbound
@@ -86,6 +87,7 @@ class InboundOut(Schema):
     "by number and keyword to an account's inbox, or logged as a rejection; either way the answer is 200 "
     "(a rejection is not the connector's fault to retry). 404 while inbound delivery is not enabled.",
 )
+@public("a provider or connector, authenticated by the inbound token (InboundTokenAuth)")
 def receive_inbound_message(request: HttpRequest, payload: InboundIn) -> dict[str, Any]:
     result = receive_inbound(
         from_number=payload.from_,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from kontor.access.perms import Perm
-from kontor.api.core import staff_of
+from kontor.access.requests import StaffRequest
+from kontor.api.permissions import requires_staff
 from kontor.api.schemas import Input, errors
 from kontor.messaging.models import MAX_SEND_RATE
 from kontor.messaging.selectors.sendrate import SendRateView, send_rate_of, staff_account
@@ -45,9 +45,10 @@ def _out(rate: SendRateView) -> dict[str, Any]:
     response={200: StaffSendRateOut, **errors(404)},
     operation_id="staff_get_send_rate",
 )
-def get_send_rate(request: HttpRequest, customer_id: int, account_id: int) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_VIEW_CUSTOMERS)
+def get_send_rate(request: StaffRequest, customer_id: int, account_id: int) -> dict[str, Any]:
     """How many of the account's messages per second are handed to the connector."""
-    actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS)
+    actor = request.user
     return _out(send_rate_of(actor, staff_account(actor, customer_id, account_id)))
 
 
@@ -56,9 +57,10 @@ def get_send_rate(request: HttpRequest, customer_id: int, account_id: int) -> di
     response={200: StaffSendRateOut, **errors(404)},
     operation_id="staff_set_send_rate",
 )
-def put_send_rate(request: HttpRequest, customer_id: int, account_id: int, payload: StaffSendRateIn) -> dict[str, Any]:
+@requires_staff(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_CUSTOMERS)
+def put_send_rate(request: StaffRequest, customer_id: int, account_id: int, payload: StaffSendRateIn) -> dict[str, Any]:
     """Set the account's send rate (1 to 10,000 messages per second); audited as `send_rate.set`."""
-    actor = staff_of(request, Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_CUSTOMERS)
+    actor = request.user
     account = staff_account(actor, customer_id, account_id)
     set_send_rate(account, payload.messages_per_second, actor=actor)
     return _out(send_rate_of(actor, account))
