@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import inspect
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -101,16 +102,46 @@ def _value_method(table: tables.Table, name: str) -> Callable[[Any, Any], Any] |
     return call
 
 
+def _getter(accessor: str, model: type[models.Model] | None) -> Callable[[Any], Any]:
+    """What Accessor.resolve finds for model rows (attributes along `a__b`, callables called, None past
+    a missing relation), without its dictionary and index attempts: an export resolves every cell,
+    and those failed attempts made it ten times slower."""
+    bits = Accessor(accessor).bits
+    if model is not None and len(bits) == 1 and bits[0] in _plain_fields(model):
+        return operator.attrgetter(bits[0])  # a column of the row itself, never callable
+
+    def get(record: Any) -> Any:
+        current = record
+        for bit in bits:
+            current = current.get(bit) if isinstance(current, dict) else getattr(current, bit, None)
+            if callable(current) and not getattr(current, "do_not_call_in_templates", False):
+                if getattr(current, "alters_data", False):
+                    return None
+                current = current()
+            if current is None:
+                return None
+        return current
+
+    return get
+
+
+def _plain_fields(model: type[models.Model]) -> set[str]:
+    return {f.attname for f in model._meta.concrete_fields} | {"pk"}
+
+
 def _export_column(table: tables.Table, bound: Any) -> _Column:
-    accessor = Accessor(bound.accessor)
+    get = _getter(bound.accessor, table._meta.model)
     empty = tuple(bound.column.empty_values)
     method = _value_method(table, bound.name)
 
     def cell(record: Any) -> Any:
-        value = accessor.resolve(record, quiet=True)
+        value = get(record)
         if empty and value in empty:
             return None
-        return raw(method(value, record) if method is not None else value)
+        if method is not None:
+            value = method(value, record)
+        kind = type(value)
+        return value if kind is str or kind is int else raw(value)
 
     return _Column(header=getattr(table, "export_names", {}).get(bound.name, bound.name), cell=cell)
 
