@@ -12,7 +12,7 @@ connector_patterns = [
     path("", connectors.connectors, name="connectors"),
     path("add/", connectors.connector_add, name="connector_add"),
     path("<int:pk>/", connectors.connector_edit, name="connector_edit"),
-    path("<int:pk>/enabled/", connectors.connector_enabled, name="connector_enabled"),
+    path("<int:pk>/enabled/", connectors.ConnectorEnabled.as_view(), name="connector_enabled"),
     path("customers/<int:pk>/", connectors.connector_routes, name="connector_routes"),
 ]
 
@@ -28,13 +28,13 @@ urlpatterns = [
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
     path("rates/", ratecard.rates, name="rates"),
-    path("rates/add/", ratecard.rate_add, name="rate_add"),
-    path("rates/<int:pk>/", ratecard.rate_edit, name="rate_edit"),
-    path("rates/<int:pk>/delete/", ratecard.rate_delete, name="rate_delete"),
+    path("rates/add/", ratecard.RateEdit.as_view(), name="rate_add"),
+    path("rates/<int:pk>/", ratecard.RateEdit.as_view(), name="rate_edit"),
+    path("rates/<int:pk>/delete/", ratecard.RateDelete.as_view(), name="rate_delete"),
     path("webhook/", webhooks.webhooks, name="webhooks"),
-    path("webhook/test/", webhooks.webhook_test, name="webhook_test"),
-    path("webhook/secret/", webhooks.webhook_rotate, name="webhook_rotate"),
-    path("webhook/deliveries/<int:pk>/retry/", webhooks.webhook_delivery_retry, name="webhook_delivery_retry"),
+    path("webhook/test/", webhooks.WebhookTest.as_view(), name="webhook_test"),
+    path("webhook/secret/", webhooks.WebhookRotate.as_view(), name="webhook_rotate"),
+    path("webhook/deliveries/<int:pk>/retry/", webhooks.WebhookDeliveryRetry.as_view(), name="webhook_delivery_retry"),
     path("staff/inbound-rejections/", rejections.inbound_rejections, name="inbound_rejections"),
     path(
         "staff/inbound-rejections/export.csv",

@@ -173,8 +173,11 @@ class EditView(ObjectPage[T]):
     def status(self, form: Any, refusal: DomainError | None) -> int:
         return self.invalid_status if form.errors else 200
 
+    def get_success_message(self, saved: Any) -> str:
+        return fill(self.success_message, saved)
+
     def done(self, saved: Any) -> HttpResponseBase:
-        messages.success(self.request, fill(self.success_message, saved))
+        messages.success(self.request, self.get_success_message(saved))
         return redirect(self.get_success_url(saved))
 
     # --- the flow
@@ -261,8 +264,11 @@ class ConfirmView(ObjectPage[T]):
             context["details"] = details
         return context
 
+    def get_done_message(self, obj: T, result: Any) -> str:
+        return fill(self.done_message, obj)
+
     def done(self, obj: T, result: Any) -> HttpResponseBase:
-        messages.success(self.request, fill(self.done_message, obj))
+        messages.success(self.request, self.get_done_message(obj, result))
         return redirect(self.get_done_url(obj))
 
     def refused(self, obj: T, exc: DomainError) -> HttpResponseBase:

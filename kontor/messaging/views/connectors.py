@@ -9,18 +9,20 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from kontor.access.selectors import staff_scope
 from kontor.core.errors import DomainError, NotFound
 from kontor.core.scope import get_scoped
 from kontor.messaging.connectors import kinds
 from kontor.messaging.forms.connectors import ConnectorForm, RouteForm
-from kontor.messaging.models import ResubmitPolicy
+from kontor.messaging.models import ConnectorConfig, ResubmitPolicy
 from kontor.messaging.selectors import connectors as selectors
 from kontor.messaging.services.connectors import MANAGE, UNSET, create_connector, route_account, update_connector
 from kontor.tenancy.models import Account
 from kontor.tenancy.selectors import get_customer, subscriber_pk
 from kontor.web.decorators import staff_actor, staff_view
+from kontor.web.generic import ConfirmView
 
 
 @staff_view(MANAGE)
@@ -113,36 +115,47 @@ def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_view(MANAGE)
-def connector_enabled(request: HttpRequest, pk: int) -> HttpResponse:
+class ConnectorEnabled(ConfirmView[ConnectorConfig]):
     """GET asks, POST does; `?to=on|off` says which (default: the opposite of now), so that two people
     clicking at once do not switch it back and forth."""
-    config = selectors.connector_for_staff(pk)
-    wanted = {"on": True, "off": False}.get(request.GET.get("to", ""), not config.enabled)
-    if request.method == "POST":
-        try:
-            update_connector(config, actor=staff_actor(request), enabled=wanted)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Connector “{config.name}” {'enabled' if wanted else 'disabled'}.")
-        return redirect("messaging:connectors")
-    if wanted:
-        question = "Queued messages of the accounts that use it are sent again."
-    else:
-        who = f"the {getattr(config, 'route_count', 0)} account(s) routed to it"
+
+    done_url = "messaging:connectors"
+
+    def get_object(self) -> ConnectorConfig:
+        return selectors.connector_for_staff(self.kwargs["pk"])
+
+    def wanted(self, config: ConnectorConfig) -> bool:
+        return {"on": True, "off": False}.get(self.request.GET.get("to", ""), not config.enabled)
+
+    def get_title(self, config: ConnectorConfig) -> str:
+        if self.wanted(config):
+            return gettext("Enable the connector %(name)s?") % {"name": config.name}
+        return gettext("Disable the connector %(name)s?") % {"name": config.name}
+
+    def get_question(self, config: ConnectorConfig) -> str:
+        if self.wanted(config):
+            return gettext("Queued messages of the accounts that use it are sent again.")
         if config.is_default:
-            who += " and of every account without a connector of its own"
-        question = f"Messages of {who} wait in the queue until it is enabled again; they are not sent elsewhere."
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": f"{'Enable' if wanted else 'Disable'} the connector {config.name}?",
-            "question": question,
-            "confirm_label": "Enable" if wanted else "Disable",
-            "cancel_url": reverse("messaging:connectors"),
-        },
-    )
+            return gettext(
+                "Messages of the %(count)s account(s) routed to it and of every account without a connector of "
+                "its own wait in the queue until it is enabled again; they are not sent elsewhere."
+            ) % {"count": getattr(config, "route_count", 0)}
+        return gettext(
+            "Messages of the %(count)s account(s) routed to it wait in the queue until it is enabled again; "
+            "they are not sent elsewhere."
+        ) % {"count": getattr(config, "route_count", 0)}
+
+    def get_confirm_label(self, config: ConnectorConfig) -> str:
+        return gettext("Enable") if self.wanted(config) else gettext("Disable")
+
+    def act(self, config: ConnectorConfig) -> bool:
+        wanted = self.wanted(config)
+        update_connector(config, actor=self.actor, enabled=wanted)
+        return wanted
+
+    def get_done_message(self, config: ConnectorConfig, enabled: bool) -> str:
+        message = gettext("Connector “%(name)s” enabled.") if enabled else gettext("Connector “%(name)s” disabled.")
+        return message % {"name": config.name}
 
 
 @staff_view(MANAGE)

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from typing import Any
 
-from kontor.access.models import User
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from kontor.access.perms import Perm
-from kontor.core.errors import DomainError, NotFound
 from kontor.messaging.forms.ratecard import RateForm
 from kontor.messaging.models import RateCardEntry
 from kontor.messaging.services.ratecard import delete_rate, save_rate
 from kontor.web.decorators import staff_view
-from kontor.web.lists import form_errors_from
-
-
-def _entry(pk: int) -> RateCardEntry:
-    entry = RateCardEntry.objects.filter(pk=pk).first()
-    if entry is None:
-        raise NotFound("rate card entry")
-    return entry
+from kontor.web.generic import ConfirmView, EditView
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
@@ -29,60 +22,48 @@ def rates(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/rates.html", {"entries": RateCardEntry.objects.all()})
 
 
-def _edit(request: HttpRequest, entry: RateCardEntry | None) -> HttpResponse:
-    initial = {}
-    if entry is not None:
-        initial = {
+@staff_view(Perm.STAFF_MANAGE_BILLING)
+class RateEdit(EditView[RateCardEntry]):
+    model = RateCardEntry
+    catalogue = True
+    form_class = RateForm
+    add_title = _("Add a rate")
+    success_url = "messaging:rates"
+
+    def get_title(self, entry: RateCardEntry | None) -> str:
+        return gettext("Rate for %(entry)s") % {"entry": entry} if entry is not None else str(self.add_title)
+
+    def get_initial(self, entry: RateCardEntry) -> dict[str, Any]:
+        return {
             "prefix": entry.prefix,
             "country": entry.country,
             "operator": entry.operator,
             "credits_per_segment": entry.credits_per_segment,
         }
-    form = RateForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        user = request.user
-        assert isinstance(user, User)
-        try:
-            saved = save_rate(entry, actor=user, **form.cleaned_data)
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Rate for {saved} saved: {saved.credits_per_segment} credits per segment.")
-            return redirect("messaging:rates")
-    title = f"Rate for {entry}" if entry is not None else "Add a rate"
-    return render(request, "web/form.html", {"form": form, "title": title, "cancel_url": reverse("messaging:rates")})
+
+    def save(self, form: RateForm, entry: RateCardEntry | None) -> RateCardEntry:
+        return save_rate(entry, actor=self.actor, **form.cleaned_data)
+
+    def get_success_message(self, saved: RateCardEntry) -> str:
+        return gettext("Rate for %(entry)s saved: %(credits)s credits per segment.") % {
+            "entry": saved,
+            "credits": saved.credits_per_segment,
+        }
 
 
 @staff_view(Perm.STAFF_MANAGE_BILLING)
-def rate_add(request: HttpRequest) -> HttpResponse:
-    return _edit(request, None)
+class RateDelete(ConfirmView[RateCardEntry]):
+    model = RateCardEntry
+    catalogue = True
+    question = _("Destinations it priced fall back to a shorter prefix or the default.")
+    confirm_label = _("Delete")
+    done_url = "messaging:rates"
 
+    def get_title(self, entry: RateCardEntry) -> str:
+        return gettext("Delete the rate for %(entry)s?") % {"entry": entry}
 
-@staff_view(Perm.STAFF_MANAGE_BILLING)
-def rate_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _edit(request, _entry(pk))
+    def act(self, entry: RateCardEntry) -> None:
+        delete_rate(entry, actor=self.actor)
 
-
-@staff_view(Perm.STAFF_MANAGE_BILLING)
-def rate_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = _entry(pk)
-    if request.method == "POST":
-        user = request.user
-        assert isinstance(user, User)
-        try:
-            delete_rate(entry, actor=user)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Rate for {entry} deleted.")
-        return redirect("messaging:rates")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": f"Delete the rate for {entry}?",
-            "question": "Destinations it priced fall back to a shorter prefix or the default.",
-            "confirm_label": "Delete",
-            "cancel_url": reverse("messaging:rates"),
-        },
-    )
+    def get_done_message(self, entry: RateCardEntry, result: None) -> str:
+        return gettext("Rate for %(entry)s deleted.") % {"entry": entry}

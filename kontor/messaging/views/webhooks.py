@@ -8,17 +8,21 @@ import django_filters
 import django_tables2 as tables
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest
 from kontor.core.errors import DomainError
-from kontor.core.scope import Scope, get_scoped, scoped
+from kontor.core.scope import get_scoped, scoped
 from kontor.messaging.delivery.webhooks import configure_webhook, retry_now, rotate_secret, send_test_event
 from kontor.messaging.models import Webhook, WebhookDelivery
 from kontor.web.decorators import customer_view
+from kontor.web.generic import ConfirmView
 from kontor.web.lists import form_errors_from, list_page
 
 
@@ -65,13 +69,9 @@ class DeliveryFilter(django_filters.FilterSet):
         fields = ["status"]
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
 @customer_view(Perm.TECHNICAL_SETTINGS)
-def webhooks(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def webhooks(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     webhook = scoped(scope, Webhook).first()
     initial = {"url": webhook.url, "active": webhook.active} if webhook is not None else {"active": True}
     form = WebhookForm(request.POST or None, initial=initial)
@@ -97,74 +97,47 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     )
 
 
-@customer_view(Perm.TECHNICAL_SETTINGS)
-def webhook_test(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
-    webhook = get_scoped(scope, Webhook, account=scope.account)
-    if request.method == "POST":
-        try:
-            send_test_event(webhook, actor=scope.actor)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Test event sent; its outcome is in the delivery log.")
-        return redirect("messaging:webhooks")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": "Send a test event?",
-            "question": f"A signed “webhook.test” event is POSTed to {webhook.url}.",
-            "confirm_label": "Send",
-            "cancel_url": reverse("messaging:webhooks"),
-        },
-    )
+class _WebhookConfirm(ConfirmView[Webhook]):
+    done_url = "messaging:webhooks"
+
+    def get_object(self) -> Webhook:
+        return get_scoped(self.scope, Webhook, account=self.scope.account)
 
 
 @customer_view(Perm.TECHNICAL_SETTINGS)
-def webhook_rotate(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
-    webhook = get_scoped(scope, Webhook, account=scope.account)
-    if request.method == "POST":
-        try:
-            rotate_secret(webhook, actor=scope.actor)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "New secret made; update your receiver.")
-        return redirect("messaging:webhooks")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": "Make a new secret?",
-            "question": "The current secret stops working at once; signatures your receiver checks will fail "
-            "until it has the new one.",
-            "confirm_label": "Make a new secret",
-            "cancel_url": reverse("messaging:webhooks"),
-        },
-    )
+class WebhookTest(_WebhookConfirm):
+    title = _("Send a test event?")
+    question = _("A signed “webhook.test” event is POSTed to %(url)s.")
+    confirm_label = _("Send")
+    done_message = _("Test event sent; its outcome is in the delivery log.")
+
+    def act(self, webhook: Webhook) -> None:
+        send_test_event(webhook, actor=self.actor)
 
 
 @customer_view(Perm.TECHNICAL_SETTINGS)
-def webhook_delivery_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = _scope(request)
-    delivery = get_scoped(scope, WebhookDelivery, pk=pk)
-    if request.method == "POST":
-        try:
-            retry_now(delivery, actor=scope.actor)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Retried; the outcome is in the delivery log.")
-        return redirect("messaging:webhooks")
-    return render(
-        request,
-        "web/confirm.html",
-        {
-            "title": f"Retry {delivery}?",
-            "question": f"The {delivery.event} event is sent again now (attempts so far: {delivery.attempts}).",
-            "confirm_label": "Retry now",
-            "cancel_url": reverse("messaging:webhooks"),
-        },
+class WebhookRotate(_WebhookConfirm):
+    title = _("Make a new secret?")
+    question = _(
+        "The current secret stops working at once; signatures your receiver checks will fail until it has the new one."
     )
+    confirm_label = _("Make a new secret")
+    done_message = _("New secret made; update your receiver.")
+
+    def act(self, webhook: Webhook) -> None:
+        rotate_secret(webhook, actor=self.actor)
+
+
+@customer_view(Perm.TECHNICAL_SETTINGS)
+class WebhookDeliveryRetry(ConfirmView[WebhookDelivery]):
+    model = WebhookDelivery
+    question = _("The %(event)s event is sent again now (attempts so far: %(attempts)s).")
+    confirm_label = _("Retry now")
+    done_message = _("Retried; the outcome is in the delivery log.")
+    done_url = "messaging:webhooks"
+
+    def get_title(self, delivery: WebhookDelivery) -> str:
+        return gettext("Retry %(delivery)s?") % {"delivery": delivery}
+
+    def act(self, delivery: WebhookDelivery) -> None:
+        retry_now(delivery, actor=self.actor)

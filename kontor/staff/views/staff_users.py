@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.db.models import QuerySet
-from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -77,7 +74,6 @@ class StaffUserActive(ConfirmView[User]):
         set_user_active(user, enable, actor=self.actor)
         return enable
 
-    def done(self, user: User, enabled: bool) -> HttpResponseBase:
+    def get_done_message(self, user: User, enabled: bool) -> str:
         message = gettext("%(email)s is now enabled.") if enabled else gettext("%(email)s is now disabled.")
-        messages.success(self.request, message % {"email": user.email})
-        return redirect(self.get_done_url(user))
+        return message % {"email": user.email}
