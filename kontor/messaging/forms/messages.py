@@ -1,4 +1,5 @@
-"""Forms of the messaging pages: they collect input; the services validate, price and decide."""
+"""The Send SMS form, and the schedule field and time zone the campaign form shares: they collect input;
+the services validate, price and decide."""
 
 from __future__ import annotations
 
