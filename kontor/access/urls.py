@@ -12,7 +12,7 @@ urlpatterns = [
     path("password/change/", views_auth.password_change, name="password_change"),
     path("profile/", views_auth.profile, name="profile"),
     path("users/", views_users.UserList.as_view(), name="users"),
-    path("users/export.csv", views_users.user_export, name="users_export"),
+    path("users/export.csv", views_users.UserList.as_view(export=True), name="users_export"),
     path("users/add/", views_users.UserAdd.as_view(), name="user_add"),
     path("users/<int:pk>/", views_users.UserDetail.as_view(), name="user_detail"),
     path("users/<int:pk>/edit/", views_users.UserEdit.as_view(), name="user_edit"),

@@ -27,7 +27,6 @@ from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.tenancy.models import Account, Membership, Office, Team
 from kontor.web.decorators import customer_view
 from kontor.web.generic import ActionView, ConfirmView, DetailView, EditView, Link, ListView
-from kontor.web.lists import export_csv
 
 
 def _users(scope: Scope) -> QuerySet[User]:
@@ -112,6 +111,7 @@ class UserList(ListView):
     filterset_class = UserFilter
     actions = [Link(_("Add user"), "access:user_add", Perm.MANAGE_USERS)]
     export_url = "access:users_export"
+    export_filename = "users.csv"
 
     def get_intro(self) -> str:
         return gettext("Everyone who can sign in to %(name)s, with their roles per account.") % {
@@ -120,17 +120,6 @@ class UserList(ListView):
 
     def get_queryset(self) -> QuerySet[User]:
         return _users(self.scope)
-
-
-@customer_view(any_of=(Perm.VIEW_USERS, Perm.MANAGE_USERS))
-def user_export(request: ScopedRequest) -> HttpResponse:
-    return export_csv(  # type: ignore[return-value]  # a streamed response
-        request,
-        queryset=_users(request.scope),
-        filterset_class=UserFilter,
-        table_class=UserTable,
-        filename="users.csv",
-    )
 
 
 class _UserForm(EditView[User]):

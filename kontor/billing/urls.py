@@ -5,7 +5,7 @@ from kontor.billing import views, views_purchase
 app_name = "billing"
 urlpatterns = [
     path("invoices/", views.InvoiceList.as_view(), name="invoices"),
-    path("invoices/export.csv", views.invoices_export, name="invoices_export"),
+    path("invoices/export.csv", views.InvoiceList.as_view(export=True), name="invoices_export"),
     path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("prices/", views.price_lists, name="price_lists"),
     path("prices/lists/add/", views.PriceListEdit.as_view(), name="price_list_add"),

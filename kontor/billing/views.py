@@ -22,7 +22,6 @@ from kontor.billing.tables import InvoiceTable
 from kontor.core.scope import get_scoped, scoped
 from kontor.web.decorators import customer_view, staff_view
 from kontor.web.generic import ConfirmView, EditView, ListView
-from kontor.web.lists import export_csv
 
 # --- customer: invoices --------------------------------------------------------------------------
 
@@ -37,21 +36,11 @@ class InvoiceList(ListView):
     table_class = InvoiceTable
     filterset_class = InvoiceFilter
     export_url = "billing:invoices_export"
+    export_filename = "invoices.csv"
     intro = _("Tax invoices and receipts for SMS credits bought. Download each one as a PDF.")
 
     def get_queryset(self) -> QuerySet[Invoice]:
         return _invoices(self.request)
-
-
-@customer_view(Perm.VIEW_CREDITS)
-def invoices_export(request: ScopedRequest) -> HttpResponse:
-    return export_csv(  # type: ignore[return-value]  # a streamed response
-        request,
-        queryset=_invoices(request),
-        filterset_class=InvoiceFilter,
-        table_class=InvoiceTable,
-        filename="invoices.csv",
-    )
 
 
 @customer_view(Perm.VIEW_CREDITS)

@@ -35,10 +35,10 @@ urlpatterns = [
     path("webhook/test/", webhooks.WebhookTest.as_view(), name="webhook_test"),
     path("webhook/secret/", webhooks.WebhookRotate.as_view(), name="webhook_rotate"),
     path("webhook/deliveries/<int:pk>/retry/", webhooks.WebhookDeliveryRetry.as_view(), name="webhook_delivery_retry"),
-    path("staff/inbound-rejections/", rejections.inbound_rejections, name="inbound_rejections"),
+    path("staff/inbound-rejections/", rejections.InboundRejectionList.as_view(), name="inbound_rejections"),
     path(
         "staff/inbound-rejections/export.csv",
-        rejections.inbound_rejections_export,
+        rejections.InboundRejectionList.as_view(export=True),
         name="inbound_rejections_export",
     ),
     path(

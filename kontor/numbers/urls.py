@@ -14,7 +14,7 @@ urlpatterns = [
     path("keyword-orders/", views.Orders.as_view(), name="orders"),
     # provider staff
     path("inventory/", views_staff.InventoryList.as_view(), name="inventory"),
-    path("inventory/export.csv", views_staff.inventory_export, name="inventory_export"),
+    path("inventory/export.csv", views_staff.InventoryList.as_view(export=True), name="inventory_export"),
     path("inventory/add/", views_staff.NumberAdd.as_view(), name="number_add"),
     path("inventory/import/", views_staff.number_import, name="number_import"),
     path("inventory/<int:pk>/", views_staff.NumberEdit.as_view(), name="number_edit"),

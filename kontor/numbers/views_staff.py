@@ -22,7 +22,7 @@ from kontor.numbers.selectors import inventory, keyword_orders_for_staff, number
 from kontor.numbers.tables import NumberTable, StaffKeywordOrderTable
 from kontor.web.decorators import staff_actor, staff_view
 from kontor.web.generic import ConfirmView, EditView, Link, ListView
-from kontor.web.lists import export_csv, form_errors_from
+from kontor.web.lists import form_errors_from
 
 MANAGE = Perm.STAFF_MANAGE_NUMBERS
 
@@ -39,21 +39,11 @@ class InventoryList(ListView):
         Link(_("Keyword orders"), "numbers:orders_staff"),
     ]
     export_url = "numbers:inventory_export"
+    export_filename = "numbers.csv"
     intro = _("The provider's short codes, long codes and DNIS numbers. Two-way numbers can receive messages.")
 
     def get_queryset(self) -> QuerySet[Number]:
         return inventory()
-
-
-@staff_view(MANAGE)
-def inventory_export(request: HttpRequest) -> HttpResponse:
-    return export_csv(  # type: ignore[return-value]  # a streamed response
-        request,
-        queryset=inventory(),
-        filterset_class=NumberFilter,
-        table_class=NumberTable,
-        filename="numbers.csv",
-    )
 
 
 @staff_view(MANAGE)

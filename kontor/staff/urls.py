@@ -4,8 +4,8 @@ from kontor.staff.views import audit, catalogue, customer_detail, customers, sta
 
 app_name = "staff"
 urlpatterns = [
-    path("customers/", customers.customers, name="customers"),
-    path("customers/export.csv", customers.customers_export, name="customers_export"),
+    path("customers/", customers.CustomerList.as_view(), name="customers"),
+    path("customers/export.csv", customers.CustomerList.as_view(export=True), name="customers_export"),
     path("onboard/", customers.onboard, name="onboard"),
     path("customers/<int:pk>/", customer_detail.customer_detail, name="customer"),
     path("customers/<int:pk>/edit/", customer_detail.customer_edit, name="customer_edit"),
@@ -27,7 +27,7 @@ urlpatterns = [
     path("staff-users/", staff_users.StaffUserList.as_view(), name="staff_users"),
     path("staff-users/add/", staff_users.StaffUserAdd.as_view(), name="staff_user_add"),
     path("staff-users/<int:pk>/active/", staff_users.StaffUserActive.as_view(), name="staff_user_active"),
-    path("audit/", audit.audit, name="audit"),
-    path("audit/export.csv", audit.audit_export, name="audit_export"),
-    path("audit/<int:pk>/", audit.audit_entry, name="audit_entry"),
+    path("audit/", audit.AuditList.as_view(), name="audit"),
+    path("audit/export.csv", audit.AuditList.as_view(export=True), name="audit_export"),
+    path("audit/<int:pk>/", audit.AuditEntryDetail.as_view(), name="audit_entry"),
 ]

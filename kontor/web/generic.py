@@ -38,7 +38,7 @@ from kontor.access.models import User
 from kontor.access.requests import ScopedRequest, actor_of
 from kontor.core.errors import DomainError, NotFound
 from kontor.core.scope import Scope, get_scoped
-from kontor.web.lists import Action, form_errors_from, list_page
+from kontor.web.lists import Action, export_csv, form_errors_from, list_page
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as Text  # a str or a lazily translated one
@@ -313,9 +313,13 @@ class ListView(Page):
     table_class: ClassVar[type[tables.Table]]
     filterset_class: ClassVar[type[django_filters.FilterSet] | None] = None
     actions: ClassVar[Sequence[Link]] = ()
-    export_url: ClassVar[str] = ""  # a URL name
+    export_url: ClassVar[str] = ""  # a URL name: the CSV link above the table
+    export_filename: ClassVar[str] = ""
     per_page: ClassVar[int] = 25
     template_name: ClassVar[str] = "web/list.html"
+    # `as_view(export=True)` answers the same filtered rows as a CSV of the same Table, under the same
+    # guard: the page and its download cannot drift apart.
+    export: bool = False
 
     def get_queryset(self) -> QuerySet[Any]:
         raise NotImplementedError
@@ -337,6 +341,14 @@ class ListView(Page):
         return None
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if self.export:
+            return export_csv(
+                request,
+                queryset=self.get_queryset(),
+                filterset_class=self.filterset_class,
+                table_class=self.table_class,
+                filename=self.export_filename,
+            )
         return list_page(
             request,
             title=self.get_title(),

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from kontor.access.perms import Perm
 from kontor.audit.models import AuditEntry
-from kontor.core.errors import NotFound
 from kontor.staff.filters import AuditFilter
 from kontor.staff.tables import AuditTable
 from kontor.web.decorators import staff_view
-from kontor.web.lists import export_csv, list_page
+from kontor.web.generic import DetailView, ListView
 
 
 def _entries() -> QuerySet[AuditEntry]:
@@ -22,33 +21,24 @@ def _entries() -> QuerySet[AuditEntry]:
 
 
 @staff_view(Perm.STAFF_VIEW_AUDIT)
-def audit(request: HttpRequest) -> HttpResponse:
-    return list_page(
-        request,
-        title="Audit log",
-        queryset=_entries(),
-        table_class=AuditTable,
-        filterset_class=AuditFilter,
-        export_url=reverse("staff:audit_export"),
-        intro="Every change by every customer and by provider staff. Open an entry for its before and after values.",
-        per_page=50,
-    )
+class AuditList(ListView):
+    title = _("Audit log")
+    table_class = AuditTable
+    filterset_class = AuditFilter
+    export_url = "staff:audit_export"
+    export_filename = "audit.csv"
+    intro = _("Every change by every customer and by provider staff. Open an entry for its before and after values.")
+    per_page = 50
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        return _entries()
 
 
 @staff_view(Perm.STAFF_VIEW_AUDIT)
-def audit_export(request: HttpRequest) -> HttpResponse:
-    return export_csv(  # type: ignore[return-value]  # a streamed response
-        request,
-        queryset=_entries(),
-        filterset_class=AuditFilter,
-        table_class=AuditTable,
-        filename="audit.csv",
-    )
+class AuditEntryDetail(DetailView[AuditEntry]):
+    model = AuditEntry
+    catalogue = True  # the provider's view of every customer's entries: not scoped
+    template_name = "staff/audit_entry.html"
 
-
-@staff_view(Perm.STAFF_VIEW_AUDIT)
-def audit_entry(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = _entries().filter(pk=pk).first()
-    if entry is None:
-        raise NotFound("audit entry")
-    return render(request, "staff/audit_entry.html", {"entry": entry})
+    def get_context(self, entry: AuditEntry) -> dict[str, Any]:
+        return {"entry": entry}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kontor.access.perms import Perm
 from kontor.access.services import onboard_enterprise
@@ -14,38 +17,32 @@ from kontor.staff.filters import CustomerFilter
 from kontor.staff.forms import OnboardForm
 from kontor.staff.selectors import customers_with_master
 from kontor.staff.tables import CustomerTable
+from kontor.tenancy.models import Customer
 from kontor.web.decorators import staff_actor, staff_view
-from kontor.web.lists import Action, export_csv, form_errors_from, list_page
+from kontor.web.generic import ListView
+from kontor.web.lists import Action, form_errors_from
 
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS)
-def customers(request: HttpRequest) -> HttpResponse:
-    perms = {p.value for p in staff_actor(request).staff_perms}
-    actions = []
-    if Perm.STAFF_ONBOARD.value in perms:
-        actions.append(Action("Add enterprise account", reverse("staff:onboard")))
-    return list_page(
-        request,
-        title="Customers · Subscriber lookup",
-        queryset=customers_with_master(),
-        table_class=CustomerTable,
-        filterset_class=CustomerFilter,
-        actions=actions,
-        export_url=reverse("staff:customers_export"),
-        intro="Search by the email or name of any user, the company name, the subscriber ID "
-        "(S000012 or 12) or the billing ID.",
+class CustomerList(ListView):
+    title = _("Customers · Subscriber lookup")
+    table_class = CustomerTable
+    filterset_class = CustomerFilter
+    export_url = "staff:customers_export"
+    export_filename = "customers.csv"
+    intro = _(
+        "Search by the email or name of any user, the company name, the subscriber ID (S000012 or 12) or the "
+        "billing ID."
     )
 
+    def get_actions(self) -> list[Action]:
+        perms = {p.value for p in self.actor.staff_perms}
+        if Perm.STAFF_ONBOARD.value not in perms:
+            return []
+        return [Action(gettext("Add enterprise account"), reverse("staff:onboard"))]
 
-@staff_view(Perm.STAFF_VIEW_CUSTOMERS)
-def customers_export(request: HttpRequest) -> HttpResponse:
-    return export_csv(  # type: ignore[return-value]  # a streamed response
-        request,
-        queryset=customers_with_master(),
-        filterset_class=CustomerFilter,
-        table_class=CustomerTable,
-        filename="customers.csv",
-    )
+    def get_queryset(self) -> QuerySet[Customer]:
+        return customers_with_master()
 
 
 @staff_view(Perm.STAFF_ONBOARD)
