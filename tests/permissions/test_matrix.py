@@ -1,7 +1,11 @@
 """The permission matrix of every built-in role, from the one table in kontor/access/perms.py, checked
-against the manuals' words, and then enforced on every web page that declares what it needs."""
+against the manuals' words, and then enforced on every web page and every API operation, each of which
+declares what it needs (kontor/web/decorators.py, kontor/api/permissions.py)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -9,7 +13,16 @@ from django.urls import reverse
 from kontor.access.models import Role
 from kontor.access.perms import BUILTIN_ROLES, CUSTOMER_PERMS, STAFF_ROLE_PERMS, Perm, StaffRole
 from kontor.access.selectors import scope_for_user
-from tests.isolation.walk import WebRoute, side_objects, web_kwarg_model, web_routes
+from kontor.access.services import create_api_key
+from tests.isolation.walk import (
+    MISSING,
+    ApiOperation,
+    WebRoute,
+    api_operations,
+    side_objects,
+    web_kwarg_model,
+    web_routes,
+)
 from tests.world import ROLE_SLUGS
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +216,134 @@ def test_anonymous_visitors_are_sent_to_sign_in(world, client):
             continue
         assert response.status_code == 302, route.name
         assert response["Location"].startswith(login), route.name
+
+
+# --- the API sweep -------------------------------------------------------------------------------
+
+API_KINDS = {"customer", "staff", "signed_in", "public"}
+# The API had 113 operations when every one of them came to declare what it needs.
+MIN_API_OPERATIONS = 113
+# Operations whose access also follows a business rule beyond the declaration (as RULE_GATED above).
+API_RULE_GATED: dict[str, str] = {}
+
+
+def bound_operations() -> list[tuple[str, Any]]:
+    """(operation id, ninja Operation) for every operation as mounted on the one API, schema or not."""
+    import kontor.urls  # noqa: F401  (mounts the routers)
+    from kontor.api.core import api
+
+    return [
+        (operation.operation_id or api.get_openapi_operation_id(operation), operation)
+        for bound in api._get_bound_routers()
+        for path_view in bound.path_operations.values()
+        for operation in path_view.operations
+    ]
+
+
+def declared_api() -> list[tuple[ApiOperation, Any]]:
+    """Every operation of the OpenAPI document with its view function (which carries the declaration)."""
+    funcs = {op_id: operation.view_func for op_id, operation in bound_operations()}
+    return [(op, funcs[op.operation_id]) for op in api_operations()]
+
+
+def test_every_api_operation_declares_what_it_needs():
+    operations = bound_operations()
+    assert len(operations) >= MIN_API_OPERATIONS, f"only {len(operations)} operations found"
+    problems = []
+    for op_id, operation in operations:
+        func = operation.view_func
+        kind = getattr(func, "kind", None)
+        perms = {str(p) for p in (*getattr(func, "required_perms", ()), *getattr(func, "any_perms", ()))}
+        if kind not in API_KINDS:
+            problems.append(f"{op_id}: no @requires, @requires_staff, @signed_in or @public")
+        elif kind == "staff" and not all(Perm(p).is_staff_perm for p in perms):
+            problems.append(f"{op_id}: a staff operation needing customer permissions {perms}")
+        elif kind == "customer" and not perms <= {p.value for p in CUSTOMER_PERMS}:
+            problems.append(f"{op_id}: a customer operation needing staff permissions {perms}")
+        elif kind == "public" and not getattr(func, "public_reason", ""):
+            problems.append(f"{op_id}: public without saying why")
+    assert not problems, "\n".join(problems)
+    ids = [op_id for op_id, _ in operations]
+    assert len(ids) == len(set(ids)), "operation ids are not unique"
+
+
+def _api_refused(kind: str, func: Any, *, staff: bool, have: set[str]) -> bool:
+    """Whether the declaration refuses a caller: provider staff holding `have`, or a customer caller
+    (a role's session or an API key) whose scope holds `have`."""
+    required = {str(p) for p in func.required_perms}
+    any_of = {str(p) for p in func.any_perms}
+    if kind == "staff":
+        return not staff or not required <= have  # API keys and customer users are never staff
+    if staff:
+        return True  # provider staff have no customer scope
+    return not required <= have or (bool(any_of) and not any_of & have)
+
+
+def _api_url(op: ApiOperation) -> str:
+    """The operation's path with every id missing: a caller past the check gets 404 and changes nothing."""
+    values = {}
+    for param in op.spec.get("parameters", []):
+        if param.get("in") == "path":
+            kind = param.get("schema", {}).get("type")
+            values[param["name"]] = MISSING if kind == "integer" else "missing-sweep"
+    return op.url(values)
+
+
+def _api_call(client, op: ApiOperation, auth: dict[str, str]) -> tuple[int, dict]:
+    # An empty body, not a valid one: the declaration is checked before the body is read, so a refused
+    # caller gets 403 whatever it sends, and an allowed one gets past it (most often to 404 or 422).
+    kwargs: dict[str, Any] = dict(auth)
+    if op.method in ("POST", "PUT", "PATCH"):
+        kwargs.update(data=json.dumps({}), content_type="application/json")
+    response = getattr(client, op.method.lower())(_api_url(op), **kwargs)
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    try:
+        return response.status_code, json.loads(raw or b"{}")
+    except ValueError:
+        return response.status_code, {}
+
+
+def _api_sweep(client, auth: dict[str, str], *, staff: bool, have: set[str], label: str) -> tuple[int, list[str]]:
+    covered, problems = 0, []
+    for op, func in declared_api():
+        if getattr(func, "kind", None) not in ("customer", "staff"):
+            continue
+        covered += 1
+        refused = _api_refused(func.kind, func, staff=staff, have=have)
+        status, body = _api_call(client, op, auth)
+        need = f"{func.kind} {tuple(map(str, func.required_perms))} any of {tuple(map(str, func.any_perms))}"
+        if refused and (status, body.get("code")) != (403, "permission_denied"):
+            problems.append(f"{label}: {op.method} {op.path} needs {need}: {status} {body.get('code')}, expected 403")
+        if not refused and (status in (401, 500) or (status == 403 and op.operation_id not in API_RULE_GATED)):
+            problems.append(f"{label}: {op.method} {op.path} needs {need}: {status} {body.get('code')}")
+    return covered, problems
+
+
+@pytest.mark.parametrize("slug", ALL_SLUGS)
+def test_customer_roles_on_every_api_operation(world, client, slug):
+    client.force_login(world.acme.user(slug))
+    have = {p.value for p in BUILTIN_ROLES[slug][2]}
+    covered, problems = _api_sweep(client, {}, staff=False, have=have, label=slug)
+    assert covered >= MIN_API_OPERATIONS - 10, f"only {covered} operations swept"
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", [r.value for r in StaffRole])
+def test_staff_roles_on_every_api_operation(world, client, role):
+    user = world.staff[role]
+    client.force_login(user)
+    covered, problems = _api_sweep(client, {}, staff=True, have={p.value for p in user.staff_perms}, label=role)
+    assert covered >= MIN_API_OPERATIONS - 10, f"only {covered} operations swept"
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("perm", CUSTOMER_PERM_LIST, ids=str)
+def test_an_api_key_without_one_permission(world, client, perm):
+    """A key holding every customer permission but `perm` is refused exactly the operations that need it,
+    and (with the staff operations) nothing else."""
+    have = {p.value for p in CUSTOMER_PERMS} - {perm.value}
+    secret = create_api_key(world.acme.account, actor=world.acme.master, name=f"All but {perm}", perms=have).secret
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    covered, problems = _api_sweep(client, auth, staff=False, have=have, label=perm)
+    assert covered >= MIN_API_OPERATIONS - 10
+    assert not problems, "\n".join(problems)
