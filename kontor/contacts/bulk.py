@@ -37,9 +37,10 @@ class _ContactAction(BulkAction[Contact]):
 
     def __init__(self, source: Phonebook) -> None:
         self.source = source
+        self.before = {"phonebook": source.name}  # the same for every row: shared, not copied
 
-    def _before(self, row: Row) -> dict[str, Any]:
-        return {"phonebook": self.source.name}
+    def _before(self, row: Row) -> Mapping[str, Any]:
+        return self.before
 
 
 class DeleteContacts(_ContactAction):
@@ -79,6 +80,7 @@ class _ToPhonebook(_ContactAction):
         if target.account_id != source.account_id:  # callers resolve the target in scope; this is the backstop
             raise Invalid.field("target", _("Choose a phonebook of this account."))
         self.target = target
+        self.after = {"phonebook": target.name}
 
     def params(self) -> Mapping[str, Any]:
         return {"target": self.target.pk}
@@ -96,7 +98,7 @@ class _ToPhonebook(_ContactAction):
         if row["phone"] in context:
             reason = _("%(phone)s is already in “%(phonebook)s”.") % {"phone": row["phone"], "phonebook": self.target}
             return RowChange(pk=row["pk"], label=row["phone"], before=before, refusal=IN_TARGET, reason=reason)
-        return RowChange(pk=row["pk"], label=row["phone"], before=before, after={"phonebook": self.target.name})
+        return RowChange(pk=row["pk"], label=row["phone"], before=before, after=self.after)
 
     def _duplicate(self) -> Conflict:
         # A number added to the target after the plan was read: the whole change rolls back.

@@ -49,7 +49,7 @@ def test_plan_writes_nothing_and_is_stable(world, filled):
 def test_decide_is_pure_over_rows(world, filled, vip):
     """The pure part takes plain rows: the same rows and context give the same plan, no database."""
     action = MoveContacts(filled, vip)
-    rows = [{"pk": 2, "updated_at": "t2", "phone": "+2"}, {"pk": 1, "updated_at": "t1", "phone": "+1"}]
+    rows = [{"pk": 2, bulk.VERSION: "t2", "phone": "+2"}, {"pk": 1, bulk.VERSION: "t1", "phone": "+1"}]
     one = bulk.decide_all(action, rows, {"+2"})
     assert one == bulk.decide_all(action, list(reversed(rows)), {"+2"})
     assert [c.pk for c in one.changes] == [1, 2] and one.ids == (1,)
