@@ -6,7 +6,7 @@ app_name = "staff"
 urlpatterns = [
     path("customers/", customers.CustomerList.as_view(), name="customers"),
     path("customers/export.csv", customers.CustomerList.as_view(export=True), name="customers_export"),
-    path("onboard/", customers.onboard, name="onboard"),
+    path("onboard/", customers.Onboard.as_view(), name="onboard"),
     path("customers/<int:pk>/", customer_detail.customer_detail, name="customer"),
     path("customers/<int:pk>/edit/", customer_detail.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/features/", customer_detail.customer_features, name="customer_features"),

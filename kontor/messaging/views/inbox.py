@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import django_tables2 as tables
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from kontor.access.perms import Perm
 from kontor.core.scope import scoped
 from kontor.messaging.filters import _Base
 from kontor.messaging.models import Direction, Message
 from kontor.web.decorators import customer_view
-from kontor.web.lists import list_page
+from kontor.web.generic import ListView
 
 
 class InboxFilter(_Base):
@@ -48,15 +49,14 @@ class InboxTable(tables.Table):
 
 
 @customer_view(Perm.SEARCH_TRANSACTIONS)
-def inbox(request: HttpRequest) -> HttpResponse:
-    scope = request.scope  # type: ignore[attr-defined]
-    queryset = scoped(scope, Message).filter(direction=Direction.IN).order_by("-created_at", "-id")
-    return list_page(
-        request,
-        title="Inbox",
-        queryset=queryset,
-        table_class=InboxTable,
-        filterset_class=InboxFilter,
-        intro="Messages sent to this account's numbers: by keyword, or as the account that receives unmatched "
-        "messages. Times in UTC.",
+class Inbox(ListView):
+    title = _("Inbox")
+    table_class = InboxTable
+    filterset_class = InboxFilter
+    intro = _(
+        "Messages sent to this account's numbers: by keyword, or as the account that receives unmatched "
+        "messages. Times in UTC."
     )
+
+    def get_queryset(self) -> QuerySet[Message]:
+        return scoped(self.scope, Message).filter(direction=Direction.IN).order_by("-created_at", "-id")

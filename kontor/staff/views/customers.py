@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kontor.access.perms import Perm
-from kontor.access.services import onboard_enterprise
-from kontor.core.errors import DomainError
+from kontor.access.services import Onboarded, onboard_enterprise
 from kontor.staff.filters import CustomerFilter
 from kontor.staff.forms import OnboardForm
 from kontor.staff.selectors import customers_with_master
 from kontor.staff.tables import CustomerTable
 from kontor.tenancy.models import Customer
-from kontor.web.decorators import staff_actor, staff_view
-from kontor.web.generic import ListView
-from kontor.web.lists import Action, form_errors_from
+from kontor.web.decorators import staff_view
+from kontor.web.generic import EditView, ListView
+from kontor.web.lists import Action
 
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS)
@@ -46,30 +42,24 @@ class CustomerList(ListView):
 
 
 @staff_view(Perm.STAFF_ONBOARD)
-def onboard(request: HttpRequest) -> HttpResponse:
-    form = OnboardForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            done = onboard_enterprise(actor=staff_actor(request), **form.cleaned_data)
-        except DomainError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Account created. A welcome email was sent to {done.master.email}; "
-                f"subscriber ID {done.customer.subscriber_id}.",
-            )
-            return redirect("staff:customer", done.customer.pk)
-    return render(
-        request,
-        "web/form.html",
-        {
-            "title": "Add Enterprise Account",
-            "intro": "Creates the enterprise customer (subscriber), its first account “Main” and its master "
-            "user, who receives a welcome email with a link to set a password, a PIN and a security "
-            "question. Assign a phone number and enable features afterwards.",
-            "form": form,
-            "submit": "Create Account",
-            "cancel_url": reverse("staff:customers"),
-        },
+class Onboard(EditView[Customer]):
+    """The CSR "Add Enterprise Account" form."""
+
+    form_class = OnboardForm
+    add_title = _("Add Enterprise Account")
+    intro = _(
+        "Creates the enterprise customer (subscriber), its first account “Main” and its master user, who "
+        "receives a welcome email with a link to set a password, a PIN and a security question. Assign a phone "
+        "number and enable features afterwards."
     )
+    submit = _("Create Account")
+    success_message = _(
+        "Account created. A welcome email was sent to %(master.email)s; subscriber ID %(customer.subscriber_id)s."
+    )
+    cancel_url = "staff:customers"
+
+    def save(self, form: OnboardForm, customer: Customer | None) -> Onboarded:
+        return onboard_enterprise(actor=self.actor, **form.cleaned_data)
+
+    def get_success_url(self, done: Onboarded) -> str:
+        return reverse("staff:customer", args=[done.customer.pk])
