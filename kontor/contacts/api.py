@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
@@ -396,9 +397,9 @@ def bulk_change(request: ScopedRequest, phonebook_id: int, body: ContactBulkIn) 
     scope = request.scope
     book = _phonebook(scope, phonebook_id)
     if (body.ids is None) == (body.filter is None):
-        raise Invalid.field("ids", "Give either ids or filter (an empty filter selects the whole phonebook).")
+        raise Invalid.field("ids", _("Give either ids or filter (an empty filter selects the whole phonebook)."))
     if not body.preview and not body.fingerprint:
-        raise Invalid.field("fingerprint", "Preview first, then apply with the preview's fingerprint.")
+        raise Invalid.field("fingerprint", _("Preview first, then apply with the preview's fingerprint."))
     target = _phonebook(scope, body.target_phonebook_id) if body.target_phonebook_id is not None else None
     action = bulk_contacts.action_for(book, body.action, target)
     filter_data = body.filter.model_dump(exclude_none=True) if body.filter is not None else None

@@ -205,7 +205,12 @@ def action_for(source: Phonebook, kind: str, target: Phonebook | None = None) ->
         return DeleteContacts(source)
     if kind in ("move", "copy"):
         if target is None:
-            raise Invalid.field("target", _("Choose the phonebook to %(action)s the contacts to.") % {"action": kind})
+            raise Invalid.field(
+                "target",
+                _("Choose the phonebook to move the contacts to.")
+                if kind == "move"
+                else _("Choose the phonebook to copy the contacts to."),
+            )
         return MoveContacts(source, target) if kind == "move" else CopyContacts(source, target)
     raise Invalid.field("action", _("“%(action)s” is not a bulk action; use delete, move or copy.") % {"action": kind})
 
