@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from kontor.access.models import User
+from kontor.access.requests import ScopedRequest
 from kontor.billing.forms import CardForm, PurchaseForm
 from kontor.billing.invoices import clean_billing_details
 from kontor.billing.payments import PROVIDERS, PaymentDeclined
@@ -19,7 +20,6 @@ from kontor.billing.pricing import Quote, quote
 from kontor.billing.purchase import purchase as buy
 from kontor.core.errors import DomainError, Forbidden, Invalid
 from kontor.core.idempotency import clean_key, new_idempotency_key
-from kontor.core.scope import Scope
 from kontor.ledger import rules, selectors
 from kontor.ledger.models import Wallet
 from kontor.ledger.selectors import PURCHASE, CreditOverview, WalletRow
@@ -30,11 +30,7 @@ CARD_FIELDS = ("card_number", "expiry", "cvc")
 TEST_CARD = "test_card"
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
-def viewer_of(request: HttpRequest) -> User:
+def viewer_of(request: ScopedRequest) -> User:
     return rules.credit_user(request.user)
 
 
@@ -42,7 +38,7 @@ def _targets(overview: CreditOverview) -> list[WalletRow]:
     return [row for row in overview.rows if row.can(PURCHASE)]
 
 
-def _initial(request: HttpRequest, viewer: User, targets: list[WalletRow]) -> dict[str, Any]:
+def _initial(request: ScopedRequest, viewer: User, targets: list[WalletRow]) -> dict[str, Any]:
     initial: dict[str, Any] = {
         "company": viewer.customer.name if viewer.customer else "",
         "contact_name": viewer.full_name,
@@ -51,7 +47,7 @@ def _initial(request: HttpRequest, viewer: User, targets: list[WalletRow]) -> di
     }
     wanted = request.GET.get("wallet")
     if wanted:
-        row = selectors.wallet_row(_scope(request), viewer, wanted)
+        row = selectors.wallet_row(request.scope, viewer, wanted)
         if row.pk not in {t.pk for t in targets}:
             raise Forbidden(f"You may not purchase credits for {row.name}.")
         initial["target"] = str(row.pk)
@@ -71,8 +67,8 @@ def _card_form(data: Any = None) -> CardForm:
 
 
 @customer_view(any_of=rules.CREDIT_PERMS)
-def purchase(request: HttpRequest) -> HttpResponse:
-    scope, viewer = _scope(request), viewer_of(request)
+def purchase(request: ScopedRequest) -> HttpResponse:
+    scope, viewer = request.scope, viewer_of(request)
     overview = selectors.credit_overview(scope, viewer)
     targets = _targets(overview)
     if not targets:
@@ -148,7 +144,7 @@ def purchase(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/purchase_done.html", context)
 
 
-def _step1(request: HttpRequest, form: PurchaseForm, overview: CreditOverview) -> HttpResponse:
+def _step1(request: ScopedRequest, form: PurchaseForm, overview: CreditOverview) -> HttpResponse:
     return render(request, "billing/purchase.html", {"form": form, "overview": overview})
 
 

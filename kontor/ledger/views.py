@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from kontor.access.models import User
+from kontor.access.requests import ScopedRequest
 from kontor.core.errors import DomainError, ErrorCode, Forbidden, NotFound
 from kontor.core.idempotency import clean_key, new_idempotency_key
-from kontor.core.scope import Scope
 from kontor.ledger import rules, selectors, services
 from kontor.ledger.forms import ThresholdForm, TransferForm
 from kontor.ledger.rules import CREDIT_PERMS
@@ -24,25 +24,21 @@ from kontor.web.decorators import customer_view
 from kontor.web.lists import form_errors_from
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
-def viewer_of(request: HttpRequest) -> User:
+def viewer_of(request: ScopedRequest) -> User:
     return rules.credit_user(request.user)
 
 
 @customer_view(any_of=CREDIT_PERMS)
-def manage(request: HttpRequest) -> HttpResponse:
+def manage(request: ScopedRequest) -> HttpResponse:
     viewer = viewer_of(request)
-    overview = selectors.credit_overview(_scope(request), viewer)
+    overview = selectors.credit_overview(request.scope, viewer)
     return render(request, "ledger/manage.html", {"overview": overview, "threshold_form": ThresholdForm()})
 
 
 # --- transfer ------------------------------------------------------------------------------------
 
 
-def _fixed_side(request: HttpRequest) -> tuple[str, str]:
+def _fixed_side(request: ScopedRequest) -> tuple[str, str]:
     source = request.GET.get("from") or request.POST.get("from")
     target = request.GET.get("to") or request.POST.get("to")
     if source and not target:
@@ -53,9 +49,9 @@ def _fixed_side(request: HttpRequest) -> tuple[str, str]:
 
 
 @customer_view(any_of=CREDIT_PERMS)
-def transfer(request: HttpRequest) -> HttpResponse:
+def transfer(request: ScopedRequest) -> HttpResponse:
     """Transfer SMS credits from (?from=) or to (?to=) one wallet; the other side is chosen."""
-    scope, viewer = _scope(request), viewer_of(request)
+    scope, viewer = request.scope, viewer_of(request)
     side, wallet_id = _fixed_side(request)
     overview = selectors.credit_overview(scope, viewer)
     fixed = selectors.wallet_row(scope, viewer, wallet_id, overview=overview)
@@ -109,15 +105,15 @@ def transfer(request: HttpRequest) -> HttpResponse:
 # --- low-balance threshold -----------------------------------------------------------------------
 
 
-def _threshold_row(request: HttpRequest, pk: int) -> WalletRow:
-    row = selectors.wallet_row(_scope(request), viewer_of(request), pk)
+def _threshold_row(request: ScopedRequest, pk: int) -> WalletRow:
+    row = selectors.wallet_row(request.scope, viewer_of(request), pk)
     if not row.can(THRESHOLD):
         raise Forbidden("Only master users set alerts on other people's credits; you can set your own.")
     return row
 
 
 @customer_view(any_of=CREDIT_PERMS)
-def threshold(request: HttpRequest, pk: int) -> HttpResponse:
+def threshold(request: ScopedRequest, pk: int) -> HttpResponse:
     row = _threshold_row(request, pk)
     form = ThresholdForm(request.POST or None, initial={"threshold": row.wallet.low_balance_threshold})
     if request.method == "POST" and form.is_valid():
@@ -137,7 +133,7 @@ def threshold(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "ledger/threshold.html", {"form": form, "row": row})
 
 
-def _reused_form(request: HttpRequest, choices: Any, side: str) -> TransferForm:
+def _reused_form(request: ScopedRequest, choices: Any, side: str) -> TransferForm:
     """The form's key was used already (back button, resubmitted with other values): the earlier
     transfer stands, nothing new happened, and a fresh form is offered."""
     data = request.POST.copy()

@@ -9,24 +9,25 @@ import uuid
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from kontor.access.requests import ScopedRequest
 from kontor.billing.models import Invoice
 from kontor.core.scope import Scope, scoped
 from kontor.ledger import selectors
 from kontor.ledger.rules import CREDIT_PERMS
 from kontor.ledger.selectors import LOG_CSV_HEADER, LOG_DAYS, LogRow, WalletRow
-from kontor.ledger.views import _scope, viewer_of
+from kontor.ledger.views import viewer_of
 from kontor.web.decorators import customer_view
 from kontor.web.lists import stream_csv
 
 PER_PAGE = 50
 
 
-def _window(request: HttpRequest, pk: int) -> tuple[WalletRow, bool, dt.datetime | None]:
-    scope = _scope(request)
+def _window(request: ScopedRequest, pk: int) -> tuple[WalletRow, bool, dt.datetime | None]:
+    scope = request.scope
     row = selectors.wallet_row(scope, viewer_of(request), pk)
     full = request.GET.get("full") == "1" and selectors.sees_full_history(scope)
     return row, full, None if full else selectors.log_since()
@@ -40,11 +41,11 @@ def _invoices(scope: Scope, rows: list[LogRow]) -> dict[uuid.UUID, Invoice]:
     return {inv.journal_id: inv for inv in found if inv.journal_id is not None}
 
 
-def _context(request: HttpRequest, row: WalletRow, full: bool) -> dict[str, Any]:
+def _context(request: ScopedRequest, row: WalletRow, full: bool) -> dict[str, Any]:
     return {
         "row": row,
         "full": full,
-        "can_full": selectors.sees_full_history(_scope(request)),
+        "can_full": selectors.sees_full_history(request.scope),
         "days": LOG_DAYS,
         "tz": viewer_of(request).time_zone,
         "query": "?full=1" if full else "",
@@ -53,19 +54,19 @@ def _context(request: HttpRequest, row: WalletRow, full: bool) -> dict[str, Any]
 
 
 @customer_view(any_of=CREDIT_PERMS)
-def log(request: HttpRequest, pk: int) -> HttpResponse:
+def log(request: ScopedRequest, pk: int) -> HttpResponse:
     row, full, since = _window(request, pk)
     paginator = Paginator(selectors.log_postings(row.wallet, since=since), PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     rows = selectors.log_rows(page.object_list, row.wallet, viewer_of(request).time_zone)
     context = _context(request, row, full)
-    invoices = _invoices(_scope(request), rows)
+    invoices = _invoices(request.scope, rows)
     context.update({"page": page, "entries": [(r, invoices.get(r.journal_id)) for r in rows]})
     return render(request, "ledger/log.html", context)
 
 
 @customer_view(any_of=CREDIT_PERMS)
-def log_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def log_csv(request: ScopedRequest, pk: int) -> StreamingHttpResponse:
     row, full, since = _window(request, pk)
     rows = selectors.iter_log_rows(row.wallet, since=since, tz_name=viewer_of(request).time_zone)
     stamp = timezone.now().strftime("%Y%m%d")
@@ -77,7 +78,7 @@ def log_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 
 @customer_view(any_of=CREDIT_PERMS)
-def log_print(request: HttpRequest, pk: int) -> HttpResponse:
+def log_print(request: ScopedRequest, pk: int) -> HttpResponse:
     row, full, since = _window(request, pk)
     rows = list(selectors.iter_log_rows(row.wallet, since=since, tz_name=viewer_of(request).time_zone))
     context = _context(request, row, full)

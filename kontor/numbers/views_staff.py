@@ -7,12 +7,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kontor.access.perms import Perm
+from kontor.access.requests import StaffRequest
 from kontor.core.errors import DomainError
 from kontor.numbers import services
 from kontor.numbers.filters import KeywordOrderFilter, NumberFilter
@@ -20,7 +21,7 @@ from kontor.numbers.forms import AssignNumberForm, NumberEditForm, NumberForm, N
 from kontor.numbers.models import KeywordOrder, Number
 from kontor.numbers.selectors import inventory, keyword_orders_for_staff, number_for_staff, order_for_staff
 from kontor.numbers.tables import NumberTable, StaffKeywordOrderTable
-from kontor.web.decorators import staff_actor, staff_view
+from kontor.web.decorators import staff_view
 from kontor.web.generic import ConfirmView, EditView, Link, ListView
 from kontor.web.lists import form_errors_from
 
@@ -91,13 +92,13 @@ class NumberEdit(EditView[Number]):
 
 
 @staff_view(MANAGE)
-def number_import(request: HttpRequest) -> HttpResponse:
+def number_import(request: StaffRequest) -> HttpResponse:
     form = NumberImportForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
         try:
             report = services.import_numbers(
-                form.cleaned_data["file"].read(), actor=staff_actor(request), only_valid=form.cleaned_data["only_valid"]
+                form.cleaned_data["file"].read(), actor=request.user, only_valid=form.cleaned_data["only_valid"]
             )
         except DomainError as exc:
             form_errors_from(form, exc)
@@ -115,7 +116,7 @@ def number_import(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(MANAGE)
-def assign(request: HttpRequest) -> HttpResponse:
+def assign(request: StaffRequest) -> HttpResponse:
     """Assign/Unassign Number (manual 002): Phone Number + Subscriber ID; the confirmation shows at the
     top of the page."""
     form = AssignNumberForm(request.POST or None)
@@ -125,9 +126,9 @@ def assign(request: HttpRequest) -> HttpResponse:
         try:
             number = services.number_by_value(data["phone_number"])
             if unassign:
-                services.unassign_number(number, data["subscriber_id"], actor=staff_actor(request), force=data["force"])
+                services.unassign_number(number, data["subscriber_id"], actor=request.user, force=data["force"])
             else:
-                services.assign_number(number, data["subscriber_id"], actor=staff_actor(request))
+                services.assign_number(number, data["subscriber_id"], actor=request.user)
         except DomainError as exc:
             form_errors_from(form, exc)
         else:

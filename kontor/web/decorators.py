@@ -12,7 +12,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from kontor.access.models import User
 from kontor.core.errors import Forbidden
 
 View = Callable[..., HttpResponseBase]
@@ -94,10 +93,3 @@ def signed_in_view(view: View) -> View:
 
     wrapper.kind = "signed_in"  # type: ignore[attr-defined]
     return wrapper
-
-
-def staff_actor(request: HttpRequest) -> User:
-    """The signed-in provider staff user of a `staff_view` page."""
-    user = request.user
-    assert isinstance(user, User)  # staff_view guarantees a signed-in staff user
-    return user

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from kontor.access.requests import StaffRequest
 from kontor.access.selectors import staff_scope
 from kontor.core.errors import DomainError, NotFound
 from kontor.core.scope import get_scoped
@@ -21,12 +22,12 @@ from kontor.messaging.selectors import connectors as selectors
 from kontor.messaging.services.connectors import MANAGE, UNSET, create_connector, route_account, update_connector
 from kontor.tenancy.models import Account
 from kontor.tenancy.selectors import get_customer, subscriber_pk
-from kontor.web.decorators import staff_actor, staff_view
+from kontor.web.decorators import staff_view
 from kontor.web.generic import ConfirmView
 
 
 @staff_view(MANAGE)
-def connectors(request: HttpRequest) -> HttpResponse:
+def connectors(request: StaffRequest) -> HttpResponse:
     subscriber = request.GET.get("subscriber", "").strip()
     if subscriber:
         pk = subscriber_pk(subscriber)
@@ -42,7 +43,7 @@ def connectors(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form_page(request: HttpRequest, form: ConnectorForm, title: str, **extra: Any) -> HttpResponse:
+def _form_page(request: StaffRequest, form: ConnectorForm, title: str, **extra: Any) -> HttpResponse:
     context = {
         "form": form,
         "title": title,
@@ -55,7 +56,7 @@ def _form_page(request: HttpRequest, form: ConnectorForm, title: str, **extra: A
 
 
 @staff_view(MANAGE)
-def connector_add(request: HttpRequest) -> HttpResponse:
+def connector_add(request: StaffRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in kinds.KINDS:
         return render(request, "messaging/connector_kind.html", {"kinds": kinds.KINDS.values()})
@@ -63,7 +64,7 @@ def connector_add(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             config = create_connector(
-                actor=staff_actor(request),
+                actor=request.user,
                 name=form.cleaned_data["name"],
                 kind=kind,
                 description=form.cleaned_data["description"],
@@ -82,14 +83,14 @@ def connector_add(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(MANAGE)
-def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def connector_edit(request: StaffRequest, pk: int) -> HttpResponse:
     config = selectors.connector_for_staff(pk)
     form = ConnectorForm(request.POST or None, kind=config.kind, config=config)
     if request.method == "POST" and form.is_valid():
         try:
             update_connector(
                 config,
-                actor=staff_actor(request),
+                actor=request.user,
                 description=form.cleaned_data["description"],
                 enabled=form.cleaned_data["enabled"],
                 is_default=form.cleaned_data["is_default"],
@@ -159,10 +160,10 @@ class ConnectorEnabled(ConfirmView[ConnectorConfig]):
 
 
 @staff_view(MANAGE)
-def connector_routes(request: HttpRequest, pk: int) -> HttpResponse:
+def connector_routes(request: StaffRequest, pk: int) -> HttpResponse:
     """The connector of each account of one customer; each row posts its own choice."""
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     scope = staff_scope(actor, customer)
     configs = list(selectors.connectors())
     default_label = f"Provider default ({selectors.default_name()})"

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest
 from kontor.core.errors import DomainError, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
 from kontor.core.validation import e164
@@ -32,11 +33,7 @@ from kontor.web.decorators import customer_view
 from kontor.web.lists import export_csv, form_errors_from, list_page
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
-def _sender(request: HttpRequest) -> User:
+def _sender(request: ScopedRequest) -> User:
     user = request.user
     if not isinstance(user, User) or user.customer_id is None:
         raise Forbidden("Only users of a customer send SMS.")
@@ -47,8 +44,8 @@ def _sender(request: HttpRequest) -> User:
 
 
 @customer_view(Perm.SEND_SMS)
-def send(request: HttpRequest) -> HttpResponse:
-    scope, user = _scope(request), _sender(request)
+def send(request: ScopedRequest) -> HttpResponse:
+    scope, user = request.scope, _sender(request)
     account = scope.account
     assert account is not None
     customer = scope.customer
@@ -111,26 +108,26 @@ def _counter(scope: Scope, to: str, text: str) -> dict[str, Any]:
 
 
 @customer_view(Perm.SEND_SMS)
-def counter(request: HttpRequest) -> HttpResponse:
+def counter(request: ScopedRequest) -> HttpResponse:
     """The live character / segment / encoding / credits counter (an htmx partial)."""
     to = request.GET.get("to", "")[:40]
     text = request.GET.get("text", "")[: services.MAX_TEXT + 1]
-    return render(request, "messaging/_counter.html", {"counter": _counter(_scope(request), to, text)})
+    return render(request, "messaging/_counter.html", {"counter": _counter(request.scope, to, text)})
 
 
 @customer_view(Perm.SEND_SMS)
-def sent(request: HttpRequest, pk: int) -> HttpResponse:
+def sent(request: ScopedRequest, pk: int) -> HttpResponse:
     """The result of sending: the sender sees their own message's status."""
-    qs = scoped(_scope(request), Message).filter(user=_sender(request))
-    message = get_scoped(_scope(request), qs, pk=pk)
-    return render(request, "messaging/sent.html", {"message": message, "tz": _scope(request).customer.time_zone})
+    qs = scoped(request.scope, Message).filter(user=_sender(request))
+    message = get_scoped(request.scope, qs, pk=pk)
+    return render(request, "messaging/sent.html", {"message": message, "tz": request.scope.customer.time_zone})
 
 
 # --- Transactions ---------------------------------------------------------------------------------
 
 
-def _messages(request: HttpRequest) -> QuerySet[Message]:
-    return scoped(_scope(request), Message).select_related("user").order_by("-created_at", "-id")
+def _messages(request: ScopedRequest) -> QuerySet[Message]:
+    return scoped(request.scope, Message).select_related("user").order_by("-created_at", "-id")
 
 
 def _mobile_only(scope: Scope) -> bool:
@@ -138,8 +135,8 @@ def _mobile_only(scope: Scope) -> bool:
 
 
 @customer_view(any_of=(Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE))
-def transactions(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def transactions(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     mobile_only = _mobile_only(scope)
     can_export = scope.has(Perm.EXPORT_TRANSACTIONS)
     return list_page(
@@ -159,8 +156,8 @@ def transactions(request: HttpRequest) -> HttpResponse:
 
 # Exporting is its own permission (manual 003); what is exported is what the caller may search.
 @customer_view(Perm.EXPORT_TRANSACTIONS, any_of=(Perm.SEARCH_TRANSACTIONS, Perm.SEARCH_BY_MOBILE))
-def export(request: HttpRequest) -> HttpResponse:
-    scope = _scope(request)
+def export(request: ScopedRequest) -> HttpResponse:
+    scope = request.scope
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return export_csv(  # type: ignore[return-value]  # a streamed response
         request,
@@ -172,8 +169,8 @@ def export(request: HttpRequest) -> HttpResponse:
 
 
 @customer_view(any_of=(Perm.SEARCH_TRANSACTIONS, Perm.TROUBLESHOOT_TRANSACTIONS))
-def message(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = _scope(request)
+def message(request: ScopedRequest, pk: int) -> HttpResponse:
+    scope = request.scope
     msg = get_scoped(scope, _messages(request), pk=pk)
     technical = scope.has(Perm.TROUBLESHOOT_TRANSACTIONS)
     context = {

@@ -7,16 +7,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kontor.access.perms import Perm
+from kontor.access.requests import StaffRequest
 from kontor.core.errors import DomainError
 from kontor.messaging.selectors.sendrate import send_rate_of, staff_account
 from kontor.messaging.services.sendrate import set_send_rate
 from kontor.tenancy.models import Account
-from kontor.web.decorators import staff_actor, staff_view
+from kontor.web.decorators import staff_view
 from kontor.web.lists import form_errors_from
 
 
@@ -25,8 +26,8 @@ class SendRateForm(forms.Form):
     messages_per_second = forms.IntegerField(label="Messages per second")
 
 
-def _page(request: HttpRequest, account: Account, form: SendRateForm | None = None) -> HttpResponse:
-    rate = send_rate_of(staff_actor(request), account)
+def _page(request: StaffRequest, account: Account, form: SendRateForm | None = None) -> HttpResponse:
+    rate = send_rate_of(request.user, account)
     if form is None:
         form = SendRateForm(initial={"messages_per_second": rate.messages_per_second})
     context: dict[str, Any] = {"account": account, "customer": account.customer, "rate": rate, "form": form}
@@ -34,14 +35,14 @@ def _page(request: HttpRequest, account: Account, form: SendRateForm | None = No
 
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS)
-def send_rate(request: HttpRequest, pk: int, account_pk: int) -> HttpResponse:
-    return _page(request, staff_account(staff_actor(request), pk, account_pk))
+def send_rate(request: StaffRequest, pk: int, account_pk: int) -> HttpResponse:
+    return _page(request, staff_account(request.user, pk, account_pk))
 
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_CUSTOMERS)
 @require_POST
-def send_rate_set(request: HttpRequest, pk: int, account_pk: int) -> HttpResponse:
-    actor = staff_actor(request)
+def send_rate_set(request: StaffRequest, pk: int, account_pk: int) -> HttpResponse:
+    actor = request.user
     account = staff_account(actor, pk, account_pk)
     form = SendRateForm(request.POST)
     if form.is_valid():

@@ -9,12 +9,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import StaffRequest
 from kontor.access.selectors import staff_scope
 from kontor.access.services import resend_welcome, verify_caller
 from kontor.core.errors import DomainError
@@ -24,7 +25,7 @@ from kontor.staff.services import clear_ip_allowlist, master_emails
 from kontor.tenancy.models import Account, Customer
 from kontor.tenancy.selectors import get_customer
 from kontor.tenancy.services import set_credit_mode, set_features, update_customer
-from kontor.web.decorators import staff_actor, staff_view
+from kontor.web.decorators import staff_view
 from kontor.web.lists import form_errors_from
 
 
@@ -32,8 +33,8 @@ def _users(scope: Scope) -> list[User]:
     return list(scoped(scope, User).order_by("-is_master", "last_name", "first_name", "email"))
 
 
-def _render(request: HttpRequest, customer: Customer, **override: Any) -> HttpResponse:
-    scope = staff_scope(staff_actor(request), customer)
+def _render(request: StaffRequest, customer: Customer, **override: Any) -> HttpResponse:
+    scope = staff_scope(request.user, customer)
     users = _users(scope)
     accounts = scoped(scope, Account).select_related("cost_center").order_by("status", "name")
     context: dict[str, Any] = {
@@ -55,12 +56,12 @@ def _render(request: HttpRequest, customer: Customer, **override: Any) -> HttpRe
 
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS)
-def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_detail(request: StaffRequest, pk: int) -> HttpResponse:
     return _render(request, get_customer(pk))
 
 
 def _apply(
-    request: HttpRequest, customer: Customer, form: forms.Form, key: str, action: Any, success: str
+    request: StaffRequest, customer: Customer, form: forms.Form, key: str, action: Any, success: str
 ) -> HttpResponse:
     """Validate `form`, run `action(cleaned_data)` (a service call); on success go back to the page with
     a message, otherwise show the page again with the errors on this panel."""
@@ -77,9 +78,9 @@ def _apply(
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_FEATURES)
 @require_POST
-def customer_features(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_features(request: StaffRequest, pk: int) -> HttpResponse:
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     return _apply(
         request,
         customer,
@@ -92,9 +93,9 @@ def customer_features(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_CUSTOMERS)
 @require_POST
-def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_edit(request: StaffRequest, pk: int) -> HttpResponse:
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     return _apply(
         request,
         customer,
@@ -107,9 +108,9 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_BILLING)
 @require_POST
-def customer_credit_mode(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_credit_mode(request: StaffRequest, pk: int) -> HttpResponse:
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     return _apply(
         request,
         customer,
@@ -122,9 +123,9 @@ def customer_credit_mode(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_VERIFY_CALLER)
 @require_POST
-def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_verify(request: StaffRequest, pk: int) -> HttpResponse:
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     scope = staff_scope(actor, customer)
     form = VerifyCallerForm(request.POST, users=[u for u in _users(scope) if u.is_active])
     result: dict[str, Any] | None = None
@@ -144,9 +145,9 @@ def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_ONBOARD)
 @require_POST
-def customer_resend_welcome(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
+def customer_resend_welcome(request: StaffRequest, pk: int, user_pk: int) -> HttpResponse:
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     user = get_scoped(staff_scope(actor, customer), User, pk=user_pk)
     try:
         resend_welcome(user, actor=actor)
@@ -159,10 +160,10 @@ def customer_resend_welcome(request: HttpRequest, pk: int, user_pk: int) -> Http
 
 @staff_view(Perm.STAFF_VIEW_CUSTOMERS, Perm.STAFF_MANAGE_ALLOWLIST)
 @require_POST
-def customer_allowlist(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_allowlist(request: StaffRequest, pk: int) -> HttpResponse:
     """Clear the customer's IP allowlist: how a customer that locked itself out gets back in."""
     customer = get_customer(pk)
-    actor = staff_actor(request)
+    actor = request.user
     return _apply(
         request,
         customer,
