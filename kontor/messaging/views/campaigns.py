@@ -10,14 +10,17 @@ from typing import Any
 
 import django_tables2 as tables
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from kontor.access.models import User
 from kontor.access.perms import Perm
+from kontor.access.requests import ScopedRequest
 from kontor.contacts.models import Phonebook
 from kontor.core.errors import DomainError, Forbidden
 from kontor.core.scope import Scope, get_scoped, scoped
@@ -31,14 +34,11 @@ from kontor.messaging.services import campaigns
 from kontor.messaging.services import messages as services
 from kontor.tenancy.models import Account, CustomColumn
 from kontor.web.decorators import customer_view
-from kontor.web.lists import Action, form_errors_from, list_page
+from kontor.web.generic import Link, ListView
+from kontor.web.lists import form_errors_from
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return request.scope  # type: ignore[attr-defined,no-any-return]
-
-
-def _sender(request: HttpRequest) -> User:
+def _sender(request: ScopedRequest) -> User:
     user = request.user
     if not isinstance(user, User) or user.customer_id is None:
         raise Forbidden("Only users of a customer send campaigns.")
@@ -99,9 +99,9 @@ def _balance(user: User, scope: Scope) -> int | None:
 
 
 @customer_view(Perm.SEND_SMS)
-def campaign_new(request: HttpRequest) -> HttpResponse:
+def campaign_new(request: ScopedRequest) -> HttpResponse:
     """GET: the form. POST without `confirm`: the preview. POST with `confirm`: send (planned again)."""
-    scope, user = _scope(request), _sender(request)
+    scope, user = request.scope, _sender(request)
     account = scope.account
     assert account is not None
     form = CampaignForm(request.POST if request.method == "POST" else None, scope=scope)
@@ -165,21 +165,20 @@ class CampaignTable(tables.Table):
 
 
 @customer_view(Perm.SEND_SMS)
-def campaign_list(request: HttpRequest) -> HttpResponse:
-    return list_page(
-        request,
-        title="Campaigns",
-        queryset=scoped(_scope(request), Campaign).order_by("-created_at", "-id"),
-        table_class=CampaignTable,
-        filterset_class=CampaignFilter,
-        actions=[Action("New campaign", reverse("messaging:campaign_new"))],
-    )
+class CampaignList(ListView):
+    title = _("Campaigns")
+    table_class = CampaignTable
+    filterset_class = CampaignFilter
+    actions = [Link(_("New campaign"), "messaging:campaign_new")]
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        return scoped(self.scope, Campaign).order_by("-created_at", "-id")
 
 
 @customer_view(Perm.SEND_SMS)
-def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_detail(request: ScopedRequest, pk: int) -> HttpResponse:
     """With `HX-Request`: only the status counts (the page polls them every 2 s while any is active)."""
-    scope = _scope(request)
+    scope = request.scope
     campaign = get_scoped(scope, Campaign, pk=pk)
     counts = campaigns.status_counts(campaigns.campaign_messages(scoped(scope, Message), campaign))
     context = {
