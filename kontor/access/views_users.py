@@ -276,6 +276,17 @@ def _membership_account(request: ScopedRequest, account: Account) -> Account:
     return account
 
 
+def _set_membership(request: ScopedRequest, account: Account, person: User, role: Role, done: str) -> HttpResponse:
+    """Give `person` `role` in `account` (the service checks the rules again); say how it went on their page."""
+    try:
+        services.set_membership(account, person, role, actor=actor_of(request))
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, done % {"person": person.full_name, "role": role.name, "account": account.name})
+    return redirect("access:user_detail", pk=person.pk)
+
+
 @customer_view(Perm.MANAGE_USERS)
 @require_POST
 def membership_add(request: ScopedRequest, pk: int) -> HttpResponse:
@@ -291,13 +302,8 @@ def membership_add(request: ScopedRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose an account and a role.")
         return redirect("access:user_detail", pk=person.pk)
     account = _membership_account(request, form.cleaned_data["account"])
-    try:
-        services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
-    except DomainError as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"{person.full_name} now has access to {account.name}.")
-    return redirect("access:user_detail", pk=person.pk)
+    done = gettext("%(person)s now has access to %(account)s.")
+    return _set_membership(request, account, person, form.cleaned_data["role"], done)
 
 
 @customer_view(Perm.MANAGE_USERS)
@@ -314,13 +320,9 @@ def membership_role(request: ScopedRequest, pk: int, mpk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a role.")
         return redirect("access:user_detail", pk=person.pk)
-    try:
-        services.set_membership(account, person, form.cleaned_data["role"], actor=actor)
-    except DomainError as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"{person.full_name} is now {form.cleaned_data['role'].name} in {account.name}.")
-    return redirect("access:user_detail", pk=person.pk)
+    role = form.cleaned_data["role"]
+    done = gettext("%(person)s is now %(role)s in %(account)s.")
+    return _set_membership(request, account, person, role, done)
 
 
 @customer_view(Perm.MANAGE_USERS)
