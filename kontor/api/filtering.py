@@ -22,6 +22,11 @@ from ninja import Field, Schema
 from kontor.api.schemas import PageQuery
 from kontor.core.errors import Invalid
 
+# A day or a time as DateOrTimeField reads it, so the schema refuses what the FilterSet would.
+DAY_OR_TIME = (
+    r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])?)?$"
+)
 # Paging is the schema's, not a filter.
 _NOT_FILTERS = frozenset({"limit", "offset"})
 
@@ -65,7 +70,13 @@ def filtered(
     data = filter_data(query, aliases)
     fs = filterset_class(data, queryset=queryset, request=request)
     if not fs.is_valid():
-        sent = {aliases.get(name, name): name for name in (query.dict() if isinstance(query, Schema) else query)}
+        params = query.dict() if isinstance(query, Schema) else dict(query.items())
+        # An error is named after the parameter that gave the value: the deprecated one only if it was alone.
+        sent = {
+            target: name
+            for name, target in aliases.items()
+            if params.get(name) not in (None, "") and params.get(target) in (None, "")
+        }
         fields = {sent.get(name, name): [str(m) for m in messages] for name, messages in fs.errors.items()}
         raise Invalid(_("The filters are not valid."), fields=fields)
     return fs.qs
@@ -78,9 +89,14 @@ class DateRange(Schema):
     aliases: ClassVar[dict[str, str]] = {"since": "date_from", "until": "date_to"}
 
     date_from: str | None = Field(
-        None, max_length=40, description="From this day (2026-03-05) or this time (2026-03-05T10:00:00Z) on."
+        None,
+        max_length=40,
+        pattern=DAY_OR_TIME,
+        description="From this day (2026-03-05) or this time (2026-03-05T10:00:00Z) on.",
     )
-    date_to: str | None = Field(None, max_length=40, description="Up to and including this day, or before this time.")
+    date_to: str | None = Field(
+        None, max_length=40, pattern=DAY_OR_TIME, description="Up to and including this day, or before this time."
+    )
     since: dt.datetime | None = Field(None, deprecated=True, description="Deprecated: use `date_from`.")
     until: dt.datetime | None = Field(None, deprecated=True, description="Deprecated: use `date_to` with a time.")
 
