@@ -55,6 +55,20 @@ def test_preview_then_apply_a_filtered_delete(world, client, filled):
     assert {r["outcome"] for r in answer["results"]} == {"ok"} and len(answer["results"]) == 4
     assert list(Contact.objects.filter(phonebook=filled).values_list("phone", flat=True)) == ["+46709999999"]
     assert AuditEntry.objects.filter(batch_id=answer["batch_id"], action="contact.delete").count() == 4
+    # The same apply sent again (a retry) finds the rows gone: refused, never applied twice.
+    again = api.post(_url(filled), {**body, "preview": False, "fingerprint": plan["fingerprint"]})
+    assert problem(again, 409, "bulk_plan_changed")["preview"]["changing"] == 0
+
+
+def test_a_repeated_copy_is_refused_not_copied_twice(world, client, filled):
+    api = _api(client, world.acme)
+    vip = services.create_phonebook(world.acme.account, actor=world.acme.master, name="VIP")
+    body = {"action": "copy", "target_phonebook_id": vip.pk, "filter": {}}
+    plan = api.post(_url(filled), body).json()
+    assert api.post(_url(filled), {**body, "preview": False, "fingerprint": plan["fingerprint"]}).status_code == 200
+    again = api.post(_url(filled), {**body, "preview": False, "fingerprint": plan["fingerprint"]})
+    assert problem(again, 409, "bulk_plan_changed")["preview"]["refused"] == 5
+    assert Contact.objects.filter(phonebook=vip).count() == 5
 
 
 def test_move_by_ids_reports_skips_and_drift_is_409_with_a_fresh_preview(world, client, filled):
